@@ -1,0 +1,31 @@
+//! The command line: clap definitions of every `mvlab` command and the wiring from each to the
+//! library. No logic of its own beyond parsing arguments, calling one library entry point, and
+//! turning its result into output and an exit code.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::diag::Outcome;
+
+/// Build macvlan labs in network namespaces, predict every frame's path, and measure what the
+/// kernel really does.
+#[derive(Debug, Parser)]
+#[command(name = "mvlab", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+// Until the first command lands, `Command` has no variants.
+#[allow(unreachable_code)]
+pub fn main() -> ExitCode {
+    ExitCode::from(run(Cli::parse().command).code())
+}
+
+fn run(command: Command) -> Outcome {
+    match command {}
+}

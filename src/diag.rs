@@ -1,0 +1,236 @@
+//! Diagnostics and exit codes. Owns how a problem in a scenario file is shown to a person
+//! (`file:line:col`, the offending line, a caret under the span, a hint) and the mapping from
+//! error kinds to process exit codes. It decides nothing about *what* is wrong: the scenario,
+//! lab and measure modules build `Diagnostic`s and `Error`s; the CLI prints them.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A byte range into a `Source`'s text.
+pub type Span = Range<usize>;
+
+/// The text of one input file, kept so that later stages (lab build, run) can still point into it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl Source {
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Arc<Source> {
+        Arc::new(Source {
+            path: path.into(),
+            text: text.into(),
+        })
+    }
+
+    /// 1-based line and column (in characters) of a byte offset; offsets past the end clamp.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (line, before[line_start..].chars().count() + 1)
+    }
+
+    fn line_text(&self, line: usize) -> &str {
+        self.text.lines().nth(line - 1).unwrap_or("")
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// One problem, located in a file when it can be, with a hint that says how to fix it.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub source: Option<Arc<Source>>,
+    pub span: Option<Span>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn at(source: &Arc<Source>, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            source: Some(source.clone()),
+            span: Some(span),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// A problem with a whole file (or with no file at all), not a place in it.
+    pub fn whole(source: Option<&Arc<Source>>, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            source: source.cloned(),
+            span: None,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Diagnostic {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// `(path, line, column)` of the start of the span, when there is one.
+    pub fn location(&self) -> Option<(&Path, usize, usize)> {
+        let source = self.source.as_ref()?;
+        let (line, col) = source.line_col(self.span.as_ref()?.start);
+        Some((&source.path, line, col))
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.source, self.location()) {
+            (Some(source), Some((path, line, col))) => {
+                writeln!(
+                    f,
+                    "{}:{line}:{col}: error: {}",
+                    path.display(),
+                    self.message
+                )?;
+                let text = source.line_text(line);
+                let span = self.span.as_ref().expect("located diagnostics have a span");
+                let (end_line, end_col) = source.line_col(span.end);
+                let width = if end_line == line && end_col > col {
+                    end_col - col
+                } else {
+                    1
+                };
+                let gutter = " ".repeat(line.to_string().len());
+                writeln!(f, "{gutter} |")?;
+                writeln!(f, "{line} | {text}")?;
+                write!(f, "{gutter} | {}{}", " ".repeat(col - 1), "^".repeat(width))?;
+            }
+            (Some(source), None) => {
+                write!(f, "{}: error: {}", source.path.display(), self.message)?;
+            }
+            (None, _) => write!(f, "error: {}", self.message)?,
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Several problems found in one pass, so a user fixes them all at once.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(value)` when nothing was reported, the collected problems otherwise.
+    pub fn into_result<T>(self, value: T) -> Result<T, Diagnostics> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(d: Diagnostic) -> Self {
+        Diagnostics(vec![d])
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            writeln!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// What a command's failure means to the caller; each maps to one exit code (see `code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything asked for was done and every expectation held.
+    Passed,
+    /// The run completed but an expectation failed.
+    ExpectationFailed,
+    /// The input was wrong (scenario, flags, permissions): nothing was created.
+    BadInput,
+    /// The kernel lacks a feature the input needs: nothing was created.
+    MissingFeature,
+    /// The kernel or the system refused something mid-way; what was created has been removed.
+    RuntimeFailure,
+}
+
+impl Outcome {
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Passed => 0,
+            Outcome::ExpectationFailed => 1,
+            Outcome::BadInput => 2,
+            Outcome::MissingFeature => 3,
+            Outcome::RuntimeFailure => 4,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based_and_count_characters() {
+        let s = Source::new("x.toml", "a = 1\nnamé = \"é2\"\n");
+        assert_eq!(s.line_col(0), (1, 1));
+        assert_eq!(s.line_col(6), (2, 1));
+        let quote = s.text.find('"').unwrap();
+        assert_eq!(s.line_col(quote), (2, 8));
+        assert_eq!(s.line_col(10_000), (3, 1));
+    }
+
+    #[test]
+    fn rendering_shows_location_line_caret_and_hint() {
+        let s = Source::new("lab.toml", "[net]\nvlan = 5000\n");
+        let start = s.text.find("5000").unwrap();
+        let d = Diagnostic::at(&s, start..start + 4, "VLAN id 5000 is outside 1..4094")
+            .hint("use an id from 1 to 4094");
+        let text = d.to_string();
+        assert_eq!(
+            text,
+            "lab.toml:2:8: error: VLAN id 5000 is outside 1..4094\n  |\n2 | vlan = 5000\n  |        ^^^^\n  hint: use an id from 1 to 4094"
+        );
+    }
+
+    #[test]
+    fn whole_file_and_unlocated_messages() {
+        let s = Source::new("a.toml", "");
+        assert_eq!(
+            Diagnostic::whole(Some(&s), "empty").to_string(),
+            "a.toml: error: empty"
+        );
+        assert_eq!(
+            Diagnostic::whole(None, "no root").to_string(),
+            "error: no root"
+        );
+    }
+}

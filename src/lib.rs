@@ -1,0 +1,11 @@
+//! mvlab: builds macvlan labs in network namespaces from a scenario file, predicts every frame's
+//! path with a pure model, and measures what the real kernel does (delivery, leaks, latency,
+//! throughput, MAC/IP exhaustion). The modules follow the data flow:
+//! scenario -> (model | lab -> engine -> measure) -> verdict -> report; see README "Design".
+
+pub mod addr;
+pub mod cli;
+pub mod delivery;
+pub mod diag;
+pub mod netns;
+pub mod scenario;

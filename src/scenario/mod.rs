@@ -1,0 +1,296 @@
+//! Scenarios: what a lab is made of, as one typed, validated value. Owns the TOML schema, its
+//! validation (every problem located at file:line:col with a hint), the defaults that make a
+//! ten-line file a useful lab, Docker-style IPAM and deterministic MACs, and the built-in default
+//! scenario. It reads the scenario file and nothing else: no kernel calls, no other I/O.
+//!
+//! Everything downstream (model, lab, measure) reads only the types below: every endpoint has its
+//! addresses and MAC already assigned, every switch port its name and flags, so the lab and the
+//! model can never disagree about what the scenario meant.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use ipnetwork::{Ipv4Network, Ipv6Network};
+use serde::Serialize;
+
+use crate::addr::MacAddr;
+use crate::diag::{Source, Span};
+
+/// Longest interface name the kernel accepts (IFNAMSIZ - 1).
+pub const IFNAME_MAX: usize = 15;
+
+/// A validated scenario: the single input of the model and the lab.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    /// The file it came from (kept for diagnostics raised after parsing).
+    #[serde(skip)]
+    pub source: Arc<Source>,
+    pub name: String,
+    pub description: String,
+    /// Seed of every random choice (generated MACs).
+    pub seed: u64,
+    pub switch: Switch,
+    pub parents: Vec<Parent>,
+    pub networks: Vec<Network>,
+    /// Every endpoint, fully expanded from counts and patterns, in declaration order.
+    pub endpoints: Vec<Endpoint>,
+    pub peers: Vec<Peer>,
+    pub host: Host,
+}
+
+/// What sits on the other side of every parent.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Switch {
+    /// A bare wire: the single parent's veth peer is the single peer's interface.
+    None {
+        #[serde(skip)]
+        span: Span,
+    },
+    /// A Linux bridge in the switch namespace.
+    Bridge(Bridge),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Bridge {
+    /// The bridge device's name inside the switch namespace.
+    pub name: String,
+    /// FDB ageing time in seconds (kernel default 300).
+    pub ageing_time: u32,
+    /// IFLA_BR_FDB_MAX_LEARNED; `None` is unlimited.
+    pub fdb_max_learned: Option<u32>,
+    /// IGMP/MLD snooping (kernel default on).
+    pub multicast_snooping: bool,
+    #[serde(skip)]
+    pub span: Span,
+    #[serde(skip)]
+    pub fdb_max_learned_span: Option<Span>,
+}
+
+/// Per-port bridge flags (`ip link set DEV type bridge_slave ...`), with the kernel's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Port {
+    /// The port's interface name in the switch namespace (`p0`, `p1`, ...).
+    pub name: String,
+    /// Reflective relay: frames may leave by the port they came in on (VEPA needs it).
+    pub hairpin: bool,
+    pub learning: bool,
+    /// Flooding of unknown unicast to this port.
+    pub unicast_flood: bool,
+    pub multicast_flood: bool,
+    pub broadcast_flood: bool,
+}
+
+/// A macvlan parent ("lower device") in the host namespace.
+#[derive(Debug, Clone, Serialize)]
+pub struct Parent {
+    /// The interface name in the host namespace (Docker's `parent`, e.g. `eth0`).
+    pub name: String,
+    pub kind: ParentKind,
+    /// The switch port facing this parent (unused when `switch` is `None`).
+    pub port: Port,
+    pub mtu: u32,
+    /// The parent's own MAC (the host's address on this segment).
+    pub mac: MacAddr,
+    #[serde(skip)]
+    pub span: Span,
+    #[serde(skip)]
+    pub kind_span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ParentKind {
+    /// A veth pair made by the lab: this end in the host namespace, the other on the switch.
+    Veth,
+    /// A dummy link (no wire, no switch): macvlan traffic stays on the host.
+    Dummy,
+    /// An interface that already exists in the root namespace. Only with an explicit opt-in flag.
+    Existing { interface: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MacvlanMode {
+    Bridge,
+    Vepa,
+    Private,
+    Passthru,
+    Source,
+}
+
+impl MacvlanMode {
+    pub const ALL: [MacvlanMode; 5] = [
+        MacvlanMode::Bridge,
+        MacvlanMode::Vepa,
+        MacvlanMode::Private,
+        MacvlanMode::Passthru,
+        MacvlanMode::Source,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MacvlanMode::Bridge => "bridge",
+            MacvlanMode::Vepa => "vepa",
+            MacvlanMode::Private => "private",
+            MacvlanMode::Passthru => "passthru",
+            MacvlanMode::Source => "source",
+        }
+    }
+}
+
+impl std::fmt::Display for MacvlanMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A Docker-style macvlan network: one mode, one parent (or its VLAN sub-interface), one subnet.
+#[derive(Debug, Clone, Serialize)]
+pub struct Network {
+    pub name: String,
+    /// Index into `Scenario::parents`.
+    pub parent: usize,
+    pub mode: MacvlanMode,
+    /// MACVLAN_FLAG_NOPROMISC: do not put the parent in promiscuous mode (passthru).
+    pub nopromisc: bool,
+    /// MACVLAN_FLAG_NODST: a source-mode device does not also receive by destination MAC.
+    pub nodst: bool,
+    /// Source mode: the source MACs every endpoint of this network accepts frames from.
+    pub source_macs: Vec<MacAddr>,
+    /// 802.1Q VLAN id; endpoints then sit on the `PARENT.VID` sub-interface.
+    pub vlan: Option<u16>,
+    /// The host-namespace interface endpoints attach to: the parent, or `PARENT.VID`.
+    pub link: String,
+    /// IFLA_MACVLAN_BC_QUEUE_LEN, when set.
+    pub bcqueuelen: Option<u32>,
+    /// IFLA_MACVLAN_BC_CUTOFF, when set.
+    pub bc_cutoff: Option<i32>,
+    pub ipv4: Ipam<Ipv4Network, Ipv4Addr>,
+    pub ipv6: Option<Ipam<Ipv6Network, Ipv6Addr>>,
+    #[serde(skip)]
+    pub span: Span,
+    #[serde(skip)]
+    pub mode_span: Span,
+    #[serde(skip)]
+    pub vlan_span: Option<Span>,
+}
+
+/// Docker's IPAM settings of one address family, after defaults.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ipam<N, A> {
+    pub subnet: N,
+    pub gateway: A,
+    /// The dynamic pool (`--ip-range`); the whole subnet when not given.
+    pub ip_range: N,
+    /// Addresses reserved by name (`--aux-address`), never handed out.
+    pub aux_addresses: BTreeMap<String, A>,
+}
+
+/// One "container": a namespace with one macvlan interface.
+#[derive(Debug, Clone, Serialize)]
+pub struct Endpoint {
+    pub name: String,
+    /// Index into `Scenario::networks`.
+    pub network: usize,
+    /// The macvlan's name inside the endpoint namespace.
+    pub interface: String,
+    pub mac: MacAddr,
+    pub ipv4: Ipv4Addr,
+    pub ipv6: Option<Ipv6Addr>,
+    /// Source mode: allowed source MACs (the network's list unless the endpoint gives its own).
+    pub source_macs: Vec<MacAddr>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// A host on its own switch port (or, with no switch, at the far end of the wire).
+#[derive(Debug, Clone, Serialize)]
+pub struct Peer {
+    pub name: String,
+    /// Index into `Scenario::networks`: the segment and subnet it is addressed from.
+    pub network: usize,
+    pub interface: String,
+    pub mac: MacAddr,
+    pub ipv4: Ipv4Addr,
+    pub ipv6: Option<Ipv6Addr>,
+    /// The switch port facing this peer.
+    pub port: Port,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// The host namespace: it holds the parents and, optionally, the host's own addresses and the
+/// "shim" macvlan that lets the host reach its own endpoints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Host {
+    /// The host's own addresses, on the parent of each listed network (Docker host's LAN address).
+    pub addresses: Vec<HostAddress>,
+    pub shim: Option<Shim>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostAddress {
+    pub network: usize,
+    pub ipv4: Option<Ipv4Addr>,
+    pub ipv6: Option<Ipv6Addr>,
+}
+
+/// The host-side macvlan of the Docker documentation's workaround: a bridge-mode macvlan on the
+/// parent with a /32 address and a route to the network's ip_range through it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Shim {
+    pub network: usize,
+    pub interface: String,
+    pub mac: MacAddr,
+    pub ipv4: Ipv4Addr,
+    pub ipv6: Option<Ipv6Addr>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// What a node is in the lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Endpoint,
+    Peer,
+    Switch,
+    Host,
+}
+
+/// The reserved node names of the host and the switch.
+pub const HOST_NODE: &str = "host";
+pub const SWITCH_NODE: &str = "switch";
+
+impl Scenario {
+    /// Every node that gets its own namespace, with its role, in a stable order: host, switch
+    /// (when there is one), endpoints, peers.
+    pub fn nodes(&self) -> Vec<(&str, Role)> {
+        let mut nodes = vec![(HOST_NODE, Role::Host)];
+        if matches!(self.switch, Switch::Bridge(_)) {
+            nodes.push((SWITCH_NODE, Role::Switch));
+        }
+        nodes.extend(
+            self.endpoints
+                .iter()
+                .map(|e| (e.name.as_str(), Role::Endpoint)),
+        );
+        nodes.extend(self.peers.iter().map(|p| (p.name.as_str(), Role::Peer)));
+        nodes
+    }
+
+    pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
+        self.endpoints.iter().find(|e| e.name == name)
+    }
+
+    pub fn peer(&self, name: &str) -> Option<&Peer> {
+        self.peers.iter().find(|p| p.name == name)
+    }
+
+    /// The parent a network's endpoints hang off.
+    pub fn parent_of(&self, network: &Network) -> &Parent {
+        &self.parents[network.parent]
+    }
+}
