@@ -1,0 +1,210 @@
+//! The reflector: receives test frames on an interface, swaps their MAC addresses and sends each
+//! back untouched otherwise (payload, sequence and send timestamp included), so the sender's own
+//! capture measures round-trip latency and loss. It reflects only frames that arrived (never its
+//! own outgoing ones) and only valid test frames; anything else is counted as foreign and left
+//! alone. A tag the kernel moved into metadata is put back before sending. Latency-minded: it
+//! blocks in `recvmmsg` rather than reading a block-timed ring.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::account::Foreign;
+use super::sys::{self, Listen, MAX_BATCH, PacketSocket, RecvMeta, pkttype};
+use super::wire::{VLAN_TAG_LEN, VlanTag, parse_test_frame};
+use super::{Attachment, EngineError};
+
+/// What a reflector does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReflectSpec {
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Stop after reflecting this many frames.
+    pub count: Option<u64>,
+    /// Frames per `recvmmsg`/`sendmmsg` at most.
+    pub batch: usize,
+    /// Largest frame handled; longer ones are counted as damaged.
+    pub max_frame: usize,
+}
+
+impl Default for ReflectSpec {
+    fn default() -> Self {
+        ReflectSpec {
+            duration: None,
+            count: None,
+            batch: 64,
+            max_frame: 9216,
+        }
+    }
+}
+
+/// What a reflector did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReflectReport {
+    pub iface: String,
+    pub elapsed_ns: u64,
+    /// Valid test frames that arrived.
+    pub received: u64,
+    /// Of those, sent back.
+    pub reflected: u64,
+    /// Frames the kernel refused to send back (no buffer space).
+    pub send_failures: u64,
+    pub foreign: Foreign,
+}
+
+/// Starts reflectors.
+#[derive(Debug)]
+pub struct Reflector;
+
+/// A running reflector.
+#[derive(Debug)]
+pub struct ReflectHandle {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Result<ReflectReport, EngineError>>,
+}
+
+impl Reflector {
+    /// Opens the socket on `at` and starts reflecting. When this returns, it listens.
+    pub fn start(at: &Attachment, spec: ReflectSpec) -> Result<ReflectHandle, EngineError> {
+        if spec.batch == 0 || spec.batch > MAX_BATCH || spec.count == Some(0) {
+            return Err(EngineError::BadSpec(format!(
+                "the reflector's batch must be 1..{MAX_BATCH} and its count above zero"
+            )));
+        }
+        let socket = at.socket(Listen::Nothing)?;
+        let setup = socket
+            .set_ignore_outgoing()
+            .and_then(|()| socket.set_auxdata())
+            .and_then(|()| socket.set_qdisc_bypass());
+        setup.map_err(|e| EngineError::Unsupported {
+            what: "PACKET_IGNORE_OUTGOING / PACKET_AUXDATA / PACKET_QDISC_BYPASS".into(),
+            source: e,
+        })?;
+        socket
+            .listen_all()
+            .map_err(EngineError::io("binding the reflector socket"))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let iface = at.iface.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("reflect-{iface}"))
+            .spawn(move || run(socket, spec, iface, &flag))
+            .map_err(EngineError::io("starting the reflector thread"))?;
+        Ok(ReflectHandle { stop, thread })
+    }
+}
+
+impl ReflectHandle {
+    pub fn stop(self) -> Result<ReflectReport, EngineError> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wait()
+    }
+
+    /// Waits for the reflector's own end: duration, count, or SIGINT once caught.
+    pub fn wait(self) -> Result<ReflectReport, EngineError> {
+        self.thread.join().map_err(|_| {
+            EngineError::io("reflector")(std::io::Error::other("the reflector thread panicked"))
+        })?
+    }
+}
+
+/// Receive slots leave room in front of each frame for a tag to be put back.
+const HEADROOM: usize = VLAN_TAG_LEN;
+
+fn run(
+    socket: PacketSocket,
+    spec: ReflectSpec,
+    iface: String,
+    stop: &AtomicBool,
+) -> Result<ReflectReport, EngineError> {
+    let slot = spec.max_frame + HEADROOM;
+    let mut buf = vec![0u8; slot * spec.batch];
+    let mut meta = [RecvMeta::default(); MAX_BATCH];
+    let mut out: [(usize, usize); MAX_BATCH] = [(0, 0); MAX_BATCH];
+    let started = Instant::now();
+    let mut report = ReflectReport {
+        iface,
+        ..ReflectReport::default()
+    };
+    loop {
+        let done = stop.load(Ordering::Relaxed)
+            || sys::interrupted()
+            || spec.duration.is_some_and(|d| started.elapsed() >= d)
+            || spec.count.is_some_and(|c| report.reflected >= c);
+        if done {
+            break;
+        }
+        let got = socket
+            .recv_batch(
+                &mut buf,
+                slot,
+                HEADROOM,
+                &mut meta[..spec.batch],
+                Duration::from_millis(20),
+            )
+            .map_err(EngineError::io("receiving frames to reflect"))?;
+        let mut n = 0;
+        for (i, m) in meta[..got].iter().enumerate() {
+            if m.pkttype == pkttype::OUTGOING {
+                continue;
+            }
+            let base = i * slot;
+            let frame = &buf[base + HEADROOM..base + HEADROOM + m.len];
+            let stripped = m.vlan.map(|(tpid, tci)| VlanTag::from_tci(tpid, tci));
+            if m.truncated {
+                report.foreign.damaged += 1;
+                continue;
+            }
+            match parse_test_frame(frame, stripped) {
+                Ok(_) => {}
+                Err(e) if e.is_damaged() => {
+                    report.foreign.damaged += 1;
+                    continue;
+                }
+                Err(_) => {
+                    report.foreign.not_test += 1;
+                    continue;
+                }
+            }
+            report.received += 1;
+            let (start, len) = match stripped {
+                Some(tag) => {
+                    buf.copy_within(base + HEADROOM..base + HEADROOM + 12, base);
+                    buf[base + 12..base + 16].copy_from_slice(&tag.to_bytes());
+                    (base, m.len + VLAN_TAG_LEN)
+                }
+                None => (base + HEADROOM, m.len),
+            };
+            let f = &mut buf[start..start + len];
+            let (dst, src) = f.split_at_mut(6);
+            dst.swap_with_slice(&mut src[..6]);
+            out[n] = (start, len);
+            n += 1;
+        }
+        let mut frames: [&[u8]; MAX_BATCH] = [&[]; MAX_BATCH];
+        for (k, &(start, len)) in out[..n].iter().enumerate() {
+            frames[k] = &buf[start..start + len];
+        }
+        let mut sent = 0;
+        let mut tries = 0;
+        while sent < n {
+            match socket.send_batch(&frames[sent..n]) {
+                Ok(k) if k > 0 => sent += k,
+                Ok(_) | Err(_) if tries < 3 => {
+                    tries += 1;
+                    std::thread::yield_now();
+                }
+                Ok(_) | Err(_) => {
+                    report.send_failures += (n - sent) as u64;
+                    break;
+                }
+            }
+        }
+        report.reflected += sent as u64;
+    }
+    report.elapsed_ns = started.elapsed().as_nanos() as u64;
+    Ok(report)
+}

@@ -1,0 +1,383 @@
+//! Capturing test frames. Owns the capture lifecycle (`Capture::start` opens the ring inside the
+//! namespace and returns only once it listens, so a caller may send right after; `stop`/`wait`
+//! end it and return a `CaptureReport`), the receive loop over a TPACKET_V3 ring (kernel
+//! timestamps, tags recovered from the ring header, packet types so a host's own OUTGOING
+//! frames are never counted as arrivals), optional fanout over several threads whose tallies
+//! are merged at the end, the kernel's drop counters, and optional pcapng output. Counting
+//! itself is `account`'s; parsing is `wire`'s.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::account::{Arrival, Latency, Limits, Received, Tally};
+use super::pcap::PcapWriter;
+use super::sys::{self, Listen, RingConfig, RingStatistics, RxRing, pkttype};
+use super::wire::{VLAN_TAG_LEN, VlanTag, parse_test_frame};
+use super::{Attachment, EngineError};
+
+/// What a capture does.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaptureSpec {
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Stop after this many test frames.
+    pub count: Option<u64>,
+    /// Hold PACKET_MR_PROMISC on the interface while capturing.
+    pub promiscuous: bool,
+    /// Also read the host's own outgoing frames (counted apart, written to the pcap file);
+    /// without it the kernel does not even copy them (PACKET_IGNORE_OUTGOING).
+    pub include_outgoing: bool,
+    /// Write every frame read to this pcapng file.
+    pub pcap: Option<PathBuf>,
+    /// Receive threads (PACKET_FANOUT by flow hash) on 1; no pcap with more than one.
+    pub threads: usize,
+    pub ring_block_size: usize,
+    pub ring_blocks: usize,
+    /// How long the kernel holds a partly filled ring block.
+    pub ring_block_timeout: Duration,
+    pub limits: Limits,
+}
+
+impl Default for CaptureSpec {
+    fn default() -> Self {
+        CaptureSpec {
+            duration: None,
+            count: None,
+            promiscuous: false,
+            include_outgoing: false,
+            pcap: None,
+            threads: 1,
+            ring_block_size: 1 << 20,
+            ring_blocks: 32,
+            ring_block_timeout: Duration::from_millis(10),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The kernel's own counters of the capture sockets (PACKET_STATISTICS, summed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct KernelCounters {
+    /// Frames the kernel passed to the sockets.
+    pub packets: u64,
+    /// Frames the kernel dropped because a ring was full: lost to the capture, not the network.
+    pub drops: u64,
+    pub freeze_q: u64,
+}
+
+/// VLAN tag stacks seen on test frames over the whole capture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TagDepths {
+    pub untagged: u64,
+    pub single: u64,
+    pub double: u64,
+    /// Of the tagged ones: frames whose outer tag the kernel had moved into metadata.
+    pub recovered_from_metadata: u64,
+}
+
+/// What a capture saw.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaptureReport {
+    pub iface: String,
+    pub elapsed_ns: u64,
+    /// Every frame read from the rings (test frames, foreign ones, and outgoing ones if asked).
+    pub frames: u64,
+    pub kernel: KernelCounters,
+    #[serde(flatten)]
+    pub received: Received,
+    pub tag_depths: TagDepths,
+    /// One-way latency over all flows: kernel receive time minus the payload's send time.
+    pub latency: Latency,
+    pub pcap: Option<PathBuf>,
+    pub pcap_frames: u64,
+    pub promiscuous: bool,
+}
+
+/// Starts captures.
+#[derive(Debug)]
+pub struct Capture;
+
+/// A running capture.
+#[derive(Debug)]
+pub struct CaptureHandle {
+    iface: String,
+    spec: CaptureSpec,
+    stop: Arc<AtomicBool>,
+    started: Instant,
+    threads: Vec<JoinHandle<Result<LoopResult, EngineError>>>,
+}
+
+struct LoopResult {
+    tally: Tally,
+    frames: u64,
+    kernel: RingStatistics,
+    tag_depths: TagDepths,
+    pcap_frames: u64,
+}
+
+impl Capture {
+    /// Opens the ring(s) on `at` and starts reading. When this returns, the capture listens.
+    pub fn start(at: &Attachment, spec: CaptureSpec) -> Result<CaptureHandle, EngineError> {
+        if spec.threads == 0 || (spec.threads > 1 && spec.pcap.is_some()) {
+            return Err(EngineError::BadSpec(
+                "a capture needs at least one thread, and exactly one when it writes a pcap file"
+                    .into(),
+            ));
+        }
+        if spec.duration == Some(Duration::ZERO) || spec.count == Some(0) {
+            return Err(EngineError::BadSpec(
+                "a capture's duration and count must be above zero".into(),
+            ));
+        }
+        if spec.ring_blocks == 0
+            || !spec.ring_block_size.is_power_of_two()
+            || spec.ring_block_size < 4096
+        {
+            return Err(EngineError::BadSpec(
+                "ring blocks must be a power of two of at least 4096 bytes, and at least one"
+                    .into(),
+            ));
+        }
+        let mut pcap = match &spec.pcap {
+            Some(path) => Some(
+                PcapWriter::create(path, &at.iface)
+                    .map_err(|e| EngineError::BadSpec(format!("pcap file: {e}")))?,
+            ),
+            None => None,
+        };
+        let group = (std::process::id() as u16) ^ (sys::realtime_ns() as u16);
+        let mut rings = Vec::with_capacity(spec.threads);
+        for _ in 0..spec.threads {
+            let socket = at.socket(Listen::Nothing)?;
+            if !spec.include_outgoing {
+                socket
+                    .set_ignore_outgoing()
+                    .map_err(|e| EngineError::Unsupported {
+                        what: "PACKET_IGNORE_OUTGOING".into(),
+                        source: e,
+                    })?;
+            }
+            let ring = RxRing::new(
+                socket,
+                RingConfig {
+                    block_size: spec.ring_block_size,
+                    block_count: spec.ring_blocks,
+                    block_timeout: spec.ring_block_timeout,
+                },
+            )
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::Unsupported => EngineError::Unsupported {
+                    what: "a TPACKET_V3 receive ring".into(),
+                    source: e,
+                },
+                _ => EngineError::io("setting up the receive ring")(e),
+            })?;
+            if spec.promiscuous {
+                ring.socket()
+                    .set_promiscuous()
+                    .map_err(EngineError::io("making the interface promiscuous"))?;
+            }
+            ring.socket()
+                .listen_all()
+                .map_err(EngineError::io("binding the capture socket"))?;
+            if spec.threads > 1 {
+                ring.socket()
+                    .join_fanout(group)
+                    .map_err(|e| EngineError::Unsupported {
+                        what: "PACKET_FANOUT".into(),
+                        source: e,
+                    })?;
+            }
+            rings.push(ring);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let counted = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let mut threads = Vec::with_capacity(rings.len());
+        for (i, ring) in rings.into_iter().enumerate() {
+            let ctx = LoopContext {
+                stop: stop.clone(),
+                counted: counted.clone(),
+                spec: spec.clone(),
+                started,
+                pcap: pcap.take(),
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("capture-{}-{i}", at.iface))
+                .spawn(move || ctx.run(ring))
+                .map_err(EngineError::io("starting a capture thread"))?;
+            threads.push(thread);
+        }
+        Ok(CaptureHandle {
+            iface: at.iface.clone(),
+            spec,
+            stop,
+            started,
+            threads,
+        })
+    }
+}
+
+impl CaptureHandle {
+    /// Ends the capture now (after the kernel hands over its last partly filled block).
+    pub fn stop(self) -> Result<CaptureReport, EngineError> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wait()
+    }
+
+    /// Waits for the capture's own end: its duration, its count, or SIGINT once caught.
+    pub fn wait(self) -> Result<CaptureReport, EngineError> {
+        let mut tally: Option<Tally> = None;
+        let mut frames = 0;
+        let mut kernel = KernelCounters::default();
+        let mut tag_depths = TagDepths::default();
+        let mut pcap_frames = 0;
+        for thread in self.threads {
+            let r = thread.join().map_err(|_| {
+                EngineError::io("capture")(std::io::Error::other("a capture thread panicked"))
+            })??;
+            frames += r.frames;
+            kernel.packets += r.kernel.packets;
+            kernel.drops += r.kernel.drops;
+            kernel.freeze_q += r.kernel.freeze_q;
+            tag_depths.untagged += r.tag_depths.untagged;
+            tag_depths.single += r.tag_depths.single;
+            tag_depths.double += r.tag_depths.double;
+            tag_depths.recovered_from_metadata += r.tag_depths.recovered_from_metadata;
+            pcap_frames += r.pcap_frames;
+            match &mut tally {
+                Some(t) => t.merge(r.tally),
+                None => tally = Some(r.tally),
+            }
+        }
+        let received = tally
+            .unwrap_or_else(|| Tally::new(self.spec.limits))
+            .finish();
+        Ok(CaptureReport {
+            iface: self.iface,
+            elapsed_ns: self.started.elapsed().as_nanos() as u64,
+            frames,
+            kernel,
+            latency: received.overall_latency(),
+            received,
+            tag_depths,
+            pcap: self.spec.pcap.clone(),
+            pcap_frames,
+            promiscuous: self.spec.promiscuous,
+        })
+    }
+
+    /// True once every capture thread has ended by itself.
+    pub fn is_finished(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
+    }
+}
+
+struct LoopContext {
+    stop: Arc<AtomicBool>,
+    counted: Arc<AtomicU64>,
+    spec: CaptureSpec,
+    started: Instant,
+    pcap: Option<PcapWriter<std::io::BufWriter<std::fs::File>>>,
+}
+
+/// How long one wait on the ring lasts before the loop checks whether to stop.
+const POLL: Duration = Duration::from_millis(20);
+
+impl LoopContext {
+    fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+            || sys::interrupted()
+            || self
+                .spec
+                .duration
+                .is_some_and(|d| self.started.elapsed() >= d)
+            || self
+                .spec
+                .count
+                .is_some_and(|c| self.counted.load(Ordering::Relaxed) >= c)
+    }
+
+    fn run(mut self, mut ring: RxRing) -> Result<LoopResult, EngineError> {
+        let mut tally = Tally::new(self.spec.limits);
+        let mut frames = 0u64;
+        let mut tag_depths = TagDepths::default();
+        let mut pcap_error = None;
+        let mut drain_until: Option<Instant> = None;
+        loop {
+            if drain_until.is_none() && self.should_stop() {
+                // The kernel hands over a partly filled block after its timeout: wait for it.
+                drain_until = Some(Instant::now() + 3 * self.spec.ring_block_timeout + POLL);
+            }
+            if drain_until.is_some_and(|t| Instant::now() >= t) {
+                break;
+            }
+            let counted_before = tally.arrivals();
+            ring.next_block(POLL, |f| {
+                frames += 1;
+                let stripped = f.vlan.map(|(tpid, tci)| VlanTag::from_tci(tpid, tci));
+                if let Some(pcap) = &mut self.pcap
+                    && pcap_error.is_none()
+                    && let Err(e) = pcap.write_frame(f.timestamp_ns, f.data, f.wire_len, stripped)
+                {
+                    pcap_error = Some(e);
+                }
+                if f.pkttype == pkttype::OUTGOING {
+                    tally.outgoing += 1;
+                    return;
+                }
+                match parse_test_frame(f.data, stripped) {
+                    Ok(frame) => {
+                        let depth = frame.header.tags.len();
+                        match depth {
+                            0 => tag_depths.untagged += 1,
+                            1 => tag_depths.single += 1,
+                            _ => tag_depths.double += 1,
+                        }
+                        if stripped.is_some() {
+                            tag_depths.recovered_from_metadata += 1;
+                        }
+                        tally.record(&Arrival {
+                            frame: &frame,
+                            len: f.wire_len + if stripped.is_some() { VLAN_TAG_LEN } else { 0 },
+                            rx_ns: f.timestamp_ns,
+                            pkttype: f.pkttype,
+                        });
+                    }
+                    Err(e) if e.is_damaged() => tally.foreign.damaged += 1,
+                    Err(_) => tally.foreign.not_test += 1,
+                }
+            })
+            .map_err(EngineError::io("reading the receive ring"))?;
+            let new = tally.arrivals() - counted_before;
+            if new > 0 {
+                self.counted.fetch_add(new, Ordering::Relaxed);
+            }
+        }
+        let kernel = ring
+            .socket()
+            .take_statistics()
+            .map_err(EngineError::io("reading the capture's kernel counters"))?;
+        let mut pcap_frames = 0;
+        if let Some(pcap) = self.pcap.take() {
+            if let Some(e) = pcap_error {
+                return Err(EngineError::io("writing the pcap file")(e));
+            }
+            pcap_frames = pcap
+                .finish()
+                .map_err(EngineError::io("writing the pcap file"))?;
+        }
+        Ok(LoopResult {
+            tally,
+            frames,
+            kernel,
+            tag_depths,
+            pcap_frames,
+        })
+    }
+}
