@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 
 use crate::diag::Outcome;
 
+pub mod traffic;
+
 /// Build macvlan labs in network namespaces, predict every frame's path, and measure what the
 /// kernel really does.
 #[derive(Debug, Parser)]
@@ -18,14 +20,23 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Send test frames from an interface in a namespace (batched, paced, swept, tagged).
+    Gen(traffic::GenArgs),
+    /// Capture on an interface in a namespace: per-flow loss, reordering, duplicates, latency.
+    Capture(traffic::CaptureArgs),
+    /// Send every arriving test frame back with its MACs swapped (round-trip latency).
+    Reflect(traffic::ReflectArgs),
+}
 
-// Until the first command lands, `Command` has no variants.
-#[allow(unreachable_code)]
 pub fn main() -> ExitCode {
     ExitCode::from(run(Cli::parse().command).code())
 }
 
 fn run(command: Command) -> Outcome {
-    match command {}
+    match command {
+        Command::Gen(args) => traffic::gen_command(&args),
+        Command::Capture(args) => traffic::capture_command(&args),
+        Command::Reflect(args) => traffic::reflect_command(&args),
+    }
 }

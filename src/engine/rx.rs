@@ -321,11 +321,10 @@ impl LoopContext {
             ring.next_block(POLL, |f| {
                 frames += 1;
                 let stripped = f.vlan.map(|(tpid, tci)| VlanTag::from_tci(tpid, tci));
-                if let Some(pcap) = &mut self.pcap
-                    && pcap_error.is_none()
-                    && let Err(e) = pcap.write_frame(f.timestamp_ns, f.data, f.wire_len, stripped)
-                {
-                    pcap_error = Some(e);
+                if let (Some(pcap), None) = (&mut self.pcap, &pcap_error) {
+                    if let Err(e) = pcap.write_frame(f.timestamp_ns, f.data, f.wire_len, stripped) {
+                        pcap_error = Some(e);
+                    }
                 }
                 if f.pkttype == pkttype::OUTGOING {
                     tally.outgoing += 1;

@@ -17,8 +17,7 @@ use serde::Serialize;
 
 use super::sys::{self, Listen, MAX_BATCH, PacketSocket};
 use super::wire::{
-    self, ETHER_HEADER_LEN, MAX_TAGS, PAYLOAD_LEN, PayloadKind, TPID_8021AD, TPID_8021Q,
-    TestPayload, VLAN_TAG_LEN, VlanTag,
+    self, ETHER_HEADER_LEN, MAX_TAGS, PAYLOAD_LEN, PayloadKind, TestPayload, VLAN_TAG_LEN, VlanTag,
 };
 use super::{Attachment, EngineError};
 use crate::addr::{MacAddr, is_lab_address};
@@ -613,7 +612,7 @@ impl FlowRun {
         };
         self.paced += gap;
         self.seq += 1;
-        if self.seq.is_multiple_of(self.burst) {
+        if self.seq % self.burst == 0 {
             self.burst_due = self.paced;
         }
         if let Some(r) = &mut self.remaining {
@@ -811,19 +810,10 @@ fn run_lane(
     Ok((flows, retries))
 }
 
-/// The first tag's TPID for a stack of `n` tags: 802.1ad outside, 802.1Q inside.
-pub fn default_tpid(position: usize, n: usize) -> u16 {
-    if n == 2 && position == 0 {
-        TPID_8021AD
-    } else {
-        TPID_8021Q
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::wire::parse_test_frame;
+    use crate::engine::wire::{TPID_8021AD, TPID_8021Q, parse_test_frame};
 
     fn mac(s: &str) -> MacAddr {
         s.parse().unwrap()

@@ -1,0 +1,753 @@
+//! The traffic commands `gen`, `capture` and `reflect`: their flags, the parsing of rates,
+//! durations, sizes and tags, and the human rendering of the engine's results (`--json` prints
+//! the same results as data). All sending and receiving is the engine's.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::addr::MacAddr;
+use crate::diag::Outcome;
+use crate::engine::account::{Latency, Limits};
+use crate::engine::reflect::{ReflectReport, ReflectSpec, Reflector};
+use crate::engine::rx::{Capture, CaptureReport, CaptureSpec};
+use crate::engine::tx::{
+    self, FlowSpec, FrameSizes, IpEnds, Layer, MacSource, MacSweep, Rate, SendPlan, SendReport,
+    SweepOrder,
+};
+use crate::engine::wire::{PayloadKind, TPID_8021Q, VlanTag};
+use crate::engine::{Attachment, EngineError, sys};
+
+/// Where a command acts: an interface in a network namespace.
+#[derive(Debug, Args)]
+pub struct Place {
+    /// The network namespace (as in `ip netns list`); required, so that nothing ever touches
+    /// the root namespace by accident.
+    #[arg(long, value_name = "NS")]
+    pub netns: String,
+    /// The interface inside that namespace.
+    #[arg(long, value_name = "IF")]
+    pub iface: String,
+}
+
+impl Place {
+    fn open(&self) -> Result<Attachment, EngineError> {
+        Attachment::open(&self.netns, &self.iface)
+    }
+}
+
+/// Send test frames: addresses, tags, payload kind, sizes, count or duration, rate.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  # 100000 raw 60-byte frames, as fast as possible, broadcast
+  mvlab gen --netns mvlab-lab-e1 --iface eth0 --count 100000
+  # IPv4/UDP to e2's MAC at 10000 frames/s for 5 s, tagged 802.1Q VID 100 priority 5
+  mvlab gen --netns mvlab-lab-e1 --iface eth0 --dst 02:00:00:00:00:02 --kind ipv4 \\
+      --size 128 --rate 10kpps --duration 5s --vlan 100:5
+  # QinQ (802.1ad 10 outside, 802.1Q 20 inside), IMIX at 100 Mbit/s on the wire (L1)
+  mvlab gen --netns NS --iface eth0 --vlan 10 --vlan 20 --size imix --rate 100Mbit --l1 --duration 2s
+  # 1000 source MACs in a seeded random order, each frame from the next one
+  mvlab gen --netns NS --iface eth0 --src-sweep 1000 --sweep-seed 7 --count 1000
+  # two sending threads (flows 1 and 2), 1514-byte frames, JSON result
+  mvlab gen --netns NS --iface eth0 --size 1514 --duration 10s --cpus 2 --json
+
+Rates: a number is frames/s; suffixes pps, kpps, Mpps; bit, kbit, Mbit, Gbit (counted at L2, with
+the FCS, unless --l1 adds preamble and gap). Sizes exclude the FCS (60..MTU+14).")]
+pub struct GenArgs {
+    #[command(flatten)]
+    pub place: Place,
+    /// Destination MAC.
+    #[arg(long, default_value = "ff:ff:ff:ff:ff:ff")]
+    pub dst: MacAddr,
+    /// Source MAC (default: the interface's own). Must be locally administered.
+    #[arg(long, conflicts_with = "src_sweep")]
+    pub src: Option<MacAddr>,
+    /// Send from N distinct source MACs, one per frame in turn.
+    #[arg(long, value_name = "N")]
+    pub src_sweep: Option<u64>,
+    /// First MAC of the sweep (its first octet is kept by a random sweep).
+    #[arg(long, default_value = "02:5a:00:00:00:00", requires = "src_sweep")]
+    pub sweep_base: MacAddr,
+    /// Sweep in a seeded random (but repeatable, duplicate-free) order instead of counting up.
+    #[arg(long, requires = "src_sweep")]
+    pub sweep_seed: Option<u64>,
+    /// A VLAN tag VID[:PCP[:DEI]], outermost first; give it twice for QinQ.
+    #[arg(long, value_name = "VID[:PCP[:DEI]]")]
+    pub vlan: Vec<String>,
+    /// TPID of the outer tag of a double-tagged frame (88a8 is 802.1ad; 8100 old-style QinQ).
+    #[arg(long, default_value = "88a8", value_parser = parse_hex16)]
+    pub outer_tpid: u16,
+    /// Sweep the outer tag's VID over N values from its VID, one per frame in turn.
+    #[arg(long, value_name = "N")]
+    pub vid_sweep: Option<u16>,
+    /// What carries the test payload: raw (after an EtherType), ipv4, ipv6 (UDP) or arp.
+    #[arg(long, default_value = "raw")]
+    pub kind: KindArg,
+    /// The EtherType of raw frames.
+    #[arg(long, default_value = "88b5", value_parser = parse_hex16)]
+    pub ethertype: u16,
+    /// Source IP of ipv4/ipv6/arp frames (lab ranges only).
+    #[arg(long)]
+    pub ip_src: Option<IpAddr>,
+    /// Destination IP of ipv4/ipv6/arp frames (lab ranges only).
+    #[arg(long)]
+    pub ip_dst: Option<IpAddr>,
+    #[arg(long, default_value_t = 49152)]
+    pub sport: u16,
+    #[arg(long, default_value_t = 9)]
+    pub dport: u16,
+    /// Frame size(s) without FCS: `60`, a list `60,590,1514` used in turn, or `imix`.
+    #[arg(long, default_value = "60")]
+    pub size: SizesArg,
+    /// Frames to send (split over --cpus).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// How long to send, e.g. 500ms, 10s, 2m.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Rate (see below); default: as fast as possible.
+    #[arg(long)]
+    pub rate: Option<RateArg>,
+    /// Count bit rates at layer 1 (with preamble and inter-frame gap).
+    #[arg(long)]
+    pub l1: bool,
+    /// Frames sent back to back per pacing slot.
+    #[arg(long, default_value_t = 1)]
+    pub burst: u32,
+    /// Sending threads; thread i sends flow FLOW+i with its share of count and rate.
+    #[arg(long, default_value_t = 1)]
+    pub cpus: usize,
+    /// Flow id written in every frame's payload.
+    #[arg(long, default_value_t = 1)]
+    pub flow: u32,
+    /// Frames per sendmmsg call.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Send through the qdisc layer instead of straight to the driver.
+    #[arg(long)]
+    pub no_qdisc_bypass: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KindArg {
+    Raw,
+    Ipv4,
+    Ipv6,
+    Arp,
+}
+
+#[derive(Debug, Clone)]
+pub struct SizesArg(FrameSizes);
+
+impl FromStr for SizesArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("imix") {
+            return Ok(SizesArg(FrameSizes::Imix));
+        }
+        let sizes = s
+            .split(',')
+            .map(|p| {
+                p.trim().parse::<usize>().map_err(|_| {
+                    format!("`{p}` is not a frame size; write 60, 60,590,1514 or imix")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SizesArg(match sizes.as_slice() {
+            [one] => FrameSizes::Fixed(*one),
+            _ => FrameSizes::List(sizes),
+        }))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum RateArg {
+    Pps(f64),
+    Bits(f64),
+}
+
+impl FromStr for RateArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let n: f64 = num.parse().map_err(|_| {
+            format!("`{s}` is not a rate; write e.g. 10000, 50kpps, 1Mpps, 100Mbit")
+        })?;
+        let unit = unit.trim();
+        let (scale, bits) = match unit {
+            "" | "pps" => (1.0, false),
+            "kpps" => (1e3, false),
+            "Mpps" | "mpps" => (1e6, false),
+            "bit" | "bps" => (1.0, true),
+            "kbit" | "kbps" => (1e3, true),
+            "Mbit" | "mbit" | "Mbps" => (1e6, true),
+            "Gbit" | "gbit" | "Gbps" => (1e9, true),
+            _ => {
+                return Err(format!(
+                    "unknown rate unit `{unit}`; use pps, kpps, Mpps, bit, kbit, Mbit or Gbit"
+                ));
+            }
+        };
+        Ok(if bits {
+            RateArg::Bits(n * scale)
+        } else {
+            RateArg::Pps(n * scale)
+        })
+    }
+}
+
+fn parse_hex16(s: &str) -> Result<u16, String> {
+    u16::from_str_radix(s.trim_start_matches("0x"), 16)
+        .map_err(|_| format!("`{s}` is not a 16-bit hex number like 88b5"))
+}
+
+/// `500ms`, `10s`, `2m`, or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("`{s}` is not a duration; write e.g. 500ms, 10s or 2m");
+    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = s.strip_suffix("us") {
+        (n, 1e-6)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num.parse().map_err(|_| bad())?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(v * scale))
+}
+
+fn parse_tag(s: &str, tpid: u16) -> Result<VlanTag, String> {
+    let bad =
+        || format!("`{s}` is not a VLAN tag; write VID, VID:PCP or VID:PCP:DEI (e.g. 100:5:1)");
+    let mut parts = s.split(':');
+    let vid: u16 = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
+    let pcp: u8 = parts.next().map_or(Ok(0), str::parse).map_err(|_| bad())?;
+    let dei = match parts.next() {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(_) => return Err(bad()),
+    };
+    if parts.next().is_some() || vid > 4095 || pcp > 7 {
+        return Err(bad());
+    }
+    Ok(VlanTag {
+        tpid,
+        pcp,
+        dei,
+        vid,
+    })
+}
+
+impl GenArgs {
+    /// The plan this command line asks for.
+    pub fn plan(&self) -> Result<SendPlan, String> {
+        if self.vlan.len() > 2 {
+            return Err("at most two --vlan tags (QinQ)".into());
+        }
+        let n = self.vlan.len();
+        let tags = self
+            .vlan
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let tpid = if n == 2 && i == 0 {
+                    self.outer_tpid
+                } else {
+                    TPID_8021Q
+                };
+                parse_tag(s, tpid)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.cpus == 0 {
+            return Err("--cpus must be at least 1".into());
+        }
+        if self.count.is_none() && self.duration.is_none() {
+            return Err("say how much to send: --count N or --duration TIME".into());
+        }
+        let kind = match self.kind {
+            KindArg::Raw => PayloadKind::Raw {
+                ethertype: self.ethertype,
+            },
+            KindArg::Ipv4 => PayloadKind::Ipv4Udp,
+            KindArg::Ipv6 => PayloadKind::Ipv6Udp,
+            KindArg::Arp => PayloadKind::Arp,
+        };
+        let mut ip = IpEnds {
+            sport: self.sport,
+            dport: self.dport,
+            ..IpEnds::default()
+        };
+        for (given, is_src) in [(self.ip_src, true), (self.ip_dst, false)] {
+            match (given, is_src) {
+                (Some(IpAddr::V4(a)), true) => ip.src4 = a,
+                (Some(IpAddr::V4(a)), false) => ip.dst4 = a,
+                (Some(IpAddr::V6(a)), true) => ip.src6 = a,
+                (Some(IpAddr::V6(a)), false) => ip.dst6 = a,
+                (None, _) => {}
+            }
+        }
+        let src = match (self.src, self.src_sweep) {
+            (Some(mac), _) => MacSource::Fixed(mac),
+            (None, Some(count)) => MacSource::Sweep(MacSweep {
+                base: self.sweep_base,
+                count,
+                order: match self.sweep_seed {
+                    Some(seed) => SweepOrder::Random { seed },
+                    None => SweepOrder::Sequential,
+                },
+            }),
+            (None, None) => MacSource::Interface,
+        };
+        let cpus = self.cpus as u64;
+        let rate = |share: f64| match self.rate {
+            None => Rate::Max,
+            Some(RateArg::Pps(p)) => Rate::Pps(p * share),
+            Some(RateArg::Bits(b)) => Rate::Bits {
+                bps: b * share,
+                layer: if self.l1 { Layer::L1 } else { Layer::L2 },
+            },
+        };
+        if self.count.is_some_and(|c| c < cpus) {
+            return Err(format!("--count must be at least --cpus ({cpus})"));
+        }
+        let flows = (0..cpus)
+            .map(|i| {
+                let count = self.count.map(|c| c / cpus + u64::from(i < c % cpus));
+                let flow = self
+                    .flow
+                    .checked_add(i as u32)
+                    .ok_or_else(|| "--flow plus --cpus passes the largest flow id".to_string())?;
+                Ok(FlowSpec {
+                    flow,
+                    dst: self.dst,
+                    src: src.clone(),
+                    tags: tags.clone(),
+                    vid_sweep: self.vid_sweep,
+                    kind,
+                    ip: ip.clone(),
+                    sizes: self.size.0.clone(),
+                    count,
+                    rate: rate(1.0 / cpus as f64),
+                    burst: self.burst,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(SendPlan {
+            threads: self.cpus,
+            duration: self.duration,
+            batch: self.batch,
+            qdisc_bypass: !self.no_qdisc_bypass,
+            ..SendPlan::new(flows)
+        })
+    }
+}
+
+/// Receive on an interface and count test frames per flow and per source MAC.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  # count for 5 s, then print per-flow loss, reordering, duplicates and latency
+  mvlab capture --netns mvlab-lab-e2 --iface eth0 --duration 5s
+  # stop after 100000 test frames; write every frame to a pcapng file tcpdump/tshark read
+  mvlab capture --netns NS --iface eth0 --count 100000 --pcap /tmp/e2.pcapng
+  # promiscuous, per-source-MAC table, JSON
+  mvlab capture --netns NS --iface eth0 --duration 2s --promisc --sources --json
+
+Only frames that arrived are counted (packet types host, broadcast, multicast, otherhost); the
+host's own outgoing frames never are. Kernel ring drops (PACKET_STATISTICS) are reported.")]
+pub struct CaptureArgs {
+    #[command(flatten)]
+    pub place: Place,
+    /// How long to capture, e.g. 500ms, 10s, 2m (default: until --count or Ctrl-C).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this many test frames.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Put the interface in promiscuous mode while capturing.
+    #[arg(long)]
+    pub promisc: bool,
+    /// Also read this host's own outgoing frames (counted apart, never as received).
+    #[arg(long)]
+    pub outgoing: bool,
+    /// Write every frame read to this pcapng file (nanosecond timestamps, tags restored).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Receive threads (PACKET_FANOUT); 1 when writing a pcap file.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Ring size per thread in MiB (1 MiB blocks).
+    #[arg(long, default_value_t = 32)]
+    pub ring_mb: usize,
+    /// Most source MACs tracked (memory stays bounded; the rest are counted as untracked).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_macs: usize,
+    /// List every source MAC in the human output.
+    #[arg(long)]
+    pub sources: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Send every test frame that arrives back to where it came from (MACs swapped).
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Example (round-trip latency e1 -> e2 -> e1):
+  mvlab reflect --netns mvlab-lab-e2 --iface eth0 --duration 12s &
+  mvlab capture --netns mvlab-lab-e1 --iface eth0 --duration 11s &
+  mvlab gen --netns mvlab-lab-e1 --iface eth0 --dst E2_MAC --rate 1000 --duration 10s
+The capture on e1 reports the round trip as latency: receive time minus the send time stamped
+in the frame.")]
+pub struct ReflectArgs {
+    #[command(flatten)]
+    pub place: Place,
+    /// How long to reflect (default: until --count or Ctrl-C).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after reflecting this many frames.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn fail(e: &EngineError) -> Outcome {
+    eprintln!("error: {e}");
+    e.outcome()
+}
+
+fn bad_input(msg: &str) -> Outcome {
+    eprintln!("error: {msg}");
+    Outcome::BadInput
+}
+
+fn print_json(value: &impl Serialize) -> Outcome {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => {
+            println!("{s}");
+            Outcome::Passed
+        }
+        Err(e) => {
+            eprintln!("error: rendering JSON: {e}");
+            Outcome::RuntimeFailure
+        }
+    }
+}
+
+fn catch_interrupts() {
+    if let Err(e) = sys::catch_interrupts() {
+        eprintln!("warning: Ctrl-C will end the command without a result: {e}");
+    }
+}
+
+pub fn gen_command(args: &GenArgs) -> Outcome {
+    let plan = match args.plan() {
+        Ok(p) => p,
+        Err(e) => return bad_input(&e),
+    };
+    let at = match args.place.open() {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    catch_interrupts();
+    match tx::send(&at, &plan, None) {
+        Ok(r) if args.json => print_json(&r),
+        Ok(r) => {
+            print_send(&r);
+            Outcome::Passed
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+pub fn capture_command(args: &CaptureArgs) -> Outcome {
+    if args.ring_mb == 0 {
+        return bad_input("--ring-mb must be at least 1");
+    }
+    let spec = CaptureSpec {
+        duration: args.duration,
+        count: args.count,
+        promiscuous: args.promisc,
+        include_outgoing: args.outgoing,
+        pcap: args.pcap.clone(),
+        threads: args.threads,
+        ring_blocks: args.ring_mb,
+        limits: Limits {
+            max_macs: args.max_macs,
+            ..Limits::default()
+        },
+        ..CaptureSpec::default()
+    };
+    let at = match args.place.open() {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    catch_interrupts();
+    let report = Capture::start(&at, spec).and_then(|h| h.wait());
+    match report {
+        Ok(r) if args.json => print_json(&r),
+        Ok(r) => {
+            print_capture(&r, args.sources);
+            Outcome::Passed
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+pub fn reflect_command(args: &ReflectArgs) -> Outcome {
+    let spec = ReflectSpec {
+        duration: args.duration,
+        count: args.count,
+        ..ReflectSpec::default()
+    };
+    let at = match args.place.open() {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    catch_interrupts();
+    match Reflector::start(&at, spec).and_then(|h| h.wait()) {
+        Ok(r) if args.json => print_json(&r),
+        Ok(r) => {
+            print_reflect(&r);
+            Outcome::Passed
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn secs(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}
+
+fn print_send(r: &SendReport) {
+    println!(
+        "sent {} frames ({} bytes) on {} in {:.3} s with {} thread(s)",
+        r.frames,
+        r.bytes,
+        r.iface,
+        secs(r.elapsed_ns),
+        r.threads
+    );
+    println!(
+        "  {:.0} frames/s, {:.1} Mbit/s at L2, {:.1} Mbit/s at L1, {} retries",
+        r.frames_per_second,
+        r.l2_bits_per_second / 1e6,
+        r.l1_bits_per_second / 1e6,
+        r.retries
+    );
+    for f in &r.flows {
+        println!(
+            "  flow {}: {} frames, {} bytes, {} source MAC(s)",
+            f.flow, f.frames, f.bytes, f.source_macs
+        );
+    }
+}
+
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1e3
+}
+
+fn latency_line(l: &Latency) -> String {
+    if l.samples == 0 {
+        return "no latency samples".into();
+    }
+    format!(
+        "latency us: min {:.1} p50 {:.1} p90 {:.1} p99 {:.1} max {:.1} ({} samples)",
+        us(l.min_ns),
+        us(l.p50_ns),
+        us(l.p90_ns),
+        us(l.p99_ns),
+        us(l.max_ns),
+        l.samples
+    )
+}
+
+fn print_capture(r: &CaptureReport, sources: bool) {
+    let rec = &r.received;
+    println!(
+        "captured on {} for {:.3} s: {} frames read, {} test frames, {} foreign ({} damaged), {} outgoing",
+        r.iface,
+        secs(r.elapsed_ns),
+        r.frames,
+        rec.test_frames,
+        rec.foreign.not_test + rec.foreign.damaged,
+        rec.foreign.damaged,
+        rec.outgoing
+    );
+    println!(
+        "  kernel: {} packets, {} ring drops{}",
+        r.kernel.packets,
+        r.kernel.drops,
+        if r.kernel.drops > 0 {
+            " (the capture fell behind: these frames were delivered but not counted)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  tags: {} untagged, {} single, {} double ({} recovered from metadata)",
+        r.tag_depths.untagged,
+        r.tag_depths.single,
+        r.tag_depths.double,
+        r.tag_depths.recovered_from_metadata
+    );
+    println!("  {}", latency_line(&r.latency));
+    for f in &rec.flows {
+        let tags: Vec<String> = f
+            .tags
+            .iter()
+            .map(|t| format!("{} x{}", t.tags, t.frames))
+            .collect();
+        println!(
+            "  flow {}: {} received ({} unique), lost {}, duplicates {}, reordered {}, highest seq {}; {}",
+            f.flow,
+            f.received,
+            f.unique,
+            f.lost,
+            f.duplicates,
+            f.reordered,
+            f.highest_sequence,
+            latency_line(&f.latency)
+        );
+        println!(
+            "    from {}, types host {} broadcast {} multicast {} otherhost {}; tags {}",
+            f.source
+                .map_or("several MACs".to_string(), |m| m.to_string()),
+            f.pkttypes.host,
+            f.pkttypes.broadcast,
+            f.pkttypes.multicast,
+            f.pkttypes.otherhost,
+            tags.join(", ")
+        );
+    }
+    println!("  {} source MAC(s)", rec.sources.len());
+    if sources {
+        for s in &rec.sources {
+            println!("    {}: {} frames, {} bytes", s.mac, s.frames, s.bytes);
+        }
+    }
+    if let Some(p) = &r.pcap {
+        println!("  wrote {} frames to {}", r.pcap_frames, p.display());
+    }
+}
+
+fn print_reflect(r: &ReflectReport) {
+    println!(
+        "reflected {} of {} test frames on {} in {:.3} s ({} send failures, {} foreign, {} damaged)",
+        r.reflected,
+        r.received,
+        r.iface,
+        secs(r.elapsed_ns),
+        r.send_failures,
+        r.foreign.not_test,
+        r.foreign.damaged
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::wire::ETHERTYPE_LOCAL_EXPERIMENTAL;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct T {
+        #[command(flatten)]
+        g: GenArgs,
+    }
+
+    fn gen_args(extra: &[&str]) -> GenArgs {
+        let mut v = vec!["t", "--netns", "n", "--iface", "eth0"];
+        v.extend(extra);
+        T::try_parse_from(v).unwrap().g
+    }
+
+    #[test]
+    fn rates_durations_sizes_and_tags_parse() {
+        assert!(matches!("10kpps".parse::<RateArg>().unwrap(), RateArg::Pps(p) if p == 10_000.0));
+        assert!(matches!("1.5Gbit".parse::<RateArg>().unwrap(), RateArg::Bits(b) if b == 1.5e9));
+        assert!(matches!("250".parse::<RateArg>().unwrap(), RateArg::Pps(p) if p == 250.0));
+        assert!("fast".parse::<RateArg>().is_err());
+        assert!("10furlongs".parse::<RateArg>().is_err());
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("soon").is_err());
+        assert!(matches!(
+            "imix".parse::<SizesArg>().unwrap().0,
+            FrameSizes::Imix
+        ));
+        assert!(
+            matches!("60,1514".parse::<SizesArg>().unwrap().0, FrameSizes::List(v) if v == [60, 1514])
+        );
+        let t = parse_tag("100:5:1", 0x8100).unwrap();
+        assert_eq!((t.vid, t.pcp, t.dei), (100, 5, true));
+        assert!(parse_tag("5000", 0x8100).is_err());
+        assert!(parse_tag("1:9", 0x8100).is_err());
+    }
+
+    #[test]
+    fn cpus_split_count_and_rate_into_flows() {
+        let plan = gen_args(&[
+            "--count", "11", "--cpus", "2", "--rate", "1000", "--flow", "5",
+        ])
+        .plan()
+        .unwrap();
+        assert_eq!(plan.threads, 2);
+        let ids: Vec<u32> = plan.flows.iter().map(|f| f.flow).collect();
+        assert_eq!(ids, [5, 6]);
+        assert_eq!(plan.flows[0].count, Some(6));
+        assert_eq!(plan.flows[1].count, Some(5));
+        assert_eq!(plan.flows[0].rate, Rate::Pps(500.0));
+    }
+
+    #[test]
+    fn two_tags_make_qinq_with_the_outer_tpid() {
+        let plan = gen_args(&["--count", "1", "--vlan", "10", "--vlan", "20:3"])
+            .plan()
+            .unwrap();
+        let tags = &plan.flows[0].tags;
+        assert_eq!((tags[0].tpid, tags[0].vid), (0x88a8, 10));
+        assert_eq!((tags[1].tpid, tags[1].vid, tags[1].pcp), (0x8100, 20, 3));
+        let one = gen_args(&["--count", "1", "--vlan", "7"]).plan().unwrap();
+        assert_eq!(one.flows[0].tags[0].tpid, 0x8100);
+    }
+
+    #[test]
+    fn nothing_to_stop_on_is_refused() {
+        assert!(gen_args(&[]).plan().unwrap_err().contains("--count"));
+        assert!(gen_args(&["--count", "1", "--cpus", "0"]).plan().is_err());
+    }
+
+    #[test]
+    fn default_raw_ethertype_is_local_experimental() {
+        let plan = gen_args(&["--count", "1"]).plan().unwrap();
+        assert_eq!(
+            plan.flows[0].kind,
+            PayloadKind::Raw {
+                ethertype: ETHERTYPE_LOCAL_EXPERIMENTAL
+            }
+        );
+    }
+}
