@@ -141,11 +141,12 @@ impl PacketSocket {
 
     fn ioctl(&self, request: libc::c_ulong, req: &mut libc::ifreq) -> io::Result<()> {
         // SAFETY: `req` is a valid ifreq for the SIOCGIF* requests used here.
-        check(
-            unsafe { libc::ioctl(self.fd.as_raw_fd(), request as _, req as *mut libc::ifreq) },
-            "querying an interface",
-        )
-        .map(drop)
+        let r = unsafe { libc::ioctl(self.fd.as_raw_fd(), request as _, req as *mut libc::ifreq) };
+        if r < 0 {
+            // The bare OS error, so callers can tell ENODEV apart.
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     fn ifreq(&self) -> io::Result<libc::ifreq> {

@@ -1,0 +1,161 @@
+//! The `gen`, `capture` and `reflect` commands as a user runs them: bad input exits 2 with a
+//! message that says what is wrong, `--json` is data, and a capture's pcapng file is read back
+//! by tcpdump. Needs root (the non-root case drops privileges itself); fails without it.
+
+mod engine_common;
+
+use std::process::{Command, Output, Stdio};
+
+use engine_common::{E2_MAC, Lab, run};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mvlab");
+
+fn mvlab(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run mvlab")
+}
+
+fn gen_in(lab: &Lab, extra: &[&str]) -> Output {
+    let ns = lab.ns("e1");
+    let mut v = vec!["gen", "--netns", ns.as_str(), "--iface", "eth0"];
+    v.extend(extra);
+    mvlab(&v)
+}
+
+fn assert_bad_input(out: &Output, says: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(stderr.contains(says), "`{says}` not in: {stderr}");
+}
+
+#[test]
+fn bad_input_exits_2_with_a_reason() {
+    let lab = Lab::new();
+    assert_bad_input(
+        &mvlab(&[
+            "gen",
+            "--netns",
+            "mvtest-no-such-ns",
+            "--iface",
+            "eth0",
+            "--count",
+            "1",
+        ]),
+        "does not exist",
+    );
+    let ns = lab.ns("e1");
+    assert_bad_input(
+        &mvlab(&["gen", "--netns", &ns, "--iface", "nope0", "--count", "1"]),
+        "interface `nope0` does not exist",
+    );
+    assert_bad_input(
+        &mvlab(&[
+            "capture", "--netns", &ns, "--iface", "nope0", "--count", "1",
+        ]),
+        "interface `nope0` does not exist",
+    );
+    assert_bad_input(
+        &gen_in(&lab, &["--count", "1", "--size", "59"]),
+        "below the 60",
+    );
+    assert_bad_input(
+        &gen_in(&lab, &["--count", "1", "--size", "1515"]),
+        "MTU 1500",
+    );
+    assert_bad_input(
+        &gen_in(&lab, &["--count", "1", "--rate", "0"]),
+        "above zero",
+    );
+    assert_bad_input(
+        &gen_in(
+            &lab,
+            &[
+                "--count",
+                "1",
+                "--src-sweep",
+                "17",
+                "--sweep-base",
+                "02:ff:ff:ff:ff:f0",
+            ],
+        ),
+        "does not fit",
+    );
+    assert_bad_input(
+        &gen_in(&lab, &["--count", "1", "--src", "00:11:22:33:44:55"]),
+        "locally administered",
+    );
+    assert_bad_input(&gen_in(&lab, &[]), "--count N or --duration");
+    assert_bad_input(
+        &gen_in(&lab, &["--count", "1", "--rate", "fast"]),
+        "not a rate",
+    );
+}
+
+#[test]
+fn a_non_root_user_is_told_to_use_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root to drop from"
+    );
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(["gen", "--netns", "any", "--iface", "eth0", "--count", "1"])
+        .output()
+        .expect("setpriv");
+    assert_bad_input(&out, "need root");
+}
+
+#[test]
+fn json_results_and_a_pcap_that_tcpdump_reads() {
+    let lab = Lab::new();
+    let pcap = std::env::temp_dir().join(format!("mvtest-eng-cli-{}.pcapng", std::process::id()));
+    let e2 = lab.ns("e2");
+    let capture = Command::new(BIN)
+        .args([
+            "capture", "--netns", &e2, "--iface", "eth0", "--count", "300", "--json",
+        ])
+        .args(["--duration", "20s", "--pcap", pcap.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let sent = gen_in(
+        &lab,
+        &[
+            "--dst",
+            &E2_MAC.to_string(),
+            "--count",
+            "300",
+            "--rate",
+            "10kpps",
+            "--cpus",
+            "2",
+            "--json",
+        ],
+    );
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let sent: serde_json::Value = serde_json::from_slice(&sent.stdout).unwrap();
+    assert_eq!(sent["frames"], 300);
+    assert_eq!(sent["flows"].as_array().unwrap().len(), 2);
+    let got = capture.wait_with_output().unwrap();
+    assert!(got.status.success());
+    let got: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
+    assert_eq!(got["test_frames"], 300);
+    assert_eq!(got["kernel"]["drops"], 0);
+    let flows = got["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 2);
+    for f in flows {
+        assert_eq!(f["lost"], 0);
+        assert_eq!(f["received"], 150);
+    }
+    let read = run(
+        "tcpdump",
+        &["-nn", "-r", pcap.to_str().unwrap(), "ether proto 0x88b5"],
+    );
+    let lines = String::from_utf8(read.stdout).unwrap();
+    assert_eq!(lines.lines().filter(|l| !l.starts_with('\t')).count(), 300);
+    std::fs::remove_file(&pcap).unwrap();
+}
