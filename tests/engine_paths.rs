@@ -12,7 +12,7 @@ use mvlab::addr::MacAddr;
 use mvlab::engine::rx::{Capture, CaptureReport, CaptureSpec};
 use mvlab::engine::sys::{Listen, PacketSocket};
 use mvlab::engine::tx::{
-    self, FlowSpec, FrameSizes, MacSource, MacSweep, Rate, SendPlan, SweepOrder,
+    self, FlowSpec, FrameSizes, MacSource, MacSweep, Rate, SendPlan, SweepOrder, TxPath,
 };
 use mvlab::engine::wire::{PayloadKind, TPID_8021AD, TPID_8021Q, TestPayload, VlanTag};
 
@@ -86,6 +86,30 @@ fn macvlan_bridge_delivers_every_frame_in_order_and_never_counts_outgoing() {
     assert_eq!(e1.received.test_frames, 0);
     assert!(e1.received.flows.is_empty());
     assert!(e1.received.outgoing >= 5_000);
+}
+
+#[test]
+fn the_transmit_ring_path_delivers_the_same_frames_from_two_threads() {
+    let lab = Lab::new();
+    let on_e2 = capture(&lab, "e2", CaptureSpec::default());
+    let plan = SendPlan {
+        threads: 2,
+        path: TxPath::Ring,
+        ..SendPlan::new(vec![
+            paced(1, E2_MAC, 60, 3_000),
+            FlowSpec {
+                kind: PayloadKind::Ipv4Udp,
+                ..paced(2, E2_MAC, 1514, 2_000)
+            },
+        ])
+    };
+    let sent = tx::send(&lab.at("e1"), &plan, None).unwrap();
+    assert_eq!((sent.frames, sent.threads), (5_000, 2));
+    let r = on_e2.stop().unwrap();
+    assert_eq!((flow(&r, 1).received, flow(&r, 1).lost), (3_000, 0));
+    assert_eq!((flow(&r, 2).received, flow(&r, 2).lost), (2_000, 0));
+    assert_eq!(flow(&r, 2).bytes, 2_000 * 1514);
+    assert_eq!(flow(&r, 1).reordered + flow(&r, 2).reordered, 0);
 }
 
 #[test]

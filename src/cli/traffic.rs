@@ -17,7 +17,7 @@ use crate::engine::reflect::{ReflectReport, ReflectSpec, Reflector};
 use crate::engine::rx::{Capture, CaptureReport, CaptureSpec};
 use crate::engine::tx::{
     self, FlowSpec, FrameSizes, IpEnds, Layer, MacSource, MacSweep, Rate, SendPlan, SendReport,
-    SweepOrder,
+    SweepOrder, TxPath,
 };
 use crate::engine::wire::{PayloadKind, TPID_8021Q, VlanTag};
 use crate::engine::{Attachment, EngineError, sys};
@@ -128,12 +128,22 @@ pub struct GenArgs {
     /// Frames per sendmmsg call.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
-    /// Send through the qdisc layer instead of straight to the driver.
+    /// Send through the qdisc layer instead of straight to the driver (then captures on the
+    /// sending interface see the frames as outgoing; bypassed frames skip the packet taps).
     #[arg(long)]
     pub no_qdisc_bypass: bool,
+    /// How frames reach the kernel: sendmmsg (measured fastest here), or a TPACKET_V2 ring.
+    #[arg(long, default_value = "sendmmsg")]
+    pub tx: TxArg,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TxArg {
+    Ring,
+    Sendmmsg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -357,6 +367,10 @@ impl GenArgs {
             duration: self.duration,
             batch: self.batch,
             qdisc_bypass: !self.no_qdisc_bypass,
+            path: match self.tx {
+                TxArg::Ring => TxPath::Ring,
+                TxArg::Sendmmsg => TxPath::Sendmmsg,
+            },
             ..SendPlan::new(flows)
         })
     }

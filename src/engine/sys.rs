@@ -1,6 +1,6 @@
 //! Every `unsafe` line of the engine: AF_PACKET sockets (bind, options, interface queries by
 //! ioctl), batched `sendmmsg`/`recvmmsg` with PACKET_AUXDATA, the TPACKET_V3 receive ring
-//! (setup, mmap, block walk, release), and the SIGINT flag. It hands out safe types whose
+//! (setup, mmap, block walk, release), the TPACKET_V2 transmit ring, and the SIGINT flag. It hands out safe types whose
 //! methods check every offset the kernel gives before reading; it knows nothing of test payloads,
 //! flows or pacing. Sockets act in the namespace of the thread that opens them.
 
@@ -659,6 +659,149 @@ pub struct RingFrame<'a> {
     pub pkttype: u8,
     /// `(tpid, tci)` of a tag the kernel moved out of the frame.
     pub vlan: Option<(u16, u16)>,
+}
+
+/// Where frame data starts in a TPACKET_V2 transmit slot (no PACKET_TX_HAS_OFF).
+const TX_DATA_OFFSET: usize = (size_of::<libc::tpacket2_hdr>() + 15) & !15;
+
+/// A TPACKET_V2 transmit ring: frames are written into slots shared with the kernel and sent,
+/// however many, with one `send` (the kernel maps the slot pages into the skb, no copy).
+#[derive(Debug)]
+pub struct TxRing {
+    socket: PacketSocket,
+    map: NonNull<u8>,
+    map_len: usize,
+    frame_size: usize,
+    frame_count: usize,
+    next: usize,
+}
+
+// SAFETY: the mapping is owned by this value alone; nothing else aliases it.
+unsafe impl Send for TxRing {}
+
+impl TxRing {
+    /// Switches `socket` to TPACKET_V2 and maps a transmit ring of at least `frames` slots of
+    /// at least `max_frame` bytes. `Unsupported` when the kernel refuses.
+    pub fn new(socket: PacketSocket, max_frame: usize, frames: usize) -> io::Result<TxRing> {
+        let unsupported = |what: &str| {
+            let e = io::Error::last_os_error();
+            io::Error::new(io::ErrorKind::Unsupported, format!("{what}: {e}"))
+        };
+        let version = libc::tpacket_versions::TPACKET_V2 as libc::c_int;
+        socket
+            .set_int(libc::SOL_PACKET, libc::PACKET_VERSION, version)
+            .map_err(|_| unsupported("TPACKET_V2"))?;
+        let frame_size = (TX_DATA_OFFSET + max_frame).next_power_of_two().max(2048);
+        let block_size = frame_size.max(1 << 16);
+        let per_block = block_size / frame_size;
+        let blocks = frames.div_ceil(per_block).max(1);
+        let req = libc::tpacket_req {
+            tp_block_size: block_size as u32,
+            tp_block_nr: blocks as u32,
+            tp_frame_size: frame_size as u32,
+            tp_frame_nr: (blocks * per_block) as u32,
+        };
+        // SAFETY: `req` is a valid tpacket_req and its size is passed.
+        let r = unsafe {
+            libc::setsockopt(
+                socket.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_TX_RING,
+                (&req as *const libc::tpacket_req).cast(),
+                size_of::<libc::tpacket_req>() as u32,
+            )
+        };
+        if r < 0 {
+            return Err(unsupported("PACKET_TX_RING (TPACKET_V2)"));
+        }
+        let map_len = block_size * blocks;
+        // SAFETY: maps the ring the kernel just allocated for this socket.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_POPULATE,
+                socket.fd.as_raw_fd(),
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(last_error("mapping the transmit ring"));
+        }
+        Ok(TxRing {
+            socket,
+            map: NonNull::new(map.cast()).ok_or_else(|| io::Error::other("mmap gave NULL"))?,
+            map_len,
+            frame_size,
+            frame_count: blocks * per_block,
+            next: 0,
+        })
+    }
+
+    pub fn socket(&self) -> &PacketSocket {
+        &self.socket
+    }
+
+    /// Slots in the ring.
+    pub fn capacity(&self) -> usize {
+        self.frame_count
+    }
+
+    fn header(&self, index: usize) -> *mut libc::tpacket2_hdr {
+        // SAFETY: index < frame_count, so the slot lies inside the mapping.
+        unsafe { self.map.as_ptr().add(index * self.frame_size) }.cast()
+    }
+
+    /// The data area of the next slot, when the kernel is done with it.
+    pub fn next_slot(&mut self) -> Option<&mut [u8]> {
+        let h = self.header(self.next);
+        // SAFETY: the status word is shared with the kernel: read volatile, then acquire.
+        let status = unsafe { std::ptr::addr_of!((*h).tp_status).read_volatile() };
+        fence(Ordering::Acquire);
+        if status & (libc::TP_STATUS_SEND_REQUEST | libc::TP_STATUS_SENDING) != 0 {
+            return None;
+        }
+        // SAFETY: the slot is ours (not requested for sending); its data area follows the
+        // header and ends with the slot.
+        Some(unsafe {
+            std::slice::from_raw_parts_mut(
+                h.cast::<u8>().add(TX_DATA_OFFSET),
+                self.frame_size - TX_DATA_OFFSET,
+            )
+        })
+    }
+
+    /// Hands the frame of `len` bytes written into the slot `next_slot` gave to the kernel.
+    pub fn commit(&mut self, len: usize) {
+        let h = self.header(self.next);
+        // SAFETY: the slot is ours until the status says SEND_REQUEST; the length is written
+        // first and published by the release fence before the status.
+        unsafe {
+            std::ptr::addr_of_mut!((*h).tp_len).write_volatile(len as u32);
+            fence(Ordering::Release);
+            std::ptr::addr_of_mut!((*h).tp_status).write_volatile(libc::TP_STATUS_SEND_REQUEST);
+        }
+        self.next = (self.next + 1) % self.frame_count;
+    }
+
+    /// Sends every committed frame and waits until the kernel has taken them all.
+    pub fn flush(&self) -> io::Result<()> {
+        // SAFETY: a zero-length send on a bound packet socket with a TX ring sends the ring.
+        let r = unsafe { libc::send(self.socket.fd.as_raw_fd(), std::ptr::null(), 0, 0) };
+        if r < 0 {
+            Err(last_error("sending the transmit ring"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for TxRing {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`.
+        unsafe { libc::munmap(self.map.as_ptr().cast(), self.map_len) };
+    }
 }
 
 /// True when the calling process has root's effective user id.

@@ -1,9 +1,10 @@
 //! Sending test frames. Owns what a flow is (addresses, MAC and VID sweeps, tags, payload kind,
 //! sizes, count or duration, rate and bursts), the per-flow frame templates (built once with
 //! etherparse; per frame only the source MAC, VID, sequence, timestamp, check and UDP checksum
-//! are patched at fixed offsets), pacing, and the batched send loop (`sendmmsg` with
-//! PACKET_QDISC_BYPASS, one socket per thread). It allocates nothing per frame and never
-//! receives: a send-only socket has no receive queue at all.
+//! are patched at fixed offsets), pacing, and the batched send loop: frames are written into a
+//! buffer for `sendmmsg` (or straight into a TPACKET_V2 transmit ring) and sent with one syscall
+//! per batch, with PACKET_QDISC_BYPASS, one socket per thread. It allocates nothing per frame and
+//! never receives: a send-only socket has no receive queue at all.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +16,7 @@ use etherparse::{
 };
 use serde::Serialize;
 
-use super::sys::{self, Listen, MAX_BATCH, PacketSocket};
+use super::sys::{self, Listen, MAX_BATCH, PacketSocket, TxRing};
 use super::wire::{
     self, ETHER_HEADER_LEN, MAX_TAGS, PAYLOAD_LEN, PayloadKind, TestPayload, VLAN_TAG_LEN, VlanTag,
 };
@@ -354,8 +355,20 @@ pub struct SendPlan {
     pub duration: Option<Duration>,
     /// Frames per `sendmmsg` at most.
     pub batch: usize,
-    /// PACKET_QDISC_BYPASS on every socket.
+    /// PACKET_QDISC_BYPASS on every socket. Frames sent this way skip the kernel's packet
+    /// taps too: no capture on the sending interface sees them.
     pub qdisc_bypass: bool,
+    pub path: TxPath,
+}
+
+/// How frames reach the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TxPath {
+    /// A TPACKET_V2 transmit ring, one `send` per batch (as trafgen does).
+    Ring,
+    /// `sendmmsg`, one call per batch, each frame copied from a buffer.
+    Sendmmsg,
 }
 
 impl SendPlan {
@@ -366,6 +379,7 @@ impl SendPlan {
             duration: None,
             batch: 64,
             qdisc_bypass: true,
+            path: TxPath::Sendmmsg,
         }
     }
 
@@ -590,10 +604,11 @@ impl FlowRun {
         &self.templates[self.size_cycle[(self.seq % self.size_cycle.len() as u64) as usize]]
     }
 
-    /// Writes the next frame (less its stamp) into `slot`; returns its length.
-    fn emit(&mut self, slot: &mut [u8]) -> usize {
+    /// Writes the next frame into `slot`, stamped with `now_ns`; returns its length.
+    fn emit(&mut self, slot: &mut [u8], now_ns: u64) -> usize {
         let t = self.template();
         let len = t.bytes.len();
+        let (payload_at, udp_checksum) = (t.payload_at, t.udp_checksum);
         slot[..len].copy_from_slice(&t.bytes);
         if let Some(s) = &self.sweep {
             slot[6..12].copy_from_slice(&s.mac(self.seq % s.count).0);
@@ -604,6 +619,14 @@ impl FlowRun {
                 ..tag
             };
             slot[at..at + 2].copy_from_slice(&swept.tci().to_be_bytes());
+        }
+        let payload = &mut slot[payload_at..payload_at + PAYLOAD_LEN];
+        if let Some(mut view) = TestPayload::new_unchecked_mut(&mut *payload) {
+            view.stamp(self.flow, self.seq, now_ns);
+        }
+        if let Some((at, base)) = udp_checksum {
+            let c = !wire::fold(base + wire::ones_complement_sum(payload));
+            slot[at..at + 2].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
         }
         let gap = match self.rate {
             Rate::Max => 0.0,
@@ -620,20 +643,6 @@ impl FlowRun {
         }
         self.bytes += len as u64;
         len
-    }
-
-    /// Seals a frame emitted with sequence `seq`: payload stamp and UDP checksum.
-    fn stamp(&self, frame: &mut [u8], seq: u64, now_ns: u64) {
-        let t = &self.templates[self.size_cycle[(seq % self.size_cycle.len() as u64) as usize]];
-        let payload = &mut frame[t.payload_at..t.payload_at + PAYLOAD_LEN];
-        if let Some(mut view) = TestPayload::new_unchecked_mut(&mut *payload) {
-            view.stamp(self.flow, seq, now_ns);
-        }
-        if let Some((at, base)) = t.udp_checksum {
-            let sum = base + wire::ones_complement_sum(payload);
-            let c = !wire::fold(sum);
-            frame[at..at + 2].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
-        }
     }
 }
 
@@ -656,17 +665,18 @@ pub fn send(
         .mac()
         .map_err(EngineError::io("reading the interface MAC"))?;
     plan.validate(mtu).map_err(EngineError::BadSpec)?;
-    for s in &sockets {
-        if plan.qdisc_bypass {
-            s.set_qdisc_bypass()
-                .map_err(EngineError::io("setting PACKET_QDISC_BYPASS"))?;
-        }
-        s.set_send_buffer(4 << 20)
-            .map_err(EngineError::io("sizing the send buffer"))?;
-    }
     let mut lanes: Vec<Vec<FlowRun>> = (0..threads).map(|_| Vec::new()).collect();
     for (i, spec) in plan.flows.iter().enumerate() {
         lanes[i % threads].push(FlowRun::new(spec, own_mac).map_err(EngineError::BadSpec)?);
+    }
+    let mut sinks = Vec::with_capacity(threads);
+    for (socket, lane) in sockets.into_iter().zip(&lanes) {
+        let largest = lane
+            .iter()
+            .flat_map(|f| f.templates.iter().map(|t| t.bytes.len()))
+            .max()
+            .unwrap_or(0);
+        sinks.push(Sink::new(socket, plan, largest)?);
     }
     let never = AtomicBool::new(false);
     let stop = stop.unwrap_or(&never);
@@ -674,8 +684,8 @@ pub fn send(
     let results: Vec<Result<(Vec<FlowRun>, u64), EngineError>> = std::thread::scope(|s| {
         let handles: Vec<_> = lanes
             .into_iter()
-            .zip(&sockets)
-            .map(|(lane, socket)| s.spawn(move || run_lane(socket, lane, plan, started, stop)))
+            .zip(sinks)
+            .map(|(lane, sink)| s.spawn(move || run_lane(sink, lane, plan, started, stop)))
             .collect();
         handles
             .into_iter()
@@ -723,8 +733,107 @@ const LOOKAHEAD_NS: f64 = 20_000.0;
 /// Below this wait the thread spins; above it, it sleeps until this close.
 const SPIN_NS: f64 = 100_000.0;
 
+/// Where a sending thread puts its frames: a transmit ring, or a buffer for `sendmmsg`.
+enum Sink {
+    Ring(TxRing),
+    Batch {
+        socket: PacketSocket,
+        buf: Vec<u8>,
+        slot: usize,
+        lens: Vec<usize>,
+    },
+}
+
+impl Sink {
+    fn new(socket: PacketSocket, plan: &SendPlan, largest: usize) -> Result<Sink, EngineError> {
+        if plan.qdisc_bypass {
+            socket
+                .set_qdisc_bypass()
+                .map_err(EngineError::io("setting PACKET_QDISC_BYPASS"))?;
+        }
+        socket
+            .set_send_buffer(4 << 20)
+            .map_err(EngineError::io("sizing the send buffer"))?;
+        Ok(match plan.path {
+            TxPath::Ring => {
+                Sink::Ring(TxRing::new(socket, largest, 2 * plan.batch).map_err(|e| {
+                    EngineError::Unsupported {
+                        what: "a TPACKET_V2 transmit ring (try the sendmmsg path)".into(),
+                        source: e,
+                    }
+                })?)
+            }
+            TxPath::Sendmmsg => Sink::Batch {
+                socket,
+                buf: vec![0; largest * plan.batch],
+                slot: largest,
+                lens: Vec::with_capacity(plan.batch),
+            },
+        })
+    }
+
+    /// Room for the next frame, or `None` until a flush.
+    fn slot(&mut self) -> Option<&mut [u8]> {
+        match self {
+            Sink::Ring(ring) => ring.next_slot(),
+            Sink::Batch {
+                buf, slot, lens, ..
+            } => {
+                let at = lens.len() * *slot;
+                buf.get_mut(at..at + *slot)
+            }
+        }
+    }
+
+    fn commit(&mut self, len: usize) {
+        match self {
+            Sink::Ring(ring) => ring.commit(len),
+            Sink::Batch { lens, .. } => lens.push(len),
+        }
+    }
+
+    /// Sends what was committed; frames the kernel refuses for lack of buffer space are
+    /// offered again (each such refusal counts in `retries`).
+    fn flush(&mut self, retries: &mut u64) -> Result<(), EngineError> {
+        match self {
+            Sink::Ring(ring) => ring.flush().map_err(EngineError::io("sending frames")),
+            Sink::Batch {
+                socket,
+                buf,
+                slot,
+                lens,
+            } => {
+                let mut frames: [&[u8]; MAX_BATCH] = [&[]; MAX_BATCH];
+                for (k, (frame, len)) in frames.iter_mut().zip(lens.iter()).enumerate() {
+                    *frame = &buf[k * *slot..k * *slot + len];
+                }
+                let n = lens.len();
+                let mut done = 0;
+                while done < n {
+                    match socket.send_batch(&frames[done..n]) {
+                        Ok(k) if k > 0 => done += k,
+                        Ok(_) => *retries += 1,
+                        Err(e)
+                            if matches!(
+                                e.raw_os_error(),
+                                Some(libc::ENOBUFS | libc::EAGAIN | libc::EINTR)
+                            ) =>
+                        {
+                            *retries += 1;
+                            std::thread::yield_now();
+                        }
+                        Err(e) => return Err(EngineError::io("sending frames")(e)),
+                    }
+                }
+                lens.clear();
+                Ok(())
+            }
+        }
+    }
+}
+
 fn run_lane(
-    socket: &PacketSocket,
+    mut sink: Sink,
     mut flows: Vec<FlowRun>,
     plan: &SendPlan,
     started: Instant,
@@ -732,15 +841,6 @@ fn run_lane(
 ) -> Result<(Vec<FlowRun>, u64), EngineError> {
     // Shorter sleeps keep pacing close; failure only costs precision.
     let _ = nix::sys::prctl::set_timerslack(1_000);
-    let slot = flows
-        .iter()
-        .flat_map(|f| f.templates.iter().map(|t| t.bytes.len()))
-        .max()
-        .unwrap_or(0);
-    let batch = plan.batch;
-    let mut buf = vec![0u8; slot * batch];
-    let mut lens = [0u16; MAX_BATCH];
-    let mut owner = [(0usize, 0u64); MAX_BATCH];
     let deadline = plan.duration.map(|d| d.as_nanos() as f64);
     let mut retries = 0u64;
     loop {
@@ -751,60 +851,41 @@ fn run_lane(
         if deadline.is_some_and(|d| now >= d) {
             break;
         }
+        // One clock read per batch: every frame of it leaves with the same flush.
+        let stamp_ns = sys::realtime_ns();
         let mut n = 0;
         let mut next_due = f64::INFINITY;
-        while n < batch {
+        let mut full = false;
+        while n < plan.batch {
             let pick = flows
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.active())
-                .min_by(|a, b| a.1.burst_due.total_cmp(&b.1.burst_due));
-            let Some((i, f)) = pick else { break };
-            if f.burst_due > now + LOOKAHEAD_NS {
-                next_due = f.burst_due;
+                .iter_mut()
+                .filter(|f| f.active())
+                .min_by(|a, b| a.burst_due.total_cmp(&b.burst_due));
+            let Some(flow) = pick else { break };
+            if flow.burst_due > now + LOOKAHEAD_NS {
+                next_due = flow.burst_due;
                 break;
             }
-            owner[n] = (i, flows[i].seq);
-            lens[n] = flows[i].emit(&mut buf[n * slot..(n + 1) * slot]) as u16;
+            let Some(slot) = sink.slot() else {
+                full = true;
+                break;
+            };
+            let len = flow.emit(slot, stamp_ns);
+            sink.commit(len);
             n += 1;
         }
-        if n == 0 {
-            if next_due.is_infinite() {
-                break;
-            }
-            let wait = next_due - now;
-            if wait > SPIN_NS {
-                std::thread::sleep(Duration::from_nanos((wait - SPIN_NS / 2.0) as u64));
-            } else {
-                std::hint::spin_loop();
-            }
+        if n > 0 || full {
+            sink.flush(&mut retries)?;
             continue;
         }
-        let stamp_ns = sys::realtime_ns();
-        for (k, &(i, seq)) in owner[..n].iter().enumerate() {
-            let frame = &mut buf[k * slot..k * slot + usize::from(lens[k])];
-            flows[i].stamp(frame, seq, stamp_ns);
+        if next_due.is_infinite() {
+            break;
         }
-        let mut frames: [&[u8]; MAX_BATCH] = [&[]; MAX_BATCH];
-        for (k, frame) in frames[..n].iter_mut().enumerate() {
-            *frame = &buf[k * slot..k * slot + usize::from(lens[k])];
-        }
-        let mut done = 0;
-        while done < n {
-            match socket.send_batch(&frames[done..n]) {
-                Ok(k) if k > 0 => done += k,
-                Ok(_) => retries += 1,
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ENOBUFS | libc::EAGAIN | libc::EINTR)
-                    ) =>
-                {
-                    retries += 1;
-                    std::thread::yield_now();
-                }
-                Err(e) => return Err(EngineError::io("sending frames")(e)),
-            }
+        let wait = next_due - now;
+        if wait > SPIN_NS {
+            std::thread::sleep(Duration::from_nanos((wait - SPIN_NS / 2.0) as u64));
+        } else {
+            std::hint::spin_loop();
         }
     }
     Ok((flows, retries))
@@ -970,8 +1051,7 @@ mod tests {
                 let mut run = FlowRun::new(&spec, mac("02:00:00:00:00:01")).unwrap();
                 let mut slot = vec![0u8; 1514];
                 for seq in 0..6u64 {
-                    let len = run.emit(&mut slot);
-                    run.stamp(&mut slot[..len], seq, 1_000 + seq);
+                    let len = run.emit(&mut slot, 1_000 + seq);
                     let frame = &slot[..len];
                     let t = parse_test_frame(frame, None).unwrap();
                     assert_eq!((t.flow, t.sequence, t.timestamp_ns), (77, seq, 1_000 + seq));

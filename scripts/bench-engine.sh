@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Benchmark of the raw frame engine against peer tools, side by side in one run, as ratios.
+#
+# Builds a throwaway lab (namespaces mvtest-bench-<pid>-*: a veth parent on bridge br0, two
+# bridge-mode macvlan endpoints e1/e2, a peer on a second bridge port; IPv6 off), removed on
+# every exit path, and measures:
+#   1. sender rate, mvlab gen vs trafgen (TX_RING), 1 and 2 CPUs, 60 and 1514-byte frames, on
+#      e1 -> e2 (macvlan bridge, local) and e1 -> peer (through the bridge). Both tools are
+#      measured the same way: e1's own tx packet counter (ip -s) over the run's wall time.
+#   2. capture under load: trafgen --cpus 2, 1514-byte frames e1 -> e2, with tcpdump
+#      (-w /dev/null, its cheapest mode) and then with mvlab capture on e2: each one's drops,
+#      and the sender's rate with it running.
+#   3. latency e1 <-> e2: ping, sockperf UDP ping-pong (--full-rtt), and mvlab gen -> reflect ->
+#      capture (round trip from the payload's send stamp to the kernel receive timestamp), plus
+#      the one-way latency a capture on e2 sees.
+#   4. peak memory (max RSS) of gen and capture at full rate.
+#
+# Usage: sudo scripts/bench-engine.sh [SECONDS_PER_RUN]   (default 3; BIN=path/to/mvlab)
+# Needs root, trafgen, tcpdump, ping, sockperf, /usr/bin/time. Takes about 25 runs x SECONDS.
+
+set -euo pipefail
+
+DUR=${1:-3}
+cd "$(dirname "$0")/.."
+BIN=${BIN:-target/release/mvlab}
+if [[ ! -x $BIN ]]; then
+    cargo build --release --quiet
+fi
+[[ $(id -u) == 0 ]] || { echo "bench-engine: needs root" >&2; exit 2; }
+for tool in trafgen tcpdump ping sockperf /usr/bin/time python3; do
+    command -v "$tool" >/dev/null || { echo "bench-engine: $tool is missing" >&2; exit 2; }
+done
+
+P=mvtest-bench-$$
+TMP=$(mktemp -d)
+E1_MAC=02:00:00:00:e1:01
+E2_MAC=02:00:00:00:e2:02
+PEER_MAC=02:00:00:00:fe:03
+
+cleanup() {
+    jobs -p | xargs -r kill 2>/dev/null || true
+    for n in e1 e2 peer host sw; do ip netns del "$P-$n" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+nsx() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
+
+build_lab() {
+    for n in host sw e1 e2 peer; do
+        ip netns add "$P-$n"
+        nsx "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    done
+    ip -n "$P-sw" link add br0 type bridge
+    ip -n "$P-sw" link add p0 type veth peer name eth0 netns "$P-host"
+    ip -n "$P-sw" link add p1 type veth peer name eth0 netns "$P-peer"
+    for p in p0 p1; do ip -n "$P-sw" link set "$p" master br0 up; done
+    ip -n "$P-sw" link set br0 up
+    ip -n "$P-host" link set eth0 up
+    ip -n "$P-host" link add link eth0 name eth0 netns "$P-e1" address $E1_MAC type macvlan mode bridge
+    ip -n "$P-host" link add link eth0 name eth0 netns "$P-e2" address $E2_MAC type macvlan mode bridge
+    ip -n "$P-peer" link set eth0 address $PEER_MAC
+    ip -n "$P-e1" addr add 198.18.0.1/24 dev eth0
+    ip -n "$P-e2" addr add 198.18.0.2/24 dev eth0
+    for n in e1 e2 peer; do ip -n "$P-$n" link set eth0 up; ip -n "$P-$n" link set lo up; done
+}
+
+counter() { # NODE rx|tx
+    ip -n "$P-$1" -j -s link show eth0 |
+        python3 -c "import json,sys; print(json.load(sys.stdin)[0]['stats64']['$2']['packets'])"
+}
+now() { date +%s.%N; }
+rate() { python3 -c "print(round(($2 - $1) / ($4 - $3)))"; } # c0 c1 t0 t1
+ratio() { python3 -c "print(f'{$1 / $2:.2f}' if $2 else 'n/a')"; }
+
+trafgen_cfg() { # DST SIZE
+    local dst size
+    dst=$(echo "$1" | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g; s/:/ /g')
+    size=$2
+    echo "{ $dst 0x02, 0x00, 0x00, 0x00, 0xe1, 0x01, 0x88, 0xb5, fill(0x00, $((size - 14))) }" \
+        >"$TMP/t-$size.cfg"
+    echo "$TMP/t-$size.cfg"
+}
+
+run_trafgen() { # DST SIZE CPUS -> frames/s measured on e1's tx counter
+    local cfg c0 c1 t0 t1
+    cfg=$(trafgen_cfg "$1" "$2")
+    c0=$(counter e1 tx); t0=$(now)
+    timeout -s INT "$DUR" ip netns exec "$P-e1" trafgen --dev eth0 --conf "$cfg" \
+        --cpus "$3" --no-sock-mem >/dev/null 2>&1 || true
+    t1=$(now); c1=$(counter e1 tx)
+    rate "$c0" "$c1" "$t0" "$t1"
+}
+
+run_gen() { # DST SIZE CPUS -> frames/s measured on e1's tx counter
+    local c0 c1 t0 t1
+    c0=$(counter e1 tx); t0=$(now)
+    "$BIN" gen --netns "$P-e1" --iface eth0 --dst "$1" --size "$2" --cpus "$3" \
+        --duration "${DUR}s" >/dev/null
+    t1=$(now); c1=$(counter e1 tx)
+    rate "$c0" "$c1" "$t0" "$t1"
+}
+
+build_lab
+echo "mvlab engine benchmark: $(nproc) cores, kernel $(uname -r), ${DUR}s per run"
+echo
+echo "## 1. Sender rate (frames/s on e1's tx counter)"
+printf '%-22s %5s %4s %12s %12s %7s\n' path size cpus trafgen "mvlab gen" ratio
+for path in "e1->e2:$E2_MAC" "e1->peer:$PEER_MAC"; do
+    name=${path%%:*}; dst=${path#*:}
+    for size in 60 1514; do
+        for cpus in 1 2; do
+            t=$(run_trafgen "$dst" "$size" "$cpus")
+            m=$(run_gen "$dst" "$size" "$cpus")
+            printf '%-22s %5s %4s %12s %12s %7s\n' "$name" "$size" "$cpus" "$t" "$m" "$(ratio "$m" "$t")"
+        done
+    done
+done
+
+echo
+echo "## 2. Capture on e2 while trafgen --cpus 2 sends 1514-byte frames e1 -> e2"
+cfg=$(trafgen_cfg $E2_MAC 1514)
+sender() { # -> frames/s
+    local c0 c1 t0 t1
+    c0=$(counter e1 tx); t0=$(now)
+    timeout -s INT "$DUR" ip netns exec "$P-e1" trafgen --dev eth0 --conf "$cfg" --cpus 2 \
+        --no-sock-mem >/dev/null 2>&1 || true
+    t1=$(now); c1=$(counter e1 tx)
+    rate "$c0" "$c1" "$t0" "$t1"
+}
+base=$(sender)
+nsx e2 tcpdump -i eth0 -nn -s 0 -w /dev/null >/dev/null 2>"$TMP/tcpdump.err" &
+tcpdump_pid=$!
+sleep 1
+with_tcpdump=$(sender)
+sleep 0.5
+kill -INT $tcpdump_pid; wait $tcpdump_pid || true
+td_captured=$(awk '/packets captured/ {print $1}' "$TMP/tcpdump.err")
+td_dropped=$(awk '/dropped by kernel/ {print $1}' "$TMP/tcpdump.err")
+rx0=$(counter e2 rx)
+/usr/bin/time -f %M -o "$TMP/cap.rss" "$BIN" capture --netns "$P-e2" --iface eth0 \
+    --duration "$((DUR + 2))s" --json >"$TMP/cap.json" &
+cap_pid=$!
+sleep 1
+with_mvlab=$(sender)
+wait $cap_pid
+rx1=$(counter e2 rx)
+read -r mv_frames mv_drops < <(python3 -c "
+import json; r = json.load(open('$TMP/cap.json')); print(r['frames'], r['kernel']['drops'])")
+printf '%-28s %14s %14s %14s\n' "" "sender fps" "frames read" "kernel drops"
+printf '%-28s %14s %14s %14s\n' "no capture" "$base" - -
+printf '%-28s %14s %14s %14s\n' "tcpdump -w /dev/null" "$with_tcpdump" "$td_captured" "$td_dropped"
+printf '%-28s %14s %14s %14s\n' "mvlab capture" "$with_mvlab" "$mv_frames" "$mv_drops"
+echo "sender rate with mvlab capture / with tcpdump: $(ratio "$with_mvlab" "$with_tcpdump")"
+echo "e2 rx counter during the mvlab capture: $((rx1 - rx0)) frames (capture read $mv_frames)"
+echo "capture peak RSS: $(($(cat "$TMP/cap.rss") / 1024)) MiB"
+
+echo
+echo "## 3. Latency e1 <-> e2 (microseconds)"
+pct() { python3 -c "
+import sys
+v = sorted(float(x) for x in sys.stdin.read().split())
+q = lambda p: v[min(len(v) - 1, int(p * len(v)))]
+print(f'{q(0.5):.1f} {q(0.99):.1f} {len(v)}')"; }
+read -r ping_p50 ping_p99 ping_n < <(nsx e1 ping -c 1000 -i 0.002 198.18.0.2 |
+    sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | awk '{print $1 * 1000}' | pct)
+nsx e2 sockperf sr -i 198.18.0.2 -p 11111 >/dev/null 2>&1 &
+sp_pid=$!
+sleep 0.5
+nsx e1 sockperf pp -i 198.18.0.2 -p 11111 -t "$DUR" --full-rtt >"$TMP/sockperf.txt" 2>&1 || true
+kill $sp_pid 2>/dev/null; wait $sp_pid 2>/dev/null || true
+sp_p50=$(awk '/percentile 50.000/ {print $NF}' "$TMP/sockperf.txt")
+sp_p99=$(awk '/percentile 99.000/ {print $NF}' "$TMP/sockperf.txt")
+"$BIN" reflect --netns "$P-e2" --iface eth0 --duration "$((DUR + 2))s" --json >"$TMP/refl.json" &
+refl_pid=$!
+"$BIN" capture --netns "$P-e1" --iface eth0 --duration "$((DUR + 2))s" --json >"$TMP/rtt.json" &
+rtt_pid=$!
+"$BIN" capture --netns "$P-e2" --iface eth0 --duration "$((DUR + 2))s" --json >"$TMP/oneway.json" &
+ow_pid=$!
+sleep 1
+"$BIN" gen --netns "$P-e1" --iface eth0 --dst $E2_MAC --rate 2000 --duration "${DUR}s" >/dev/null
+wait $refl_pid $rtt_pid $ow_pid
+read -r rtt_p50 rtt_p99 rtt_n ow_p50 ow_p99 < <(python3 -c "
+import json
+r = json.load(open('$TMP/rtt.json'))['latency']; o = json.load(open('$TMP/oneway.json'))['latency']
+print(r['p50_ns'] / 1e3, r['p99_ns'] / 1e3, r['samples'], o['p50_ns'] / 1e3, o['p99_ns'] / 1e3)")
+printf '%-44s %10s %10s %8s\n' "" p50 p99 samples
+printf '%-44s %10s %10s %8s\n' "ping (ICMP echo, round trip)" "$ping_p50" "$ping_p99" "$ping_n"
+printf '%-44s %10s %10s %8s\n' "sockperf UDP ping-pong (--full-rtt)" "$sp_p50" "$sp_p99" -
+printf '%-44s %10s %10s %8s\n' "mvlab gen -> reflect -> capture (round trip)" "$rtt_p50" "$rtt_p99" "$rtt_n"
+printf '%-44s %10s %10s %8s\n' "mvlab one-way (capture on e2)" "$ow_p50" "$ow_p99" -
+echo "mvlab round-trip p50 / sockperf p50: $(ratio "$rtt_p50" "${sp_p50:-0}")"
+
+echo
+echo "## 4. Peak memory"
+/usr/bin/time -f %M -o "$TMP/gen.rss" "$BIN" gen --netns "$P-e1" --iface eth0 --dst $E2_MAC \
+    --size 1514 --cpus 2 --duration "${DUR}s" >/dev/null
+echo "gen --cpus 2 at full rate: $(($(cat "$TMP/gen.rss") / 1024)) MiB max RSS"
+echo "capture at full rate (section 2): $(($(cat "$TMP/cap.rss") / 1024)) MiB max RSS"
