@@ -4,23 +4,28 @@
 # Builds a throwaway lab (namespaces mvtest-bench-<pid>-*: a veth parent on bridge br0, two
 # bridge-mode macvlan endpoints e1/e2, a peer on a second bridge port; IPv6 off), removed on
 # every exit path, and measures:
-#   1. sender rate, mvlab gen vs trafgen (TX_RING), 1 and 2 CPUs, 60 and 1514-byte frames, on
-#      e1 -> e2 (macvlan bridge, local) and e1 -> peer (through the bridge). Both tools are
+#   1. sender rate, mvlab gen (sendmmsg and TX ring paths) vs trafgen (TX_RING), 1 and 2 CPUs,
+#      60 and 1514-byte frames, on
+#      e1 -> e2 (macvlan bridge, local) and e1 -> peer (through the bridge). Every tool is
 #      measured the same way: e1's own tx packet counter (ip -s) over the run's wall time.
 #   2. capture under load: trafgen --cpus 2, 1514-byte frames e1 -> e2, with tcpdump
 #      (-w /dev/null, its cheapest mode) and then with mvlab capture on e2: each one's drops,
 #      and the sender's rate with it running.
-#   3. latency e1 <-> e2: ping, sockperf UDP ping-pong (--full-rtt), and mvlab gen -> reflect ->
-#      capture (round trip from the payload's send stamp to the kernel receive timestamp), plus
-#      the one-way latency a capture on e2 sees.
-#   4. peak memory (max RSS) of gen and capture at full rate.
+#   3. latency e1 <-> e2 at 1000 round trips/s: ping, sockperf UDP ping-pong (--full-rtt; also
+#      back to back, where no CPU ever idles), and mvlab gen -> reflect -> capture (round trip
+#      from the payload's send stamp to the kernel receive timestamp, with the reflector
+#      sleeping and busy-polling), plus the one-way latency a capture on e2 sees.
+#   4. pacing accuracy and the sender's CPU at 1k, 10k and 100k frames/s.
+#   5. peak memory (max RSS) of gen and capture at full rate.
 #
-# Usage: sudo scripts/bench-engine.sh [SECONDS_PER_RUN]   (default 3; BIN=path/to/mvlab)
-# Needs root, trafgen, tcpdump, ping, sockperf, /usr/bin/time. Takes about 25 runs x SECONDS.
+# Usage: sudo scripts/bench-engine.sh [SECONDS_PER_RUN]   (default 3; REPS=3, BIN=path/to/mvlab)
+# Needs root, trafgen, tcpdump, ping, sockperf, /usr/bin/time. Takes about (24 x REPS + 12) runs
+# of SECONDS each.
 
 set -euo pipefail
 
 DUR=${1:-3}
+REPS=${REPS:-3}
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/mvlab}
 if [[ ! -x $BIN ]]; then
@@ -42,7 +47,10 @@ cleanup() {
     for n in e1 e2 peer host sw; do ip netns del "$P-$n" 2>/dev/null || true; done
     rm -rf "$TMP"
 }
-trap cleanup EXIT INT TERM
+# Only the main shell cleans up; a signal ends it through EXIT. Background jobs are started as
+# plain commands (never shell functions), so they carry no copy of these traps.
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 nsx() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
 
@@ -92,27 +100,35 @@ run_trafgen() { # DST SIZE CPUS -> frames/s measured on e1's tx counter
     rate "$c0" "$c1" "$t0" "$t1"
 }
 
-run_gen() { # DST SIZE CPUS -> frames/s measured on e1's tx counter
+run_gen() { # DST SIZE CPUS PATH -> frames/s measured on e1's tx counter
     local c0 c1 t0 t1
     c0=$(counter e1 tx); t0=$(now)
-    "$BIN" gen --netns "$P-e1" --iface eth0 --dst "$1" --size "$2" --cpus "$3" \
+    "$BIN" gen --netns "$P-e1" --iface eth0 --dst "$1" --size "$2" --cpus "$3" --tx "$4" \
         --duration "${DUR}s" >/dev/null
     t1=$(now); c1=$(counter e1 tx)
     rate "$c0" "$c1" "$t0" "$t1"
 }
 
+median() { python3 -c "import statistics,sys; print(round(statistics.median(map(float, sys.argv[1:]))))" "$@"; }
+
 build_lab
 echo "mvlab engine benchmark: $(nproc) cores, kernel $(uname -r), ${DUR}s per run"
 echo
-echo "## 1. Sender rate (frames/s on e1's tx counter)"
-printf '%-22s %5s %4s %12s %12s %7s\n' path size cpus trafgen "mvlab gen" ratio
+echo "## 1. Sender rate (frames/s on e1's tx counter, median of $REPS interleaved runs)"
+printf '%-10s %5s %4s %11s %11s %11s %9s %9s\n' path size cpus trafgen "gen mmsg" "gen ring" "mmsg/tg" "ring/tg"
 for path in "e1->e2:$E2_MAC" "e1->peer:$PEER_MAC"; do
     name=${path%%:*}; dst=${path#*:}
     for size in 60 1514; do
         for cpus in 1 2; do
-            t=$(run_trafgen "$dst" "$size" "$cpus")
-            m=$(run_gen "$dst" "$size" "$cpus")
-            printf '%-22s %5s %4s %12s %12s %7s\n' "$name" "$size" "$cpus" "$t" "$m" "$(ratio "$m" "$t")"
+            t=(); m=(); r=()
+            for _ in $(seq "$REPS"); do
+                t+=("$(run_trafgen "$dst" "$size" "$cpus")")
+                m+=("$(run_gen "$dst" "$size" "$cpus" sendmmsg)")
+                r+=("$(run_gen "$dst" "$size" "$cpus" ring)")
+            done
+            t=$(median "${t[@]}"); m=$(median "${m[@]}"); r=$(median "${r[@]}")
+            printf '%-10s %5s %4s %11s %11s %11s %9s %9s\n' "$name" "$size" "$cpus" "$t" "$m" "$r" \
+                "$(ratio "$m" "$t")" "$(ratio "$r" "$t")"
         done
     done
 done
@@ -129,7 +145,7 @@ sender() { # -> frames/s
     rate "$c0" "$c1" "$t0" "$t1"
 }
 base=$(sender)
-nsx e2 tcpdump -i eth0 -nn -s 0 -w /dev/null >/dev/null 2>"$TMP/tcpdump.err" &
+ip netns exec "$P-e2" tcpdump -i eth0 -nn -s 0 -w /dev/null >/dev/null 2>"$TMP/tcpdump.err" &
 tcpdump_pid=$!
 sleep 1
 with_tcpdump=$(sender)
@@ -156,43 +172,63 @@ echo "e2 rx counter during the mvlab capture: $((rx1 - rx0)) frames (capture rea
 echo "capture peak RSS: $(($(cat "$TMP/cap.rss") / 1024)) MiB"
 
 echo
-echo "## 3. Latency e1 <-> e2 (microseconds)"
+echo "## 3. Latency e1 <-> e2 (microseconds), all at 1000 round trips/s unless said"
 pct() { python3 -c "
 import sys
 v = sorted(float(x) for x in sys.stdin.read().split())
 q = lambda p: v[min(len(v) - 1, int(p * len(v)))]
 print(f'{q(0.5):.1f} {q(0.99):.1f} {len(v)}')"; }
-read -r ping_p50 ping_p99 ping_n < <(nsx e1 ping -c 1000 -i 0.002 198.18.0.2 |
+read -r ping_p50 ping_p99 ping_n < <(ip netns exec "$P-e1" ping -c $((DUR * 1000)) -i 0.001 198.18.0.2 |
     sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | awk '{print $1 * 1000}' | pct)
-nsx e2 sockperf sr -i 198.18.0.2 -p 11111 >/dev/null 2>&1 &
+ip netns exec "$P-e2" sockperf sr -i 198.18.0.2 -p 11111 >/dev/null 2>&1 &
 sp_pid=$!
 sleep 0.5
-nsx e1 sockperf pp -i 198.18.0.2 -p 11111 -t "$DUR" --full-rtt >"$TMP/sockperf.txt" 2>&1 || true
+sockperf_pp() { # extra args -> "p50 p99"
+    ip netns exec "$P-e1" sockperf pp -i 198.18.0.2 -p 11111 -t "$DUR" --full-rtt "$@" 2>&1 |
+        awk '/percentile 50.000/ {p50 = $NF} /percentile 99.000/ {p99 = $NF} END {print p50, p99}'
+}
+read -r sp_p50 sp_p99 < <(sockperf_pp --mps 1000)
+read -r spmax_p50 spmax_p99 < <(sockperf_pp)
 kill $sp_pid 2>/dev/null; wait $sp_pid 2>/dev/null || true
-sp_p50=$(awk '/percentile 50.000/ {print $NF}' "$TMP/sockperf.txt")
-sp_p99=$(awk '/percentile 99.000/ {print $NF}' "$TMP/sockperf.txt")
-"$BIN" reflect --netns "$P-e2" --iface eth0 --duration "$((DUR + 2))s" --json >"$TMP/refl.json" &
-refl_pid=$!
-"$BIN" capture --netns "$P-e1" --iface eth0 --duration "$((DUR + 2))s" --json >"$TMP/rtt.json" &
-rtt_pid=$!
-"$BIN" capture --netns "$P-e2" --iface eth0 --duration "$((DUR + 2))s" --json >"$TMP/oneway.json" &
-ow_pid=$!
-sleep 1
-"$BIN" gen --netns "$P-e1" --iface eth0 --dst $E2_MAC --rate 2000 --duration "${DUR}s" >/dev/null
-wait $refl_pid $rtt_pid $ow_pid
-read -r rtt_p50 rtt_p99 rtt_n ow_p50 ow_p99 < <(python3 -c "
+round_trip() { # reflect flags -> "rtt_p50 rtt_p99 samples oneway_p50 oneway_p99"
+    "$BIN" reflect --netns "$P-e2" --iface eth0 --duration "$((DUR + 2))s" "$@" >/dev/null &
+    local refl=$!
+    "$BIN" capture --netns "$P-e1" --iface eth0 --duration "$((DUR + 2))s" --json >"$TMP/rtt.json" &
+    local rtt=$!
+    "$BIN" capture --netns "$P-e2" --iface eth0 --duration "$((DUR + 2))s" --json >"$TMP/ow.json" &
+    local ow=$!
+    sleep 1
+    "$BIN" gen --netns "$P-e1" --iface eth0 --dst $E2_MAC --rate 1000 --duration "${DUR}s" >/dev/null
+    wait $refl $rtt $ow
+    python3 -c "
 import json
-r = json.load(open('$TMP/rtt.json'))['latency']; o = json.load(open('$TMP/oneway.json'))['latency']
-print(r['p50_ns'] / 1e3, r['p99_ns'] / 1e3, r['samples'], o['p50_ns'] / 1e3, o['p99_ns'] / 1e3)")
-printf '%-44s %10s %10s %8s\n' "" p50 p99 samples
-printf '%-44s %10s %10s %8s\n' "ping (ICMP echo, round trip)" "$ping_p50" "$ping_p99" "$ping_n"
-printf '%-44s %10s %10s %8s\n' "sockperf UDP ping-pong (--full-rtt)" "$sp_p50" "$sp_p99" -
-printf '%-44s %10s %10s %8s\n' "mvlab gen -> reflect -> capture (round trip)" "$rtt_p50" "$rtt_p99" "$rtt_n"
-printf '%-44s %10s %10s %8s\n' "mvlab one-way (capture on e2)" "$ow_p50" "$ow_p99" -
-echo "mvlab round-trip p50 / sockperf p50: $(ratio "$rtt_p50" "${sp_p50:-0}")"
+r = json.load(open('$TMP/rtt.json'))['latency']; o = json.load(open('$TMP/ow.json'))['latency']
+print(r['p50_ns'] / 1e3, r['p99_ns'] / 1e3, r['samples'], o['p50_ns'] / 1e3, o['p99_ns'] / 1e3)"
+}
+read -r rtt_p50 rtt_p99 rtt_n ow_p50 ow_p99 < <(round_trip)
+read -r bp_p50 bp_p99 bp_n _ _ < <(round_trip --busy-poll)
+printf '%-48s %10s %10s %8s\n' "" p50 p99 samples
+printf '%-48s %10s %10s %8s\n' "ping (ICMP echo)" "$ping_p50" "$ping_p99" "$ping_n"
+printf '%-48s %10s %10s %8s\n' "sockperf UDP ping-pong --full-rtt --mps 1000" "$sp_p50" "$sp_p99" -
+printf '%-48s %10s %10s %8s\n' "sockperf UDP ping-pong --full-rtt, back to back" "$spmax_p50" "$spmax_p99" -
+printf '%-48s %10s %10s %8s\n' "mvlab gen -> reflect -> capture (round trip)" "$rtt_p50" "$rtt_p99" "$rtt_n"
+printf '%-48s %10s %10s %8s\n' "  the same, reflect --busy-poll" "$bp_p50" "$bp_p99" "$bp_n"
+printf '%-48s %10s %10s %8s\n' "mvlab one-way e1 -> e2 (kernel rx timestamp)" "$ow_p50" "$ow_p99" -
+echo "mvlab round-trip p50 / sockperf p50 at the same rate: $(ratio "$rtt_p50" "${sp_p50:-0}")"
 
 echo
-echo "## 4. Peak memory"
+echo "## 4. Pacing (mvlab gen --rate, e1 -> e2, over ${DUR}s): achieved rate and the sender's CPU"
+printf '%-12s %14s %10s %8s\n' asked achieved error cpu
+for asked in 1000 10000 100000; do
+    /usr/bin/time -f %P -o "$TMP/pace.cpu" "$BIN" gen --netns "$P-e1" --iface eth0 --dst $E2_MAC \
+        --rate "$asked" --duration "${DUR}s" --json >"$TMP/pace.json"
+    got=$(python3 -c "import json; print(round(json.load(open('$TMP/pace.json'))['frames_per_second'], 1))")
+    err=$(python3 -c "print(f'{($got - $asked) / $asked * 100:+.2f}%')")
+    printf '%-12s %14s %10s %8s\n' "$asked/s" "$got" "$err" "$(cat "$TMP/pace.cpu")"
+done
+
+echo
+echo "## 5. Peak memory"
 /usr/bin/time -f %M -o "$TMP/gen.rss" "$BIN" gen --netns "$P-e1" --iface eth0 --dst $E2_MAC \
     --size 1514 --cpus 2 --duration "${DUR}s" >/dev/null
 echo "gen --cpus 2 at full rate: $(($(cat "$TMP/gen.rss") / 1024)) MiB max RSS"

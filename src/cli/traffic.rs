@@ -442,6 +442,9 @@ pub struct ReflectArgs {
     /// Stop after reflecting this many frames.
     #[arg(long)]
     pub count: Option<u64>,
+    /// Spin on the socket instead of sleeping: lower round trips, one core kept busy.
+    #[arg(long)]
+    pub busy_poll: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -534,6 +537,7 @@ pub fn reflect_command(args: &ReflectArgs) -> Outcome {
     let spec = ReflectSpec {
         duration: args.duration,
         count: args.count,
+        busy_poll: args.busy_poll,
         ..ReflectSpec::default()
     };
     let at = match args.place.open() {

@@ -28,6 +28,9 @@ pub struct ReflectSpec {
     pub batch: usize,
     /// Largest frame handled; longer ones are counted as damaged.
     pub max_frame: usize,
+    /// Spin on the socket instead of sleeping until a frame arrives: a few microseconds less
+    /// per round trip (no wake-up), for a whole core.
+    pub busy_poll: bool,
 }
 
 impl Default for ReflectSpec {
@@ -37,6 +40,7 @@ impl Default for ReflectSpec {
             count: None,
             batch: 64,
             max_frame: 9216,
+            busy_poll: false,
         }
     }
 }
@@ -124,6 +128,11 @@ fn run(
     let mut buf = vec![0u8; slot * spec.batch];
     let mut meta = [RecvMeta::default(); MAX_BATCH];
     let mut out: [(usize, usize); MAX_BATCH] = [(0, 0); MAX_BATCH];
+    let wait = if spec.busy_poll {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(20)
+    };
     let started = Instant::now();
     let mut report = ReflectReport {
         iface,
@@ -138,13 +147,7 @@ fn run(
             break;
         }
         let got = socket
-            .recv_batch(
-                &mut buf,
-                slot,
-                HEADROOM,
-                &mut meta[..spec.batch],
-                Duration::from_millis(20),
-            )
+            .recv_batch(&mut buf, slot, HEADROOM, &mut meta[..spec.batch], wait)
             .map_err(EngineError::io("receiving frames to reflect"))?;
         let mut n = 0;
         for (i, m) in meta[..got].iter().enumerate() {

@@ -312,7 +312,8 @@ impl PacketSocket {
     }
 
     /// Receives up to `meta.len()` frames into `buf` slots of `slot` bytes, each starting at
-    /// `headroom` within its slot, waiting up to `timeout` for the first. Returns how many.
+    /// `headroom` within its slot, waiting up to `timeout` for the first (a zero timeout does
+    /// not wait at all). Returns how many.
     pub fn recv_batch(
         &self,
         buf: &mut [u8],
@@ -322,7 +323,7 @@ impl PacketSocket {
         timeout: Duration,
     ) -> io::Result<usize> {
         let n = meta.len().min(MAX_BATCH).min(buf.len() / slot);
-        if n == 0 || headroom >= slot || !self.wait_readable(timeout)? {
+        if n == 0 || headroom >= slot || (!timeout.is_zero() && !self.wait_readable(timeout)?) {
             return Ok(0);
         }
         const CMSG_SPACE: usize = 64;
