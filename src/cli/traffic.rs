@@ -14,7 +14,7 @@ use crate::addr::MacAddr;
 use crate::diag::Outcome;
 use crate::engine::account::{Latency, Limits};
 use crate::engine::reflect::{ReflectReport, ReflectSpec, Reflector};
-use crate::engine::rx::{Capture, CaptureReport, CaptureSpec};
+use crate::engine::rx::{Capture, CaptureReport, CaptureSpec, DEFAULT_SNAPLEN};
 use crate::engine::tx::{
     self, FlowSpec, FrameSizes, IpEnds, Layer, MacSource, MacSweep, Rate, SendPlan, SendReport,
     SweepOrder, TxPath,
@@ -407,6 +407,9 @@ pub struct CaptureArgs {
     /// Write every frame read to this pcapng file (nanosecond timestamps, tags restored).
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
+    /// Bytes kept of each frame (default: 256, or whole frames with --pcap).
+    #[arg(long)]
+    pub snaplen: Option<u32>,
     /// Receive threads (PACKET_FANOUT); 1 when writing a pcap file.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -509,6 +512,11 @@ pub fn capture_command(args: &CaptureArgs) -> Outcome {
         promiscuous: args.promisc,
         include_outgoing: args.outgoing,
         pcap: args.pcap.clone(),
+        snaplen: match (args.snaplen, &args.pcap) {
+            (Some(n), _) => Some(n),
+            (None, Some(_)) => None,
+            (None, None) => Some(DEFAULT_SNAPLEN),
+        },
         threads: args.threads,
         ring_blocks: args.ring_mb,
         limits: Limits {

@@ -3,7 +3,7 @@
 //! capture measures round-trip latency and loss. It reflects only frames that arrived (never its
 //! own outgoing ones) and only valid test frames; anything else is counted as foreign and left
 //! alone. A tag the kernel moved into metadata is put back before sending. Latency-minded: it
-//! blocks in `recvmmsg` rather than reading a block-timed ring.
+//! blocks in `recvmmsg` (or spins on it) rather than reading a block-timed ring.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,6 +83,7 @@ impl Reflector {
             .set_ignore_outgoing()
             .and_then(|()| socket.set_auxdata())
             .and_then(|()| socket.set_qdisc_bypass());
+        let setup = setup.and_then(|()| socket.set_receive_timeout(STOP_CHECK));
         setup.map_err(|e| EngineError::Unsupported {
             what: "PACKET_IGNORE_OUTGOING / PACKET_AUXDATA / PACKET_QDISC_BYPASS".into(),
             source: e,
@@ -115,6 +116,8 @@ impl ReflectHandle {
     }
 }
 
+/// How often a reflector waiting for frames checks whether to stop.
+const STOP_CHECK: Duration = Duration::from_millis(20);
 /// Receive slots leave room in front of each frame for a tag to be put back.
 const HEADROOM: usize = VLAN_TAG_LEN;
 
@@ -128,11 +131,6 @@ fn run(
     let mut buf = vec![0u8; slot * spec.batch];
     let mut meta = [RecvMeta::default(); MAX_BATCH];
     let mut out: [(usize, usize); MAX_BATCH] = [(0, 0); MAX_BATCH];
-    let wait = if spec.busy_poll {
-        Duration::ZERO
-    } else {
-        Duration::from_millis(20)
-    };
     let started = Instant::now();
     let mut report = ReflectReport {
         iface,
@@ -147,7 +145,13 @@ fn run(
             break;
         }
         let got = socket
-            .recv_batch(&mut buf, slot, HEADROOM, &mut meta[..spec.batch], wait)
+            .recv_batch(
+                &mut buf,
+                slot,
+                HEADROOM,
+                &mut meta[..spec.batch],
+                !spec.busy_poll,
+            )
             .map_err(EngineError::io("receiving frames to reflect"))?;
         let mut n = 0;
         for (i, m) in meta[..got].iter().enumerate() {

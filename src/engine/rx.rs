@@ -20,6 +20,9 @@ use super::sys::{self, Listen, RingConfig, RingStatistics, RxRing, pkttype};
 use super::wire::{VLAN_TAG_LEN, VlanTag, parse_test_frame};
 use super::{Attachment, EngineError};
 
+/// Enough for every header the parser reads and the test payload after them.
+pub const DEFAULT_SNAPLEN: u32 = 256;
+
 /// What a capture does.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CaptureSpec {
@@ -34,6 +37,9 @@ pub struct CaptureSpec {
     pub include_outgoing: bool,
     /// Write every frame read to this pcapng file.
     pub pcap: Option<PathBuf>,
+    /// Keep only this many bytes of each frame (headers and payload fit in 256): the ring then
+    /// holds several times more frames and the kernel copies less. `None` keeps whole frames.
+    pub snaplen: Option<u32>,
     /// Receive threads (PACKET_FANOUT by flow hash) on 1; no pcap with more than one.
     pub threads: usize,
     pub ring_block_size: usize,
@@ -51,6 +57,7 @@ impl Default for CaptureSpec {
             promiscuous: false,
             include_outgoing: false,
             pcap: None,
+            snaplen: Some(DEFAULT_SNAPLEN),
             threads: 1,
             ring_block_size: 1 << 20,
             ring_blocks: 32,
@@ -129,6 +136,12 @@ impl Capture {
                     .into(),
             ));
         }
+        if spec.snaplen.is_some_and(|n| n < DEFAULT_SNAPLEN / 2) {
+            return Err(EngineError::BadSpec(format!(
+                "a snap length below {} bytes could cut test payloads short",
+                DEFAULT_SNAPLEN / 2
+            )));
+        }
         if spec.duration == Some(Duration::ZERO) || spec.count == Some(0) {
             return Err(EngineError::BadSpec(
                 "a capture's duration and count must be above zero".into(),
@@ -177,6 +190,11 @@ impl Capture {
                 },
                 _ => EngineError::io("setting up the receive ring")(e),
             })?;
+            if let Some(bytes) = spec.snaplen {
+                ring.socket()
+                    .set_snaplen(bytes)
+                    .map_err(EngineError::io("setting the snap length"))?;
+            }
             if spec.promiscuous {
                 ring.socket()
                     .set_promiscuous()

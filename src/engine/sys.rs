@@ -253,6 +253,37 @@ impl PacketSocket {
         .map(drop)
     }
 
+    /// Keeps only the first `bytes` of each frame (a one-instruction BPF filter whose return
+    /// value is the snap length); the frame's full length is still reported.
+    pub fn set_snaplen(&self, bytes: u32) -> io::Result<()> {
+        const BPF_RET_K: u16 = 0x06;
+        let mut program = [libc::sock_filter {
+            code: BPF_RET_K,
+            jt: 0,
+            jf: 0,
+            k: bytes.max(1),
+        }];
+        let prog = libc::sock_fprog {
+            len: 1,
+            filter: program.as_mut_ptr(),
+        };
+        // SAFETY: `prog` points at a valid one-instruction program that outlives the call (the
+        // kernel copies it).
+        check(
+            unsafe {
+                libc::setsockopt(
+                    self.fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_ATTACH_FILTER,
+                    (&prog as *const libc::sock_fprog).cast(),
+                    size_of::<libc::sock_fprog>() as u32,
+                )
+            },
+            "attaching the snap length filter",
+        )
+        .map(drop)
+    }
+
     /// Joins fanout group `group` (hash mode, so one flow stays on one socket).
     pub fn join_fanout(&self, group: u16) -> io::Result<()> {
         let arg = libc::c_int::from(group) | (libc::PACKET_FANOUT_HASH as libc::c_int) << 16;
@@ -312,20 +343,25 @@ impl PacketSocket {
     }
 
     /// Receives up to `meta.len()` frames into `buf` slots of `slot` bytes, each starting at
-    /// `headroom` within its slot, waiting up to `timeout` for the first (a zero timeout does
-    /// not wait at all). Returns how many.
+    /// `headroom` within its slot. With `block`, waits for the first (at most the receive
+    /// timeout); without, takes only what is there. Returns how many.
     pub fn recv_batch(
         &self,
         buf: &mut [u8],
         slot: usize,
         headroom: usize,
         meta: &mut [RecvMeta],
-        timeout: Duration,
+        block: bool,
     ) -> io::Result<usize> {
         let n = meta.len().min(MAX_BATCH).min(buf.len() / slot);
-        if n == 0 || headroom >= slot || (!timeout.is_zero() && !self.wait_readable(timeout)?) {
+        if n == 0 || headroom >= slot {
             return Ok(0);
         }
+        let flags = if block {
+            libc::MSG_WAITFORONE
+        } else {
+            libc::MSG_DONTWAIT
+        };
         const CMSG_SPACE: usize = 64;
         // SAFETY: plain old data arrays; all-zero is valid.
         let mut iov: [libc::iovec; MAX_BATCH] = unsafe { zeroed() };
@@ -350,13 +386,16 @@ impl PacketSocket {
                 self.fd.as_raw_fd(),
                 msgs.as_mut_ptr(),
                 n as u32,
-                libc::MSG_DONTWAIT,
+                flags,
                 std::ptr::null_mut(),
             )
         };
         if got < 0 {
             let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::WouldBlock {
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) {
                 return Ok(0);
             }
             return Err(last_error("recvmmsg"));
@@ -392,9 +431,26 @@ impl PacketSocket {
         Ok(got)
     }
 
-    /// Waits up to `timeout` for the socket to be readable.
-    pub fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
-        poll_in(self.fd.as_raw_fd(), timeout)
+    /// SO_RCVTIMEO: how long a blocking receive waits.
+    pub fn set_receive_timeout(&self, timeout: Duration) -> io::Result<()> {
+        let tv = libc::timeval {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_usec: libc::suseconds_t::from(timeout.subsec_micros() as i32),
+        };
+        // SAFETY: `tv` is a valid timeval and its size is passed.
+        check(
+            unsafe {
+                libc::setsockopt(
+                    self.fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVTIMEO,
+                    (&tv as *const libc::timeval).cast(),
+                    size_of::<libc::timeval>() as u32,
+                )
+            },
+            "setting the receive timeout",
+        )
+        .map(drop)
     }
 }
 
@@ -786,11 +842,17 @@ impl TxRing {
         self.next = (self.next + 1) % self.frame_count;
     }
 
-    /// Sends every committed frame and waits until the kernel has taken them all.
-    pub fn flush(&self) -> io::Result<()> {
+    /// Index of the slot `next_slot` gives.
+    pub fn next_index(&self) -> usize {
+        self.next
+    }
+
+    /// Sends every committed frame; with `wait`, returns only once the kernel has taken them all.
+    pub fn flush(&self, wait: bool) -> io::Result<()> {
+        let flags = if wait { 0 } else { libc::MSG_DONTWAIT };
         // SAFETY: a zero-length send on a bound packet socket with a TX ring sends the ring.
-        let r = unsafe { libc::send(self.socket.fd.as_raw_fd(), std::ptr::null(), 0, 0) };
-        if r < 0 {
+        let r = unsafe { libc::send(self.socket.fd.as_raw_fd(), std::ptr::null(), 0, flags) };
+        if r < 0 && io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock {
             Err(last_error("sending the transmit ring"))
         } else {
             Ok(())

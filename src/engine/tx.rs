@@ -600,16 +600,18 @@ impl FlowRun {
         self.remaining != Some(0)
     }
 
-    fn template(&self) -> &Template {
-        &self.templates[self.size_cycle[(self.seq % self.size_cycle.len() as u64) as usize]]
-    }
-
-    /// Writes the next frame into `slot`, stamped with `now_ns`; returns its length.
-    fn emit(&mut self, slot: &mut [u8], now_ns: u64) -> usize {
-        let t = self.template();
+    /// Writes the next frame into `slot`, stamped with `now_ns`; returns its length. `held`
+    /// says which template the slot already holds (this flow is `me`): when it is the same one,
+    /// only the per-frame fields are written, not the whole frame.
+    fn emit(&mut self, slot: &mut [u8], now_ns: u64, held: &mut Held, me: usize) -> usize {
+        let which = self.size_cycle[(self.seq % self.size_cycle.len() as u64) as usize];
+        let t = &self.templates[which];
         let len = t.bytes.len();
         let (payload_at, udp_checksum) = (t.payload_at, t.udp_checksum);
-        slot[..len].copy_from_slice(&t.bytes);
+        if *held != Some((me, which)) {
+            slot[..len].copy_from_slice(&t.bytes);
+            *held = Some((me, which));
+        }
         if let Some(s) = &self.sweep {
             slot[6..12].copy_from_slice(&s.mac(self.seq % s.count).0);
         }
@@ -728,19 +730,30 @@ pub fn send(
     Ok(report)
 }
 
+/// Transmit ring slots per batch: the kernel drains earlier batches while later ones are written.
+const RING_BATCHES: usize = 8;
 /// How far ahead of its due time a frame may join a batch.
 const LOOKAHEAD_NS: f64 = 20_000.0;
 /// Below this wait the thread spins; above it, it sleeps until this close.
-const SPIN_NS: f64 = 100_000.0;
+const SPIN_NS: f64 = 30_000.0;
+
+/// Which (flow, template) a slot's bytes came from, if any.
+type Held = Option<(usize, usize)>;
 
 /// Where a sending thread puts its frames: a transmit ring, or a buffer for `sendmmsg`.
+/// Each keeps, per slot, which (flow, template) the slot's bytes came from, so a frame that
+/// reuses a slot rewrites only the fields that change.
 enum Sink {
-    Ring(TxRing),
+    Ring {
+        ring: TxRing,
+        held: Vec<Held>,
+    },
     Batch {
         socket: PacketSocket,
         buf: Vec<u8>,
         slot: usize,
         lens: Vec<usize>,
+        held: Vec<Held>,
     },
 }
 
@@ -756,52 +769,66 @@ impl Sink {
             .map_err(EngineError::io("sizing the send buffer"))?;
         Ok(match plan.path {
             TxPath::Ring => {
-                Sink::Ring(TxRing::new(socket, largest, 2 * plan.batch).map_err(|e| {
-                    EngineError::Unsupported {
-                        what: "a TPACKET_V2 transmit ring (try the sendmmsg path)".into(),
-                        source: e,
-                    }
-                })?)
+                let ring =
+                    TxRing::new(socket, largest, RING_BATCHES * plan.batch).map_err(|e| {
+                        EngineError::Unsupported {
+                            what: "a TPACKET_V2 transmit ring (try the sendmmsg path)".into(),
+                            source: e,
+                        }
+                    })?;
+                let held = vec![None; ring.capacity()];
+                Sink::Ring { ring, held }
             }
             TxPath::Sendmmsg => Sink::Batch {
                 socket,
                 buf: vec![0; largest * plan.batch],
                 slot: largest,
                 lens: Vec::with_capacity(plan.batch),
+                held: vec![None; plan.batch],
             },
         })
     }
 
-    /// Room for the next frame, or `None` until a flush.
-    fn slot(&mut self) -> Option<&mut [u8]> {
+    /// Room for the next frame and what it holds, or `None` until a flush.
+    fn slot(&mut self) -> Option<(&mut [u8], &mut Held)> {
         match self {
-            Sink::Ring(ring) => ring.next_slot(),
+            Sink::Ring { ring, held } => {
+                let index = ring.next_index();
+                Some((ring.next_slot()?, &mut held[index]))
+            }
             Sink::Batch {
-                buf, slot, lens, ..
+                buf,
+                slot,
+                lens,
+                held,
+                ..
             } => {
-                let at = lens.len() * *slot;
-                buf.get_mut(at..at + *slot)
+                let index = lens.len();
+                let at = index * *slot;
+                Some((buf.get_mut(at..at + *slot)?, held.get_mut(index)?))
             }
         }
     }
 
     fn commit(&mut self, len: usize) {
         match self {
-            Sink::Ring(ring) => ring.commit(len),
+            Sink::Ring { ring, .. } => ring.commit(len),
             Sink::Batch { lens, .. } => lens.push(len),
         }
     }
 
-    /// Sends what was committed; frames the kernel refuses for lack of buffer space are
-    /// offered again (each such refusal counts in `retries`).
-    fn flush(&mut self, retries: &mut u64) -> Result<(), EngineError> {
+    /// Sends what was committed; `wait` until the kernel took it all (a ring otherwise only
+    /// starts sending). Frames the kernel refuses for lack of buffer space are offered again
+    /// (each such refusal counts in `retries`).
+    fn flush(&mut self, wait: bool, retries: &mut u64) -> Result<(), EngineError> {
         match self {
-            Sink::Ring(ring) => ring.flush().map_err(EngineError::io("sending frames")),
+            Sink::Ring { ring, .. } => ring.flush(wait).map_err(EngineError::io("sending frames")),
             Sink::Batch {
                 socket,
                 buf,
                 slot,
                 lens,
+                ..
             } => {
                 let mut frames: [&[u8]; MAX_BATCH] = [&[]; MAX_BATCH];
                 for (k, (frame, len)) in frames.iter_mut().zip(lens.iter()).enumerate() {
@@ -859,23 +886,25 @@ fn run_lane(
         while n < plan.batch {
             let pick = flows
                 .iter_mut()
-                .filter(|f| f.active())
-                .min_by(|a, b| a.burst_due.total_cmp(&b.burst_due));
-            let Some(flow) = pick else { break };
+                .enumerate()
+                .filter(|(_, f)| f.active())
+                .min_by(|a, b| a.1.burst_due.total_cmp(&b.1.burst_due));
+            let Some((me, flow)) = pick else { break };
             if flow.burst_due > now + LOOKAHEAD_NS {
                 next_due = flow.burst_due;
                 break;
             }
-            let Some(slot) = sink.slot() else {
+            let Some((slot, held)) = sink.slot() else {
                 full = true;
                 break;
             };
-            let len = flow.emit(slot, stamp_ns);
+            let len = flow.emit(slot, stamp_ns, held, me);
             sink.commit(len);
             n += 1;
         }
         if n > 0 || full {
-            sink.flush(&mut retries)?;
+            // A full ring waits for the kernel; otherwise it keeps sending while we fill.
+            sink.flush(full, &mut retries)?;
             continue;
         }
         if next_due.is_infinite() {
@@ -888,6 +917,8 @@ fn run_lane(
             std::hint::spin_loop();
         }
     }
+    // Whatever a ring still holds leaves before the socket closes.
+    sink.flush(true, &mut retries)?;
     Ok((flows, retries))
 }
 
@@ -1050,8 +1081,9 @@ mod tests {
                 spec.validate(1500).unwrap();
                 let mut run = FlowRun::new(&spec, mac("02:00:00:00:00:01")).unwrap();
                 let mut slot = vec![0u8; 1514];
+                let mut held = None;
                 for seq in 0..6u64 {
-                    let len = run.emit(&mut slot, 1_000 + seq);
+                    let len = run.emit(&mut slot, 1_000 + seq, &mut held, 0);
                     let frame = &slot[..len];
                     let t = parse_test_frame(frame, None).unwrap();
                     assert_eq!((t.flow, t.sequence, t.timestamp_ns), (77, seq, 1_000 + seq));
@@ -1066,6 +1098,35 @@ mod tests {
                 assert_eq!(run.remaining, Some(0));
             }
         }
+    }
+
+    #[test]
+    fn a_reused_slot_gets_the_same_bytes_as_a_fresh_one() {
+        let spec = FlowSpec {
+            kind: PayloadKind::Ipv4Udp,
+            tags: vec![VlanTag::from_tci(TPID_8021Q, 7)],
+            vid_sweep: Some(3),
+            src: MacSource::Sweep(MacSweep {
+                base: mac("02:00:00:00:20:00"),
+                count: 5,
+                order: SweepOrder::Random { seed: 3 },
+            }),
+            ..FlowSpec::new(5, mac("02:00:00:00:00:02"), 300, Some(10))
+        };
+        let own = mac("02:00:00:00:00:01");
+        let (mut reusing, mut fresh) = (
+            FlowRun::new(&spec, own).unwrap(),
+            FlowRun::new(&spec, own).unwrap(),
+        );
+        let mut slot = vec![0u8; 300];
+        let mut held = None;
+        for seq in 0..10u64 {
+            let a = reusing.emit(&mut slot, 40 + seq, &mut held, 0);
+            let mut clean = vec![0u8; 300];
+            let b = fresh.emit(&mut clean, 40 + seq, &mut None, 0);
+            assert_eq!(slot[..a], clean[..b], "frame {seq}");
+        }
+        assert_eq!(held, Some((0, 0)));
     }
 
     fn spec_src(spec: &FlowSpec, seq: u64) -> MacAddr {
