@@ -425,6 +425,7 @@ pub struct SendReport {
     pub frames: u64,
     /// Frame bytes without FCS.
     pub bytes: u64,
+    /// From the start to the last frame handed to the kernel (the slowest thread's).
     pub elapsed_ns: u64,
     pub frames_per_second: f64,
     /// Bits per second counting the FCS.
@@ -683,7 +684,7 @@ pub fn send(
     let never = AtomicBool::new(false);
     let stop = stop.unwrap_or(&never);
     let started = Instant::now();
-    let results: Vec<Result<(Vec<FlowRun>, u64), EngineError>> = std::thread::scope(|s| {
+    let results: Vec<Result<LaneResult, EngineError>> = std::thread::scope(|s| {
         let handles: Vec<_> = lanes
             .into_iter()
             .zip(sinks)
@@ -698,18 +699,17 @@ pub fn send(
             })
             .collect()
     });
-    let elapsed_ns = started.elapsed().as_nanos() as u64;
     let mut report = SendReport {
         iface: at.iface.clone(),
         threads,
-        elapsed_ns,
         ..SendReport::default()
     };
     let mut l1_bits = 0u64;
     for result in results {
-        let (runs, retries) = result?;
-        report.retries += retries;
-        for run in runs {
+        let lane = result?;
+        report.retries += lane.retries;
+        report.elapsed_ns = report.elapsed_ns.max(lane.done.as_nanos() as u64);
+        for run in lane.flows {
             let frames = run.seq;
             report.frames += frames;
             report.bytes += run.bytes;
@@ -723,7 +723,7 @@ pub fn send(
         }
     }
     report.flows.sort_by_key(|f| f.flow);
-    let secs = (elapsed_ns as f64 / 1e9).max(1e-9);
+    let secs = (report.elapsed_ns as f64 / 1e9).max(1e-9);
     report.frames_per_second = report.frames as f64 / secs;
     report.l2_bits_per_second = 8.0 * (report.bytes + report.frames * FCS_LEN) as f64 / secs;
     report.l1_bits_per_second = l1_bits as f64 / secs;
@@ -865,7 +865,7 @@ fn run_lane(
     plan: &SendPlan,
     started: Instant,
     stop: &AtomicBool,
-) -> Result<(Vec<FlowRun>, u64), EngineError> {
+) -> Result<LaneResult, EngineError> {
     // Shorter sleeps keep pacing close; failure only costs precision.
     let _ = nix::sys::prctl::set_timerslack(1_000);
     let deadline = plan.duration.map(|d| d.as_nanos() as f64);
@@ -919,7 +919,21 @@ fn run_lane(
     }
     // Whatever a ring still holds leaves before the socket closes.
     sink.flush(true, &mut retries)?;
-    Ok((flows, retries))
+    let done = started.elapsed();
+    // Closing a packet socket waits for an RCU grace period: not sending time.
+    drop(sink);
+    Ok(LaneResult {
+        flows,
+        retries,
+        done,
+    })
+}
+
+/// What one sending thread did, and when it sent its last frame.
+struct LaneResult {
+    flows: Vec<FlowRun>,
+    retries: u64,
+    done: Duration,
 }
 
 #[cfg(test)]
