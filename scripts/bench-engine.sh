@@ -144,31 +144,40 @@ sender() { # -> frames/s
     t1=$(now); c1=$(counter e1 tx)
     rate "$c0" "$c1" "$t0" "$t1"
 }
-base=$(sender)
-ip netns exec "$P-e2" tcpdump -i eth0 -nn -s 0 -w /dev/null >/dev/null 2>"$TMP/tcpdump.err" &
-tcpdump_pid=$!
-sleep 1
-with_tcpdump=$(sender)
-sleep 0.5
-kill -INT $tcpdump_pid; wait $tcpdump_pid || true
-td_captured=$(awk '/packets captured/ {print $1}' "$TMP/tcpdump.err")
-td_dropped=$(awk '/dropped by kernel/ {print $1}' "$TMP/tcpdump.err")
-rx0=$(counter e2 rx)
-/usr/bin/time -f %M -o "$TMP/cap.rss" "$BIN" capture --netns "$P-e2" --iface eth0 \
-    --duration "$((DUR + 2))s" --json >"$TMP/cap.json" &
-cap_pid=$!
-sleep 1
-with_mvlab=$(sender)
-wait $cap_pid
-rx1=$(counter e2 rx)
-read -r mv_frames mv_drops < <(python3 -c "
+base=(); tdr=(); mvr=(); td_read=0; td_drop=0; mv_read=0; mv_drop=0; mv_rx=0
+for _ in $(seq "$REPS"); do
+    base+=("$(sender)")
+
+    ip netns exec "$P-e2" tcpdump -i eth0 -nn -s 0 -w /dev/null >/dev/null 2>"$TMP/tcpdump.err" &
+    tcpdump_pid=$!
+    sleep 1
+    tdr+=("$(sender)")
+    sleep 0.5
+    kill -INT $tcpdump_pid; wait $tcpdump_pid || true
+    td_read=$((td_read + $(awk '/packets captured/ {print $1}' "$TMP/tcpdump.err")))
+    td_drop=$((td_drop + $(awk '/dropped by kernel/ {print $1}' "$TMP/tcpdump.err")))
+
+    rx0=$(counter e2 rx)
+    /usr/bin/time -f %M -o "$TMP/cap.rss" "$BIN" capture --netns "$P-e2" --iface eth0 \
+        --duration "$((DUR + 2))s" --json >"$TMP/cap.json" &
+    cap_pid=$!
+    sleep 1
+    mvr+=("$(sender)")
+    wait $cap_pid
+    rx1=$(counter e2 rx)
+    read -r f d < <(python3 -c "
 import json; r = json.load(open('$TMP/cap.json')); print(r['frames'], r['kernel']['drops'])")
-printf '%-28s %14s %14s %14s\n' "" "sender fps" "frames read" "kernel drops"
-printf '%-28s %14s %14s %14s\n' "no capture" "$base" - -
-printf '%-28s %14s %14s %14s\n' "tcpdump -w /dev/null" "$with_tcpdump" "$td_captured" "$td_dropped"
-printf '%-28s %14s %14s %14s\n' "mvlab capture" "$with_mvlab" "$mv_frames" "$mv_drops"
+    mv_read=$((mv_read + f)); mv_drop=$((mv_drop + d)); mv_rx=$((mv_rx + rx1 - rx0))
+done
+base=$(median "${base[@]}"); with_tcpdump=$(median "${tdr[@]}"); with_mvlab=$(median "${mvr[@]}")
+printf '%-28s %16s %14s %14s\n' "(totals over $REPS runs)" "median sender fps" "frames read" "kernel drops"
+printf '%-28s %16s %14s %14s\n' "no capture" "$base" - -
+printf '%-28s %16s %14s %14s\n' "tcpdump -w /dev/null" "$with_tcpdump" "$td_read" "$td_drop"
+printf '%-28s %16s %14s %14s\n' "mvlab capture" "$with_mvlab" "$mv_read" "$mv_drop"
 echo "sender rate with mvlab capture / with tcpdump: $(ratio "$with_mvlab" "$with_tcpdump")"
-echo "e2 rx counter during the mvlab capture: $((rx1 - rx0)) frames (capture read $mv_frames)"
+echo "tcpdump lost $(python3 -c "print(f'{$td_drop / ($td_read + $td_drop) * 100:.1f}%')") of what reached it;" \
+    "mvlab capture $(python3 -c "print(f'{$mv_drop / ($mv_read + $mv_drop) * 100:.2f}%')")"
+echo "e2's rx counters during the mvlab captures: $mv_rx frames (the captures read $mv_read)"
 echo "capture peak RSS: $(($(cat "$TMP/cap.rss") / 1024)) MiB"
 
 echo

@@ -356,3 +356,82 @@ fn damaged_and_foreign_frames_are_counted_apart_and_never_crash_the_capture() {
     assert_eq!(r.received.foreign.damaged, 10);
     assert!(r.received.foreign.not_test >= 10);
 }
+
+#[test]
+fn a_promiscuous_capture_sees_flooded_unknown_unicast_as_otherhost() {
+    let lab = Lab::new();
+    // `ip -d` shows the kernel's promiscuity count (a packet socket's request does not set the
+    // PROMISC flag that plain `ip link` shows).
+    let promiscuity = || {
+        let out = run("ip", &["-n", &lab.ns("peer"), "-d", "link", "show", "eth0"]).stdout;
+        let text = String::from_utf8(out).unwrap();
+        let after = text
+            .split("promiscuity ")
+            .nth(1)
+            .expect("promiscuity in ip -d output");
+        after
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+    };
+    assert_eq!(promiscuity(), 0);
+    let on_peer = capture(
+        &lab,
+        "peer",
+        CaptureSpec {
+            promiscuous: true,
+            ..CaptureSpec::default()
+        },
+    );
+    // The kernel's own view: the interface is promiscuous while the capture runs, and only then.
+    assert_eq!(promiscuity(), 1);
+    let unknown: MacAddr = "02:00:00:ff:ff:fe".parse().unwrap();
+    send(&lab, "e1", vec![paced(3, unknown, 60, 250)]);
+    let r = on_peer.stop().unwrap();
+    assert!(r.promiscuous);
+    let f = flow(&r, 3);
+    assert_eq!(
+        (f.received, f.pkttypes.otherhost, f.pkttypes.host),
+        (250, 250, 0)
+    );
+    assert_eq!(promiscuity(), 0);
+}
+
+#[test]
+fn fanout_threads_merge_into_exact_totals() {
+    let lab = Lab::new();
+    let on_e2 = capture(
+        &lab,
+        "e2",
+        CaptureSpec {
+            threads: 2,
+            ..CaptureSpec::default()
+        },
+    );
+    let flows = (1..=4)
+        .map(|id| FlowSpec {
+            kind: PayloadKind::Ipv4Udp,
+            ip: tx::IpEnds {
+                sport: 40_000 + id as u16,
+                ..tx::IpEnds::default()
+            },
+            ..paced(id, E2_MAC, 100, 1_000)
+        })
+        .collect();
+    send(&lab, "e1", flows);
+    let r = on_e2.stop().unwrap();
+    assert_eq!(r.received.test_frames, 4_000);
+    for id in 1..=4 {
+        let f = flow(&r, id);
+        assert_eq!(
+            (f.received, f.unique, f.lost, f.duplicates),
+            (1_000, 1_000, 0, 0),
+            "flow {id}"
+        );
+        assert_eq!(f.latency.samples, 1_000);
+    }
+    assert_eq!(r.latency.samples, 4_000);
+    assert_eq!(r.kernel.drops, 0);
+}

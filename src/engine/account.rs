@@ -513,11 +513,6 @@ impl FlowReceived {
             histogram: t.latency,
         }
     }
-
-    /// The flow's latency histogram (ns), for callers that merge flows.
-    pub fn histogram(&self) -> &Histogram<u64> {
-        &self.histogram
-    }
 }
 
 /// What a receiver got from one source MAC.

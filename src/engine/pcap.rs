@@ -110,10 +110,6 @@ impl<W: Write> PcapWriter<W> {
         Ok(())
     }
 
-    pub fn frames(&self) -> u64 {
-        self.frames
-    }
-
     /// Flushes and closes the file.
     pub fn finish(mut self) -> io::Result<u64> {
         self.out.flush()?;

@@ -289,11 +289,6 @@ impl CaptureHandle {
             promiscuous: self.spec.promiscuous,
         })
     }
-
-    /// True once every capture thread has ended by itself.
-    pub fn is_finished(&self) -> bool {
-        self.threads.iter().all(|t| t.is_finished())
-    }
 }
 
 struct LoopContext {

@@ -167,10 +167,6 @@ impl PacketSocket {
         Ok(req)
     }
 
-    pub fn ifindex(&self) -> i32 {
-        self.ifindex
-    }
-
     /// The interface's MTU.
     pub fn mtu(&self) -> io::Result<u32> {
         let mut req = self.ifreq()?;

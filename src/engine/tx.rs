@@ -684,17 +684,33 @@ pub fn send(
     let never = AtomicBool::new(false);
     let stop = stop.unwrap_or(&never);
     let started = Instant::now();
+    let cpus = if threads > 1 {
+        allowed_cpus()
+    } else {
+        Vec::new()
+    };
     let results: Vec<Result<LaneResult, EngineError>> = std::thread::scope(|s| {
         let handles: Vec<_> = lanes
             .into_iter()
             .zip(sinks)
-            .map(|(lane, sink)| s.spawn(move || run_lane(sink, lane, plan, started, stop)))
+            .enumerate()
+            .map(|(i, (lane, sink))| {
+                let cpu = (!cpus.is_empty()).then(|| cpus[i % cpus.len()]);
+                s.spawn(move || {
+                    if let Some(cpu) = cpu {
+                        pin_to(cpu);
+                    }
+                    run_lane(sink, lane, plan, started, stop)
+                })
+            })
             .collect();
         handles
             .into_iter()
             .map(|h| {
                 h.join().unwrap_or_else(|_| {
-                    Err(EngineError::BadSpec("a sending thread panicked".into()))
+                    Err(EngineError::io("sending")(std::io::Error::other(
+                        "a sending thread panicked",
+                    )))
                 })
             })
             .collect()
@@ -736,6 +752,32 @@ const RING_BATCHES: usize = 8;
 const LOOKAHEAD_NS: f64 = 20_000.0;
 /// Below this wait the thread spins; above it, it sleeps until this close.
 const SPIN_NS: f64 = 30_000.0;
+
+/// The CPUs this process may run on.
+fn allowed_cpus() -> Vec<usize> {
+    use nix::sched::{CpuSet, sched_getaffinity};
+    use nix::unistd::Pid;
+    sched_getaffinity(Pid::from_raw(0)).map_or_else(
+        |_| Vec::new(),
+        |set| {
+            (0..CpuSet::count())
+                .filter(|&c| set.is_set(c).unwrap_or(false))
+                .collect()
+        },
+    )
+}
+
+/// Keeps the calling thread on `cpu`: with several senders, each one and the kernel work its
+/// frames cause (which runs on the sending CPU) stay off the others' CPU, as trafgen does.
+/// Failure only costs speed.
+fn pin_to(cpu: usize) {
+    use nix::sched::{CpuSet, sched_setaffinity};
+    use nix::unistd::Pid;
+    let mut set = CpuSet::new();
+    if set.set(cpu).is_ok() {
+        let _ = sched_setaffinity(Pid::from_raw(0), &set);
+    }
+}
 
 /// Which (flow, template) a slot's bytes came from, if any.
 type Held = Option<(usize, usize)>;

@@ -194,15 +194,6 @@ impl Tags {
         }; MAX_TAGS],
     };
 
-    /// `None` when there are more than `MAX_TAGS`.
-    pub fn from_slice(tags: &[VlanTag]) -> Option<Tags> {
-        let mut out = Tags::NONE;
-        for &tag in tags {
-            out.push(tag).ok()?;
-        }
-        Some(out)
-    }
-
     fn push(&mut self, tag: VlanTag) -> Result<(), ParseError> {
         let slot = self
             .tags
