@@ -2,6 +2,7 @@
 //! durations, sizes and tags, and the human rendering of the engine's results (`--json` prints
 //! the same results as data). All sending and receiving is the engine's.
 
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -463,14 +464,17 @@ fn bad_input(msg: &str) -> Outcome {
     Outcome::BadInput
 }
 
+/// Streams the result as JSON (a capture of a million source MACs never exists as one string).
 fn print_json(value: &impl Serialize) -> Outcome {
-    match serde_json::to_string_pretty(value) {
-        Ok(s) => {
-            println!("{s}");
-            Outcome::Passed
-        }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => Outcome::Passed,
         Err(e) => {
-            eprintln!("error: rendering JSON: {e}");
+            eprintln!("error: writing the JSON result: {e}");
             Outcome::RuntimeFailure
         }
     }
