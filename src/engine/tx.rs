@@ -1215,6 +1215,44 @@ mod tests {
         }
     }
 
+    /// The schedule a flow keeps: every frame `1/rate` after the last, or a burst of `burst`
+    /// frames due together every `burst/rate`; bit rates space frames by their size.
+    #[test]
+    fn pacing_schedule_spaces_frames_and_bursts() {
+        let due_times = |spec: FlowSpec, n: usize| {
+            let mut run = FlowRun::new(&spec, mac("02:00:00:00:00:01")).unwrap();
+            let mut slot = vec![0u8; 1514];
+            let mut held = None;
+            (0..n)
+                .map(|_| {
+                    let due = run.burst_due;
+                    run.emit(&mut slot, 0, &mut held, 0);
+                    due
+                })
+                .collect::<Vec<f64>>()
+        };
+        let even = FlowSpec {
+            rate: Rate::Pps(1_000.0),
+            ..FlowSpec::new(1, MacAddr::BROADCAST, 60, None)
+        };
+        assert_eq!(due_times(even.clone(), 3), [0.0, 1e6, 2e6]);
+        let bursts = FlowSpec { burst: 4, ..even };
+        assert_eq!(
+            due_times(bursts, 9),
+            [0.0, 0.0, 0.0, 0.0, 4e6, 4e6, 4e6, 4e6, 8e6]
+        );
+        let bits = FlowSpec {
+            rate: Rate::Bits {
+                bps: 1e6,
+                layer: Layer::L1,
+            },
+            sizes: FrameSizes::List(vec![60, 1514]),
+            ..FlowSpec::new(1, MacAddr::BROADCAST, 60, None)
+        };
+        // 60 bytes are 672 bits at L1: 672 us at 1 Mbit/s; the 1514-byte frame then 12_304 us.
+        assert_eq!(due_times(bits, 3), [0.0, 672e3, 672e3 + 12_304e3]);
+    }
+
     #[test]
     fn bit_rates_count_fcs_and_l1_overhead() {
         assert_eq!(frame_bits(60, Layer::L2), 512);
