@@ -8,4 +8,5 @@ pub mod cli;
 pub mod delivery;
 pub mod diag;
 pub mod netns;
+pub mod report;
 pub mod scenario;

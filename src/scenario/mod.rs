@@ -17,6 +17,17 @@ use serde::Serialize;
 use crate::addr::MacAddr;
 use crate::diag::{Source, Span};
 
+mod defaults;
+mod ipam;
+mod schema;
+mod validate;
+
+pub use defaults::{DEFAULT_NAME, DEFAULT_TEXT, default_scenario};
+pub use validate::{load, parse};
+
+#[cfg(test)]
+mod tests;
+
 /// Longest interface name the kernel accepts (IFNAMSIZ - 1).
 pub const IFNAME_MAX: usize = 15;
 
