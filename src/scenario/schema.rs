@@ -22,6 +22,7 @@ pub struct RawScenario {
     pub networks: Option<Vec<Spanned<RawNetwork>>>,
     pub peers: Option<Vec<Spanned<RawPeer>>>,
     pub host: Option<Spanned<RawHost>>,
+    pub tests: Option<Vec<Spanned<RawTest>>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -145,4 +146,57 @@ pub struct RawShim {
     pub ip: Option<SpannedStr>,
     pub ip6: Option<SpannedStr>,
     pub mac: Option<SpannedStr>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawTestKind {
+    Matrix,
+    Latency,
+    Throughput,
+    Rfc2544,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawPromiscuous {
+    Off,
+    On,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawLatencyMethod {
+    OneWay,
+    RoundTrip,
+}
+
+/// One `[[tests]]` entry. The keys of every kind live in one table so that spans survive (serde's
+/// tagged enums lose them); `plan` refuses keys that do not belong to the entry's kind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTest {
+    pub kind: Spanned<RawTestKind>,
+    pub name: Option<SpannedStr>,
+    pub frames: Option<Spanned<u32>>,
+    pub classes: Option<Vec<SpannedStr>>,
+    pub vlan: Option<Spanned<i64>>,
+    pub promiscuous: Option<Spanned<RawPromiscuous>>,
+    pub senders: Option<Vec<SpannedStr>>,
+    pub receivers: Option<Vec<SpannedStr>>,
+    pub from: Option<SpannedStr>,
+    pub to: Option<SpannedStr>,
+    pub method: Option<Spanned<RawLatencyMethod>>,
+    pub rate: Option<SpannedStr>,
+    pub frame_size: Option<Spanned<u32>>,
+    pub frame_sizes: Option<Spanned<Vec<Spanned<u32>>>>,
+    pub duration: Option<SpannedStr>,
+    pub trial: Option<SpannedStr>,
+    pub loss_tolerance: Option<SpannedStr>,
+    pub resolution: Option<SpannedStr>,
+    pub max_rate: Option<SpannedStr>,
+    pub frame_loss_steps: Option<Spanned<bool>>,
+    pub back_to_back: Option<Spanned<bool>>,
+    pub expect: Option<Vec<SpannedStr>>,
 }

@@ -340,3 +340,90 @@ proptest! {
         prop_assert_eq!(s.endpoints.len() as u32, groups.iter().sum::<u32>());
     }
 }
+
+#[test]
+fn tests_have_defaults_per_kind() {
+    let s = parse_text(
+        r#"
+[[tests]]
+kind = "matrix"
+expect = ["e1 -> e2 unicast: all", "endpoints -> peers broadcast-tagged not-promiscuous: none"]
+
+[[tests]]
+kind = "latency"
+from = "e1"
+to = "peer"
+expect = ["p99 < 200us"]
+
+[[tests]]
+kind = "rfc2544"
+from = "e1"
+to = "host:eth0"
+trial = "200ms"
+frame_sizes = [64, 1518]
+expect = ["throughput@64 > 10kpps"]
+
+[[tests]]
+kind = "latency"
+from = "peer"
+to = "e2"
+method = "round-trip"
+"#,
+    )
+    .unwrap();
+    let names: Vec<&str> = s.tests.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["matrix", "latency", "rfc2544", "latency2"]);
+    let TestKind::Matrix(m) = &s.tests[0].kind else {
+        panic!()
+    };
+    assert_eq!(m.spec.classes.len(), 10);
+    assert_eq!(m.spec.promiscuous, [false, true]);
+    assert_eq!(m.spec.frames, 10);
+    assert_eq!(s.tests[0].expect.len(), 2);
+    let TestKind::Latency(l) = &s.tests[1].kind else {
+        panic!()
+    };
+    assert_eq!(
+        (l.frame_size, l.rate, l.method),
+        (64, Rate::Pps(1000.0), LatencyMethod::OneWay)
+    );
+    let TestKind::Rfc2544(r) = &s.tests[2].kind else {
+        panic!()
+    };
+    assert_eq!(r.frame_sizes, [64, 1518]);
+    assert_eq!(r.trial, std::time::Duration::from_millis(200));
+    assert_eq!((r.loss_tolerance, r.resolution), (0.0, 1.0));
+    let stations: Vec<String> = s.stations().into_iter().map(|st| st.name).collect();
+    assert_eq!(stations, ["host:eth0", "e1", "e2", "peer"]);
+}
+
+#[test]
+fn bad_tests_are_located() {
+    let (line, col, msg, _) =
+        only_error("[[tests]]\nkind = \"latency\"\nfrom = \"e1\"\nto = \"e9\"\n");
+    assert_eq!((line, col), (4, 6));
+    assert!(msg.contains("no station `e9`"), "{msg}");
+    let (line, _, msg, hint) = only_error("[[tests]]\nkind = \"matrix\"\nrate = \"10kpps\"\n");
+    assert_eq!(line, 3);
+    assert!(
+        msg.contains("`rate` does not apply to a matrix test"),
+        "{msg}"
+    );
+    assert!(hint.contains("latency/throughput"), "{hint}");
+    let (line, col, msg, _) = only_error(
+        "[[tests]]\nkind = \"latency\"\nfrom = \"e1\"\nto = \"e2\"\nexpect = [\"p99 < 200 parsecs\"]\n",
+    );
+    assert_eq!((line, col), (5, 17));
+    assert!(msg.contains("parsecs"), "{msg}");
+    let (_, _, msg, _) = only_error(
+        "[[tests]]\nkind = \"throughput\"\nfrom = \"e1\"\nto = \"e2\"\nframe_sizes = [64, 9000]\n",
+    );
+    assert!(msg.contains("9000-byte frame does not fit"), "{msg}");
+    let (_, _, msg, _) =
+        only_error("[[tests]]\nkind = \"matrix\"\nexpect = [\"e1 -> nobody unicast: all\"]\n");
+    assert!(msg.contains("no station `nobody`"), "{msg}");
+    let (_, _, msg, _) = only_error(
+        "[[tests]]\nkind = \"throughput\"\nfrom = \"e1\"\nto = \"e2\"\nrate = \"0pps\"\n",
+    );
+    assert!(msg.contains("zero"), "{msg}");
+}

@@ -149,8 +149,8 @@ struct Macs {
     shim: Option<MacAddr>,
 }
 
-struct Builder {
-    source: Arc<Source>,
+pub(super) struct Builder {
+    pub(super) source: Arc<Source>,
     diags: Diagnostics,
 }
 
@@ -225,7 +225,12 @@ fn valid_node_name(name: &str) -> bool {
 }
 
 impl Builder {
-    fn error(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
+    pub(super) fn error(
+        &mut self,
+        span: Span,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         self.diags
             .push(Diagnostic::at(&self.source, span, message).hint(hint));
     }
@@ -235,14 +240,17 @@ impl Builder {
         std::mem::take(&mut self.diags).into_result(())
     }
 
-    fn build(mut self, raw: RawScenario) -> Result<Scenario, Diagnostics> {
+    fn build(mut self, mut raw: RawScenario) -> Result<Scenario, Diagnostics> {
+        let raw_tests = raw.tests.take().unwrap_or_default();
         let drafts = self.structure(raw);
         self.stage()?;
         let addresses = self.addresses(&drafts);
         self.stage()?;
         let macs = self.macs(&drafts);
         self.stage()?;
-        let scenario = self.assemble(drafts, addresses, macs);
+        let mut scenario = self.assemble(drafts, addresses, macs);
+        self.stage()?;
+        scenario.tests = self.tests(raw_tests, &scenario);
         self.stage()?;
         Ok(scenario)
     }
@@ -1680,6 +1688,7 @@ impl Builder {
             endpoints,
             peers,
             host: Host { addresses, shim },
+            tests: Vec::new(),
         }
     }
 }
