@@ -7,6 +7,7 @@ pub mod addr;
 pub mod cli;
 pub mod delivery;
 pub mod diag;
+pub mod lab;
 pub mod netns;
 pub mod report;
 pub mod scenario;

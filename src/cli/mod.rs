@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::diag::Outcome;
 
 mod check;
+mod lab;
 
 /// Build macvlan labs in network namespaces, predict every frame's path, and measure what the
 /// kernel really does.
@@ -23,6 +24,12 @@ pub struct Cli {
 pub enum Command {
     /// Validate scenario files without touching the kernel.
     Check(check::CheckArgs),
+    /// Probe what this kernel and user can do (each feature by creating a throwaway object).
+    Doctor(lab::DoctorArgs),
+    /// Bring labs up and down, and list them.
+    Lab(lab::LabArgs),
+    /// Remove what killed labs left behind (and only that).
+    Clean(lab::CleanArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -32,5 +39,8 @@ pub fn main() -> ExitCode {
 fn run(command: Command) -> Outcome {
     match command {
         Command::Check(args) => check::run(args),
+        Command::Doctor(args) => lab::doctor(args),
+        Command::Lab(args) => lab::run(args),
+        Command::Clean(args) => lab::clean(args),
     }
 }

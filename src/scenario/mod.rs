@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use ipnetwork::{Ipv4Network, Ipv6Network};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::addr::MacAddr;
 use crate::delivery::MatrixSpec;
@@ -128,7 +128,7 @@ pub enum ParentKind {
     Existing { interface: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MacvlanMode {
     Bridge,
@@ -269,7 +269,7 @@ pub struct Shim {
 }
 
 /// What a node is in the lab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     Endpoint,
