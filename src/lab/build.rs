@@ -12,10 +12,20 @@
 //! far end of a veth. ifindexes are chosen here (per namespace, from 2; `lo` is 1), so no step
 //! ever has to look one up.
 //!
-//! Phases: phase 0 creates every link (host socket: parents, VLANs, macvlans, shim; switch
-//! socket: bridge and peer veths); phase 1 configures what phase 0 made in other namespaces
-//! (switch: port membership, flags and state; endpoints and peers: addresses and routes; every
-//! namespace: `lo` up). Within a phase, each socket's steps run in the order listed.
+//! Phases (each socket runs its steps of a phase in the order listed):
+//! 0. The far side creates the wires: the switch socket makes the bridge and, for each parent and
+//!    peer, a veth whose port end is up and enslaved at creation and whose other end is created
+//!    directly in the host (or peer) namespace; with no switch, the peer's socket makes the wire.
+//!    Dummy parents are made by the host socket.
+//! 1. The host brings each parent up (the wire then has carrier), then creates VLAN
+//!    sub-interfaces, every endpoint's macvlan (directly in its namespace, up), the shim, and the
+//!    host's addresses and routes; the switch sets port flags; peers bring their end up and get
+//!    addresses. Creating macvlans only once the parent has carrier matters: a macvlan born
+//!    without carrier queues a linkwatch deactivation (an RCU grace period each), which for a
+//!    thousand endpoints delays the lab's data path by seconds after `lab up` returns.
+//! 2. Each endpoint namespace: addresses, default routes. Every namespace: `lo` up, and the
+//!    lab's alias on each link (the kernel ignores IFLA_IFALIAS in a creation request, so it is
+//!    set by the socket of the namespace each link ends up in, one phase after its creation).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -59,11 +69,6 @@ pub(crate) enum Op {
         kind: LinkKind,
         into: Option<NsId>,
         peer_into: Option<NsId>,
-    },
-    Master {
-        index: u32,
-        master: u32,
-        port: String,
     },
     PortFlags {
         index: u32,
@@ -113,7 +118,7 @@ pub(crate) struct NsPlan {
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     pub namespaces: Vec<NsPlan>,
-    pub phases: [Vec<Step>; 2],
+    pub phases: [Vec<Step>; 3],
     /// Links to delete before the namespaces go: deleting them takes everything stacked on them
     /// (macvlans, VLANs, the shim, veth peers) in one kernel batch.
     pub first_deleted: Vec<(NsId, String)>,
@@ -138,9 +143,11 @@ struct Planner<'s> {
     nodes: Vec<NodeInventory>,
     by_node: HashMap<String, NsId>,
     next_index: Vec<u32>,
-    phases: [Vec<Step>; 2],
+    phases: [Vec<Step>; 3],
     first_deleted: Vec<(NsId, String)>,
-    /// Switch ports to enslave and configure in phase 1.
+    /// The bridge's index in the switch namespace.
+    bridge: Option<u32>,
+    /// Switch ports whose flags are set in phase 1.
     ports: Vec<(u32, Port)>,
     /// The peer-side veth index of each peer.
     peer_links: HashMap<String, u32>,
@@ -198,8 +205,9 @@ impl Plan {
             next_index: vec![2; namespaces.len()],
             namespaces,
             nodes,
-            phases: [Vec::new(), Vec::new()],
+            phases: [Vec::new(), Vec::new(), Vec::new()],
             first_deleted: Vec::new(),
+            bridge: None,
             ports: Vec::new(),
             peer_links: HashMap::new(),
             diags: Diagnostics::default(),
@@ -266,8 +274,8 @@ impl Planner<'_> {
         }
     }
 
-    /// Adds `op`; a link it creates is also marked with the lab's alias in phase 1, by the socket
-    /// of the namespace the link ends up in.
+    /// Adds `op`; a link it creates is also marked with the lab's alias in the next phase, by the
+    /// socket of the namespace the link ends up in.
     fn step(&mut self, phase: usize, sender: Sender, op: Op) {
         let mut made = Vec::new();
         if let Op::Link {
@@ -290,7 +298,7 @@ impl Planner<'_> {
         for (home, index, name) in made {
             if let Some(ns) = home {
                 let alias = self.alias.clone();
-                self.phases[1].push(Step {
+                self.phases[phase + 1].push(Step {
                     sender: Sender::Lab(ns),
                     op: Op::Alias { index, alias, name },
                 });
@@ -307,6 +315,7 @@ impl Planner<'_> {
             return;
         };
         let index = self.index(SWITCH);
+        self.bridge = Some(index);
         let mut spec = self.spec(&b.name, index);
         spec.up = true;
         let kind = LinkKind::Bridge(BridgeSpec {
@@ -360,34 +369,53 @@ impl Planner<'_> {
                 kind => {
                     let index = self.index(HOST);
                     let mut spec = self.spec(&parent.name, index);
-                    spec.mac = Some(parent.mac);
+                    let mac = self.passthru_mac(&parent.name).unwrap_or(parent.mac);
+                    spec.mac = Some(mac);
                     spec.mtu = Some(parent.mtu);
-                    spec.up = true;
-                    let (link_kind, peer_into, link) = if *kind == ParentKind::Dummy {
-                        (LinkKind::Dummy, None, None)
+                    let link = if *kind == ParentKind::Dummy {
+                        spec.up = true;
+                        self.step(
+                            0,
+                            Sender::Lab(HOST),
+                            Op::Link {
+                                spec,
+                                kind: LinkKind::Dummy,
+                                into: None,
+                                peer_into: None,
+                            },
+                        );
+                        None
                     } else {
-                        let (peer, into, label) =
+                        let (far, sender, label) =
                             self.parent_wire(parent.mtu, &parent.name, &parent.port);
-                        (LinkKind::Veth(peer), Some(into), Some(label))
+                        self.step(
+                            0,
+                            sender,
+                            Op::Link {
+                                spec: far,
+                                kind: LinkKind::Veth(spec),
+                                into: None,
+                                peer_into: Some(HOST),
+                            },
+                        );
+                        self.step(
+                            1,
+                            Sender::Lab(HOST),
+                            Op::Up {
+                                index,
+                                name: parent.name.clone(),
+                            },
+                        );
+                        Some(label)
                     };
-                    self.step(
-                        0,
-                        Sender::Lab(HOST),
-                        Op::Link {
-                            spec,
-                            kind: link_kind.clone(),
-                            into: None,
-                            peer_into,
-                        },
-                    );
                     self.first_deleted.push((HOST, parent.name.clone()));
                     self.interface(
                         HOST,
                         InterfaceInventory {
                             name: parent.name.clone(),
                             index,
-                            kind: link_kind.name().into(),
-                            mac: parent.mac,
+                            kind: if link.is_some() { "veth" } else { "dummy" }.into(),
+                            mac,
                             ipv4: Vec::new(),
                             ipv6: Vec::new(),
                             mode: None,
@@ -433,8 +461,9 @@ impl Planner<'_> {
             let mut spec = self.spec(&net.link, index);
             spec.up = true;
             spec.lower = Some(base.index);
+            spec.mac = self.passthru_mac(&net.link);
             self.step(
-                0,
+                1,
                 Sender::Lab(HOST),
                 Op::Link {
                     spec,
@@ -449,7 +478,7 @@ impl Planner<'_> {
                     name: net.link.clone(),
                     index,
                     kind: "vlan".into(),
-                    mac: parent.mac,
+                    mac: self.passthru_mac(&net.link).unwrap_or(parent.mac),
                     ipv4: Vec::new(),
                     ipv6: Vec::new(),
                     mode: None,
@@ -469,9 +498,22 @@ impl Planner<'_> {
         out
     }
 
-    /// The far end of a veth parent: a switch port, or (no switch) the single peer's interface.
-    /// Returns the peer spec, its namespace and the inventory label of the parent's other end.
-    fn parent_wire(&mut self, mtu: u32, parent: &str, port: &Port) -> (LinkSpec, NsId, String) {
+    /// The MAC a host link must carry when a passthru endpoint hangs on it: passthru makes the
+    /// macvlan take its lower device's address (`eth_hw_addr_inherit` in macvlan_common_newlink),
+    /// so the endpoint gets the MAC the scenario gives it only if the lower already has it.
+    fn passthru_mac(&self, link: &str) -> Option<MacAddr> {
+        let s = self.s;
+        let net = s
+            .networks
+            .iter()
+            .position(|n| n.link == link && n.mode == MacvlanMode::Passthru)?;
+        s.endpoints.iter().find(|e| e.network == net).map(|e| e.mac)
+    }
+
+    /// The far end of a veth parent, which creates the wire: a switch port (up and enslaved at
+    /// creation), or with no switch the single peer's interface (up). Returns its spec, the
+    /// socket that creates it, and its inventory label.
+    fn parent_wire(&mut self, mtu: u32, parent: &str, port: &Port) -> (LinkSpec, Sender, String) {
         let (ns, name, mac) = match &self.s.switch {
             Switch::Bridge(_) => (SWITCH, port.name.clone(), None),
             Switch::None { .. } => {
@@ -483,6 +525,8 @@ impl Planner<'_> {
         let mut spec = self.spec(&name, index);
         spec.mtu = Some(mtu);
         spec.mac = mac;
+        spec.up = true;
+        spec.master = self.bridge;
         let node = self.namespaces[ns].node.clone();
         match &self.s.switch {
             Switch::Bridge(_) => {
@@ -507,7 +551,7 @@ impl Planner<'_> {
                 self.peer_links.insert(node.clone(), index);
             }
         }
-        (spec, ns, format!("{node}:{name}"))
+        (spec, Sender::Lab(ns), format!("{node}:{name}"))
     }
 
     fn refuse_on_real_parent(&mut self, span: crate::diag::Span, what: &str) {
@@ -535,7 +579,7 @@ impl Planner<'_> {
             spec.up = true;
             spec.lower = Some(base.index);
             self.step(
-                0,
+                1,
                 base.sender,
                 Op::Link {
                     spec,
@@ -545,9 +589,9 @@ impl Planner<'_> {
                 },
             );
             let ipv4 = v4(e.ipv4, net.ipv4.subnet.prefix());
-            self.address(1, ns, index, &e.interface, ipv4.into());
+            self.address(2, ns, index, &e.interface, ipv4.into());
             self.route(
-                1,
+                2,
                 ns,
                 index,
                 &e.interface,
@@ -558,7 +602,7 @@ impl Planner<'_> {
             if let (Some(ip), Some(ipam)) = (e.ipv6, &net.ipv6) {
                 let a = v6(ip, ipam.subnet.prefix());
                 ipv6.push(a);
-                self.address(1, ns, index, &e.interface, a.into());
+                self.address(2, ns, index, &e.interface, a.into());
                 self.route(
                     1,
                     ns,
@@ -643,7 +687,7 @@ impl Planner<'_> {
         spec.up = true;
         spec.lower = Some(base.index);
         self.step(
-            0,
+            1,
             Sender::Lab(HOST),
             Op::Link {
                 spec,
@@ -653,9 +697,9 @@ impl Planner<'_> {
             },
         );
         let ipv4 = v4(shim.ipv4, 32);
-        self.address(0, HOST, index, &shim.interface, ipv4.into());
+        self.address(1, HOST, index, &shim.interface, ipv4.into());
         self.route(
-            0,
+            1,
             HOST,
             index,
             &shim.interface,
@@ -666,8 +710,8 @@ impl Planner<'_> {
         if let (Some(ip), Some(ipam)) = (shim.ipv6, &net.ipv6) {
             let a = v6(ip, 128);
             ipv6.push(a);
-            self.address(0, HOST, index, &shim.interface, a.into());
-            self.route(0, HOST, index, &shim.interface, ipam.ip_range.into(), None);
+            self.address(1, HOST, index, &shim.interface, a.into());
+            self.route(1, HOST, index, &shim.interface, ipam.ip_range.into(), None);
         }
         self.interface(
             HOST,
@@ -704,12 +748,12 @@ impl Planner<'_> {
             if let Some(ip) = ha.ipv4 {
                 let a = v4(ip, net.ipv4.subnet.prefix());
                 added4.push(a);
-                self.address(0, HOST, base.index, &link, a.into());
+                self.address(1, HOST, base.index, &link, a.into());
             }
             if let (Some(ip), Some(ipam)) = (ha.ipv6, &net.ipv6) {
                 let a = v6(ip, ipam.subnet.prefix());
                 added6.push(a);
-                self.address(0, HOST, base.index, &link, a.into());
+                self.address(1, HOST, base.index, &link, a.into());
             }
             if let Some(iface) = self.nodes[HOST]
                 .interfaces
@@ -722,9 +766,9 @@ impl Planner<'_> {
         }
     }
 
-    /// Each peer: a veth whose switch end is its port (with no switch, the parent's veth end,
-    /// made in `parent_wire`), and on a VLAN network a `IFACE.VID` sub-interface carrying its
-    /// addresses.
+    /// Each peer: a veth whose switch end is its port, made by the switch (with no switch, the
+    /// parent's wire, made in `parent_wire`), and on a VLAN network a `IFACE.VID` sub-interface
+    /// carrying its addresses.
     fn peers(&mut self) {
         let s = self.s;
         for peer in &s.peers {
@@ -738,6 +782,8 @@ impl Planner<'_> {
                     let index = self.index(ns);
                     let mut spec = self.spec(&peer.port.name, port_index);
                     spec.mtu = Some(mtu);
+                    spec.up = true;
+                    spec.master = self.bridge;
                     let mut end = self.spec(&peer.interface, index);
                     end.mtu = Some(mtu);
                     end.mac = Some(peer.mac);
@@ -768,17 +814,17 @@ impl Planner<'_> {
                             network: None,
                         },
                     );
+                    self.step(
+                        1,
+                        Sender::Lab(ns),
+                        Op::Up {
+                            index,
+                            name: peer.interface.clone(),
+                        },
+                    );
                     (index, format!("{SWITCH_NODE}:{}", peer.port.name))
                 }
             };
-            self.step(
-                1,
-                Sender::Lab(ns),
-                Op::Up {
-                    index,
-                    name: peer.interface.clone(),
-                },
-            );
             let ipv4 = vec![v4(peer.ipv4, net.ipv4.subnet.prefix())];
             let ipv6: Vec<Ipv6Network> = match (peer.ipv6, &net.ipv6) {
                 (Some(ip), Some(ipam)) => vec![v6(ip, ipam.subnet.prefix())],
@@ -862,33 +908,15 @@ impl Planner<'_> {
     }
 
     fn ports(&mut self) {
-        let Switch::Bridge(b) = &self.s.switch else {
-            return;
-        };
-        let master = self.nodes[SWITCH]
-            .interface(&b.name)
-            .map(|i| i.index)
-            .expect("the bridge is planned first");
         for (index, port) in std::mem::take(&mut self.ports) {
-            let name = port.name.clone();
-            self.step(
-                1,
-                Sender::Lab(SWITCH),
-                Op::Master {
-                    index,
-                    master,
-                    port: name.clone(),
-                },
-            );
             self.step(1, Sender::Lab(SWITCH), Op::PortFlags { index, port });
-            self.step(1, Sender::Lab(SWITCH), Op::Up { index, name });
         }
     }
 
     fn loopbacks(&mut self) {
         for ns in 0..self.namespaces.len() {
             self.step(
-                1,
+                2,
                 Sender::Lab(ns),
                 Op::Up {
                     index: 1,
@@ -937,11 +965,6 @@ impl Step {
                 }
                 request
             }
-            Op::Master {
-                index,
-                master,
-                port,
-            } => Request::set_master(*index, *master, format!("adding port {port} to the bridge")),
             Op::PortFlags { index, port } => Request::bridge_port(*index, port),
             Op::Up { index, name } => Request::set_up(*index, format!("bringing {name} up")),
             Op::Alias { index, alias, name } => {
@@ -1210,18 +1233,34 @@ name = "peer"
     #[test]
     fn macvlans_are_created_from_the_host_socket_directly_in_their_namespace() {
         let plan = plan_of(BRIDGE);
-        let created = links(&plan, 0);
+        let wires = links(&plan, 0);
         assert_eq!(
-            created,
+            wires,
             [
                 (Sender::Lab(SWITCH), "br0", "bridge", None),
-                (Sender::Lab(HOST), "eth0", "veth", None),
-                (Sender::Lab(HOST), "eth0", "macvlan", Some(2)),
-                (Sender::Lab(HOST), "eth0", "macvlan", Some(3)),
+                (Sender::Lab(SWITCH), "p0", "veth", None),
                 (Sender::Lab(SWITCH), "p1", "veth", None),
             ]
         );
-        let Op::Link { spec, kind, .. } = &plan.phases[0][2].op else {
+        let stacked = links(&plan, 1);
+        assert_eq!(
+            stacked,
+            [
+                (Sender::Lab(HOST), "eth0", "macvlan", Some(2)),
+                (Sender::Lab(HOST), "eth0", "macvlan", Some(3)),
+            ]
+        );
+        let host: Vec<&Op> = plan.phases[1]
+            .iter()
+            .filter(|s| s.sender == Sender::Lab(HOST))
+            .map(|s| &s.op)
+            .filter(|op| !matches!(op, Op::Alias { .. }))
+            .collect();
+        assert!(
+            matches!(host[0], Op::Up { index: 2, name } if name == "eth0"),
+            "the parent is up (has carrier) before anything is stacked on it: {host:?}"
+        );
+        let Op::Link { spec, kind, .. } = host[1] else {
             unreachable!()
         };
         assert_eq!(spec.index, 2);
@@ -1231,47 +1270,50 @@ name = "peer"
             unreachable!()
         };
         assert_eq!(m.mode, MacvlanMode::Vepa);
-        assert!(links(&plan, 1).is_empty());
-        let marked = plan.phases[1]
+        let marked = plan
+            .phases
             .iter()
+            .flatten()
             .filter(|s| matches!(&s.op, Op::Alias { alias, .. } if alias == "mvlab:t"))
             .count();
-        assert_eq!(marked, created.len() + 2, "every link, veth peers included");
+        assert_eq!(
+            marked,
+            wires.len() + 2 + stacked.len(),
+            "every link, veth peers included"
+        );
     }
 
     #[test]
-    fn parent_veth_end_becomes_a_configured_switch_port() {
+    fn switch_creates_each_wire_with_its_port_up_and_enslaved() {
         let plan = plan_of(BRIDGE);
         let Op::Link {
-            kind: LinkKind::Veth(peer),
+            spec,
+            kind: LinkKind::Veth(parent),
             peer_into,
             ..
         } = &plan.phases[0][1].op
         else {
             unreachable!()
         };
-        assert_eq!(peer.name, "p0");
-        assert_eq!(*peer_into, Some(SWITCH));
+        assert_eq!((spec.name.as_str(), spec.index), ("p0", 3));
+        assert!(spec.up);
+        assert_eq!(spec.master, Some(2), "enslaved to br0 at creation");
+        assert_eq!(parent.name, "eth0");
+        assert_eq!(*peer_into, Some(HOST));
         assert!(
-            !peer.up,
+            !parent.up,
             "the kernel refuses IFF_UP on a veth peer at creation"
         );
-        let switch_ops: Vec<&Op> = plan.phases[1]
+        let flags: Vec<&Op> = plan.phases[1]
             .iter()
             .filter(|s| s.sender == Sender::Lab(SWITCH))
             .map(|s| &s.op)
-            .collect();
-        let configured: Vec<&Op> = switch_ops
-            .into_iter()
-            .filter(|op| !matches!(op, Op::Alias { .. }))
+            .filter(|op| matches!(op, Op::PortFlags { .. }))
             .collect();
         assert!(
-            matches!(configured[0], Op::Master { index, master: 2, .. } if *index == peer.index)
+            matches!(flags[0], Op::PortFlags { index: 3, port } if port.name == "p0" && !port.hairpin)
         );
-        assert!(
-            matches!(configured[1], Op::PortFlags { port, .. } if port.name == "p0" && !port.hairpin)
-        );
-        assert!(matches!(configured[2], Op::Up { .. }));
+        assert!(matches!(flags[1], Op::PortFlags { port, .. } if port.name == "p1"));
         assert_eq!(
             plan.first_deleted,
             [
@@ -1283,9 +1325,26 @@ name = "peer"
     }
 
     #[test]
-    fn endpoints_get_address_default_route_and_lo_in_phase_one() {
+    fn a_passthru_parent_carries_its_endpoint_mac() {
+        let text = "[[networks]]\nmode = \"passthru\"\n[[networks.endpoints]]\nname = \"e1\"\n";
+        let s = scenario::parse(Source::new("t.toml", text)).unwrap();
+        let plan = Plan::new(&s, &LabName::new("mvlab", "t").unwrap(), &BTreeMap::new()).unwrap();
+        let e1 = s.endpoint("e1").unwrap().mac;
+        let Op::Link {
+            kind: LinkKind::Veth(parent),
+            ..
+        } = &plan.phases[0][1].op
+        else {
+            unreachable!()
+        };
+        assert_eq!(parent.mac, Some(e1));
+        assert_eq!(plan.inventory.node("host").unwrap().interfaces[0].mac, e1);
+    }
+
+    #[test]
+    fn endpoints_get_address_default_route_and_lo_last() {
         let plan = plan_of(BRIDGE);
-        let e1: Vec<&Op> = plan.phases[1]
+        let e1: Vec<&Op> = plan.phases[2]
             .iter()
             .filter(|s| s.sender == Sender::Lab(2))
             .map(|s| &s.op)
@@ -1335,7 +1394,7 @@ ip = "198.18.0.10"
 shim = { name = "shim0", ip = "198.18.0.11" }
 "#,
         );
-        let host_ops: Vec<&Op> = plan.phases[0]
+        let host_ops: Vec<&Op> = plan.phases[1]
             .iter()
             .filter(|s| s.sender == Sender::Lab(HOST))
             .map(|s| &s.op)
@@ -1377,10 +1436,15 @@ count = 1
 name = "peer"
 "#,
         );
-        let created = links(&plan, 0);
-        assert!(created.contains(&(Sender::Lab(HOST), "eth0.10", "vlan", None)));
-        assert!(created.contains(&(Sender::Lab(HOST), "eth0", "macvlan", Some(2))));
-        assert!(links(&plan, 1).contains(&(Sender::Lab(3), "eth0.10", "vlan", None)));
+        let created = links(&plan, 1);
+        assert_eq!(
+            created,
+            [
+                (Sender::Lab(HOST), "eth0.10", "vlan", None),
+                (Sender::Lab(HOST), "eth0", "macvlan", Some(2)),
+                (Sender::Lab(3), "eth0.10", "vlan", None),
+            ]
+        );
         let e1 = plan.inventory.node("e1").unwrap();
         assert_eq!(e1.interfaces[0].vlan, Some(10));
         assert_eq!(e1.interfaces[0].link.as_deref(), Some("host:eth0.10"));
@@ -1407,17 +1471,23 @@ name = "peer"
             plan.netns_names(),
             ["mvlab-t-host", "mvlab-t-e1", "mvlab-t-peer"]
         );
-        let Op::Link {
-            kind: LinkKind::Veth(peer),
-            peer_into,
-            ..
-        } = &plan.phases[0][0].op
+        let Step {
+            sender,
+            op:
+                Op::Link {
+                    spec,
+                    kind: LinkKind::Veth(parent),
+                    peer_into,
+                    ..
+                },
+        } = &plan.phases[0][0]
         else {
             unreachable!()
         };
-        assert_eq!(*peer_into, Some(2));
-        assert_eq!(peer.name, "eth0");
-        assert!(peer.mac.is_some());
+        assert_eq!(*sender, Sender::Lab(2), "the peer's socket makes the wire");
+        assert_eq!(*peer_into, Some(HOST));
+        assert_eq!((spec.name.as_str(), parent.name.as_str()), ("eth0", "eth0"));
+        assert!(spec.up && spec.mac.is_some() && spec.master.is_none());
         assert_eq!(plan.first_deleted, [(HOST, "eth0".to_string())]);
     }
 
@@ -1436,15 +1506,19 @@ count = 1
         let s = scenario::parse(Source::new("t.toml", text)).expect("valid scenario");
         let real = BTreeMap::from([("enp1s0".to_string(), 7)]);
         let plan = Plan::new(&s, &LabName::new("mvlab", "t").unwrap(), &real).unwrap();
-        let created = links(&plan, 0);
         assert_eq!(
-            created,
-            [
-                (Sender::Lab(SWITCH), "br0", "bridge", None),
-                (Sender::Root, "eth0", "macvlan", Some(2))
-            ]
+            links(&plan, 0),
+            [(Sender::Lab(SWITCH), "br0", "bridge", None)]
         );
-        let Op::Link { spec, .. } = &plan.phases[0][1].op else {
+        assert_eq!(
+            links(&plan, 1),
+            [(Sender::Root, "eth0", "macvlan", Some(2))]
+        );
+        let Some(Op::Link { spec, .. }) = plan.phases[1]
+            .iter()
+            .find(|s| s.sender == Sender::Root)
+            .map(|s| &s.op)
+        else {
             unreachable!()
         };
         assert_eq!(spec.lower, Some(7));

@@ -41,21 +41,24 @@ impl Owner {
     }
 }
 
-/// The start time of `pid`, `None` when there is no such process.
+/// The start time of `pid`, `None` when there is no such process or it has exited (a zombie
+/// waiting to be reaped still has a /proc entry, but no longer holds anything).
 fn start_time(pid: u32) -> io::Result<Option<u64>> {
     let stat = match fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(s) => s,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    Ok(parse_start_time(&stat))
+    Ok(parse_stat(&stat).and_then(|(state, start)| (!matches!(state, "Z" | "X")).then_some(start)))
 }
 
-/// Field 22 of a /proc/PID/stat line; the command name (field 2) may hold spaces and parentheses,
-/// so fields are counted after its closing parenthesis.
-fn parse_start_time(stat: &str) -> Option<u64> {
-    let after_comm = &stat[stat.rfind(')')? + 1..];
-    after_comm.split_whitespace().nth(19)?.parse().ok()
+/// The state (field 3) and start time (field 22) of a /proc/PID/stat line; the command name
+/// (field 2) may hold spaces and parentheses, so fields are counted after its last `)`.
+fn parse_stat(stat: &str) -> Option<(&str, u64)> {
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = fields.next()?;
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
 }
 
 /// Where a lab is in its life.
@@ -314,10 +317,10 @@ mod tests {
     }
 
     #[test]
-    fn start_time_is_field_22_even_with_odd_command_names() {
+    fn state_and_start_time_are_read_even_with_odd_command_names() {
         let stat = "123 (a b) c)) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 987654 20 21";
-        assert_eq!(parse_start_time(stat), Some(987654));
-        assert_eq!(parse_start_time("garbage"), None);
+        assert_eq!(parse_stat(stat), Some(("S", 987654)));
+        assert_eq!(parse_stat("garbage"), None);
         let me = Owner::current().unwrap();
         assert!(me.is_alive());
         let impostor = Owner {
@@ -325,6 +328,21 @@ mod tests {
             ..me
         };
         assert!(!impostor.is_alive(), "a reused pid is not the owner");
+    }
+
+    #[test]
+    fn an_exited_but_unreaped_owner_is_not_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let start_time = loop {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            match parse_stat(&stat) {
+                Some(("Z", start)) => break start,
+                _ => std::thread::sleep(std::time::Duration::from_millis(5)),
+            }
+        };
+        assert!(!Owner { pid, start_time }.is_alive());
+        child.wait().unwrap();
     }
 
     #[test]

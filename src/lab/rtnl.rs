@@ -331,18 +331,6 @@ impl Request {
         }
     }
 
-    /// Makes `index` a port of the bridge `master`.
-    pub fn set_master(index: u32, master: u32, what: impl Into<String>) -> Request {
-        let mut link = LinkMessage::default();
-        link.header.index = index;
-        link.attributes.push(LinkAttribute::Controller(master));
-        Request {
-            message: RouteNetlinkMessage::SetLink(link),
-            flags: CHANGE,
-            what: what.into(),
-        }
-    }
-
     /// Sets a bridge port's flags (IFLA_BRPORT_*) through the port's slave data.
     pub fn bridge_port(index: u32, port: &Port) -> Request {
         let mut link = LinkMessage::default();
@@ -493,6 +481,8 @@ pub struct LinkSpec {
     /// IFLA_NET_NS_FD: the link is created directly in this namespace (an open namespace fd
     /// that must stay open until the request is answered).
     pub netns: Option<i32>,
+    /// IFLA_MASTER: enslaved to this bridge (index in the link's namespace) at creation.
+    pub master: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -605,6 +595,9 @@ impl LinkSpec {
         }
         if let Some(fd) = self.netns {
             attrs.push(LinkAttribute::NetNsFd(fd));
+        }
+        if let Some(master) = self.master {
+            attrs.push(LinkAttribute::Controller(master));
         }
         let Some(kind) = kind else {
             return link;
@@ -806,12 +799,14 @@ mod tests {
         spec.up = true;
         spec.lower = Some(7);
         spec.netns = Some(42);
+        spec.master = Some(3);
         spec.mac = Some(MacAddr([2, 0, 0, 0, 0, 9]));
         let link = round_trip(&spec, &kind);
         assert_eq!(link.header.index, 2);
         assert!(link.header.flags.contains(LinkFlags::Up));
         assert!(link.attributes.contains(&LinkAttribute::Link(7)));
         assert!(link.attributes.contains(&LinkAttribute::NetNsFd(42)));
+        assert!(link.attributes.contains(&LinkAttribute::Controller(3)));
         assert!(
             link.attributes
                 .contains(&LinkAttribute::Address(vec![2, 0, 0, 0, 0, 9]))
