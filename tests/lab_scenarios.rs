@@ -376,3 +376,44 @@ fn link_state_reads_promiscuity_and_counters() {
     );
     lab.down().unwrap();
 }
+
+#[test]
+fn a_persisted_lab_outlives_its_value_and_is_attached_by_name() {
+    let s = load("bridge");
+    let mut lab = up(&s, "attach");
+    let name = lab.name().to_string();
+    lab.persist().unwrap();
+    let e1_id = lab.node("e1").unwrap().netns.id().unwrap();
+    drop(lab);
+    let e2 = s.endpoint("e2").unwrap().ipv4.to_string();
+    assert!(
+        ping(&netns(&name, "e1"), &e2),
+        "still up after the value is gone"
+    );
+
+    let attached = Lab::attach(&name, "mvlab").unwrap();
+    let e1 = attached.node("e1").unwrap();
+    assert_eq!(e1.netns.id().unwrap(), e1_id);
+    let inside = e1
+        .netns
+        .run(|| mvlab::netns::Netns::current().unwrap().id().unwrap())
+        .unwrap();
+    assert_eq!(inside, e1_id, "work runs inside the node's namespace");
+    assert_eq!(
+        e1.inventory.interfaces[0].mac,
+        s.endpoint("e1").unwrap().mac
+    );
+    assert!(attached.link_state("e1", "eth0").unwrap().up);
+    drop(attached);
+    assert!(
+        ping(&netns(&name, "e1"), &e2),
+        "dropping an attached lab leaves it up"
+    );
+
+    Lab::attach(&name, "mvlab").unwrap().down().unwrap();
+    assert_gone(&name);
+    assert!(matches!(
+        Lab::attach(&name, "mvlab"),
+        Err(mvlab::lab::LabError::Unknown { .. })
+    ));
+}

@@ -102,33 +102,55 @@ pub(crate) fn teardown(
             );
         }
     }
-    delete_links(runtime, &open, first_deleted)?;
-
-    let watcher_ns = netns::create_unnamed().map_err(io_error("creating the watcher namespace"))?;
-    let mut watcher = watcher_ns
-        .run(|| Rtnl::open_nsid_watcher(runtime.handle()))
-        .and_then(|r| r)
-        .map_err(io_error("opening the watcher socket"))?;
-    let ids = runtime.block_on(assign_nsids(&watcher, &open));
+    // Past this point every step is attempted even when an earlier one failed: removing the
+    // names is what matters most, and a second teardown can finish the rest.
+    let links = delete_links(runtime, &open, first_deleted);
+    let watcher = open_watcher(runtime);
+    let ids = match &watcher {
+        Ok((_, socket)) => runtime.block_on(assign_nsids(socket, &open)),
+        Err(_) => HashSet::new(),
+    };
     let mut watched: HashMap<i32, String> = HashMap::new();
+    let mut removal = Ok(());
     for (i, ns) in open.into_iter().enumerate() {
         let name = ns.name().unwrap_or_default().to_string();
         if ids.contains(&(i as i32)) {
             watched.insert(i as i32, name.clone());
         }
         drop(ns);
-        names +=
-            usize::from(netns::remove_named(&name).map_err(io_error(format!("removing {name}")))?);
+        match netns::remove_named(&name) {
+            Ok(removed) => names += usize::from(removed),
+            Err(e) => {
+                if removal.is_ok() {
+                    removal = Err(io_error(format!("removing {name}"))(e));
+                }
+            }
+        }
     }
     let destroyed = watched.len();
-    let waited = runtime.block_on(wait_destroyed(&mut watcher, &mut watched));
-    runtime.block_on(watcher.close());
-    drop(watcher_ns);
+    let waited = watcher.and_then(|(watcher_ns, mut socket)| {
+        let waited = runtime.block_on(wait_destroyed(&mut socket, &mut watched));
+        runtime.block_on(socket.close());
+        drop(watcher_ns);
+        waited
+    });
+    links?;
+    removal?;
     waited?;
     Ok(TeardownReport {
         namespaces: destroyed,
         names,
     })
+}
+
+/// A private unnamed namespace and a socket in it subscribed to nsid notifications.
+fn open_watcher(runtime: &tokio::runtime::Runtime) -> Result<(Netns, Rtnl), TeardownError> {
+    let ns = netns::create_unnamed().map_err(io_error("creating the watcher namespace"))?;
+    let socket = ns
+        .run(|| Rtnl::open_nsid_watcher(runtime.handle()))
+        .and_then(|r| r)
+        .map_err(io_error("opening the watcher socket"))?;
+    Ok((ns, socket))
 }
 
 fn is_namespace(ns: &Netns) -> bool {
