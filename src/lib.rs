@@ -7,5 +7,6 @@ pub mod addr;
 pub mod cli;
 pub mod delivery;
 pub mod diag;
+pub mod model;
 pub mod netns;
 pub mod scenario;
