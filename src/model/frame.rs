@@ -119,13 +119,18 @@ pub fn link_local(mac: MacAddr) -> Ipv6Addr {
 }
 
 /// Whether an interface that has not been made promiscuous or allmulti accepts a group address:
-/// broadcast always, IPv4 all-hosts always, IPv6 all-nodes and its solicited-node groups only
-/// with IPv6 on. `ipv6_addrs` are the interface's IPv6 addresses (link-local included).
-pub fn joined(dst: MacAddr, ipv6_addrs: &[Ipv6Addr], ipv6_on: bool) -> bool {
-    if dst.is_broadcast() || dst == ALL_HOSTS4 {
-        return true;
-    }
-    ipv6_on && (dst == all_nodes6() || ipv6_addrs.iter().any(|a| solicited_node(*a) == dst))
+/// broadcast, IPv4 all-hosts and IPv6 all-nodes always, and the solicited-node group of each of
+/// its IPv6 addresses (`ipv6_addrs`, empty when IPv6 is off).
+///
+/// All-nodes is joined even with IPv6 off: `ipv6_add_dev` joins ff02::1 when it creates the
+/// device's inet6_dev, which `disable_ipv6=1` (Docker's way of turning IPv6 off) does not
+/// prevent. Seen on this kernel: `ip maddr` lists 33:33:00:00:00:01 on a macvlan whose namespace
+/// has `disable_ipv6=1`, and it receives all-nodes frames without promiscuous mode.
+pub fn joined(dst: MacAddr, ipv6_addrs: &[Ipv6Addr]) -> bool {
+    dst.is_broadcast()
+        || dst == ALL_HOSTS4
+        || dst == all_nodes6()
+        || ipv6_addrs.iter().any(|a| solicited_node(*a) == dst)
 }
 
 /// True for the classes whose destination is a group address.
@@ -161,11 +166,13 @@ mod tests {
     #[test]
     fn joins_without_promiscuity() {
         let group4 = Addressing::Multicast4.fixed_destination().unwrap();
-        assert!(joined(MacAddr::BROADCAST, &[], false));
-        assert!(joined(ALL_HOSTS4, &[], false));
-        assert!(!joined(group4, &[], true));
-        assert!(!joined(all_nodes6(), &[], false));
-        assert!(joined(all_nodes6(), &[], true));
+        let ll = link_local("02:00:00:00:00:07".parse().unwrap());
+        assert!(joined(MacAddr::BROADCAST, &[]));
+        assert!(joined(ALL_HOSTS4, &[]));
+        assert!(!joined(group4, &[ll]));
+        assert!(joined(all_nodes6(), &[]));
+        assert!(joined(solicited_node(ll), &[ll]));
+        assert!(!joined(solicited_node(ll), &[]));
     }
 
     #[test]

@@ -264,7 +264,7 @@ impl<S: Sink> Walk<'_, S> {
     /// an unjoined group that collides with a joined one also passes (not modelled).
     fn dev_admits(&self, dev: DevId, frame: Frame) -> bool {
         let d = &self.fabric.devs[dev];
-        self.promiscuous || joined(frame.dst, &d.ipv6_addrs, d.ipv6_on)
+        self.promiscuous || joined(frame.dst, &d.ipv6_addrs)
     }
 
     /// `port->mc_filter`: all groups when the lower device is promiscuous or allmulti,
@@ -276,13 +276,12 @@ impl<S: Sink> Walk<'_, S> {
         let l = &self.fabric.links[link];
         let host_joined = l.vid.is_none() && {
             let parent = &self.fabric.parents[l.parent];
-            let own = [crate::model::frame::link_local(parent.mac)];
-            joined(frame.dst, &own, true)
+            joined(frame.dst, &[crate::model::frame::link_local(parent.mac)])
         };
         host_joined
             || l.devs.iter().any(|&d| {
                 let d = &self.fabric.devs[d];
-                joined(frame.dst, &d.ipv6_addrs, d.ipv6_on)
+                joined(frame.dst, &d.ipv6_addrs)
             })
     }
 }

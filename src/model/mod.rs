@@ -294,4 +294,6 @@ fn notes(scenario: &Scenario, fabric: &Fabric, spec: &MatrixSpec) -> Vec<String>
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
