@@ -7,6 +7,8 @@ pub mod addr;
 pub mod cli;
 pub mod delivery;
 pub mod diag;
+pub mod measure;
 pub mod netns;
 pub mod report;
 pub mod scenario;
+pub mod verdict;

@@ -344,7 +344,7 @@ pub struct MatrixTest {
     pub receivers: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LatencyMethod {
     /// Sender and receiver share the clock: receive time minus the send time in the payload.
