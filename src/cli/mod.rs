@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 
 use crate::diag::Outcome;
 
+mod check;
+
 /// Build macvlan labs in network namespaces, predict every frame's path, and measure what the
 /// kernel really does.
 #[derive(Debug, Parser)]
@@ -18,14 +20,17 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Validate scenario files without touching the kernel.
+    Check(check::CheckArgs),
+}
 
-// Until the first command lands, `Command` has no variants.
-#[allow(unreachable_code)]
 pub fn main() -> ExitCode {
     ExitCode::from(run(Cli::parse().command).code())
 }
 
 fn run(command: Command) -> Outcome {
-    match command {}
+    match command {
+        Command::Check(args) => check::run(args),
+    }
 }
