@@ -18,17 +18,17 @@ pub type DevId = usize;
 pub type LinkId = usize;
 pub type PortId = usize;
 
-/// What a matrix node is.
+/// What a matrix node (a `Station`) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
-    /// The host's parent interfaces (receives only, in the matrix).
-    Host,
+    /// The host's own interface on a parent (index into `parents`).
+    Host(usize),
     Endpoint(DevId),
     Shim(DevId),
     Peer(usize),
 }
 
-/// A sender and/or receiver of the matrix, and an IP node for reachability.
+/// A station: a sender and/or receiver of the matrix, and an IP node for reachability.
 #[derive(Debug, Clone)]
 pub struct Node {
     pub name: String,
@@ -86,6 +86,8 @@ pub struct ParentDev {
     pub tagged: Vec<(u16, LinkId)>,
     /// The switch port facing it, with a bridge.
     pub port: Option<PortId>,
+    /// The host's station on it (none for a real interface, which is no station).
+    pub node: Option<NodeId>,
 }
 
 impl ParentDev {
@@ -136,19 +138,15 @@ pub struct PeerDev {
 /// The compiled lab.
 #[derive(Debug, Clone)]
 pub struct Fabric {
-    /// Matrix order: host, endpoints (declaration order), the shim, peers.
+    /// Matrix order, that of `Scenario::stations`: the host's parents, the shim, endpoints, peers.
     pub nodes: Vec<Node>,
     pub devs: Vec<Macvlan>,
     pub links: Vec<Link>,
     pub parents: Vec<ParentDev>,
     pub peers: Vec<PeerDev>,
     pub segment: Segment,
-    /// The parent the host sends from and whose MAC is the host's in the matrix.
-    pub host_parent: Option<usize>,
     by_name: HashMap<String, NodeId>,
 }
-
-pub const HOST: NodeId = 0;
 
 impl Fabric {
     pub fn compile(s: &Scenario) -> Result<Fabric, ModelError> {
@@ -162,6 +160,7 @@ impl Fabric {
                 untagged: None,
                 tagged: Vec::new(),
                 port: None,
+                node: None,
             })
             .collect();
         let mut links: Vec<Link> = Vec::new();
@@ -197,30 +196,72 @@ impl Fabric {
             link_of_network.push(id);
         }
 
-        let host_ipv4 = s.host.addresses.iter().find_map(|a| {
-            let prefix = s.networks.get(a.network)?.ipv4.subnet;
-            Some((a.ipv4?, vec![prefix]))
-        });
-        let host_ipv6 = s.host.addresses.iter().find_map(|a| {
-            let prefix = s.networks.get(a.network)?.ipv6.as_ref()?.subnet;
-            Some((a.ipv6?, vec![prefix]))
-        });
-        // The host's parent interface in the matrix is the parent of the first network.
-        let host_parent = s
-            .networks
-            .first()
-            .map(|n| n.parent)
-            .or((!s.parents.is_empty()).then_some(0));
-        let host_mac = host_parent.map(|p| s.parents[p].mac).unwrap_or_default();
-        let mut nodes = vec![Node {
-            name: HOST_NODE.to_string(),
-            kind: NodeKind::Host,
-            mac: host_mac,
-            ipv4: host_ipv4,
-            ipv6: host_ipv6,
-            network: s.host.addresses.first().map(|a| a.network),
-        }];
+        let mut nodes = Vec::new();
+        for (i, p) in s.parents.iter().enumerate() {
+            if matches!(p.kind, ParentKind::Existing { .. }) {
+                continue;
+            }
+            let on_parent = |a: &&crate::scenario::HostAddress| {
+                s.networks
+                    .get(a.network)
+                    .is_some_and(|n| n.parent == i && n.vlan.is_none())
+            };
+            let ipv4 = s
+                .host
+                .addresses
+                .iter()
+                .filter(on_parent)
+                .find_map(|a| Some((a.ipv4?, vec![s.networks[a.network].ipv4.subnet])));
+            let ipv6 =
+                s.host.addresses.iter().filter(on_parent).find_map(|a| {
+                    Some((a.ipv6?, vec![s.networks[a.network].ipv6.as_ref()?.subnet]))
+                });
+            parents[i].node = Some(nodes.len());
+            nodes.push(Node {
+                name: format!("{HOST_NODE}:{}", p.name),
+                kind: NodeKind::Host(i),
+                mac: p.mac,
+                ipv4,
+                ipv6,
+                network: s.host.addresses.iter().find(on_parent).map(|a| a.network),
+            });
+        }
         let mut devs = Vec::new();
+        if let Some(shim) = &s.host.shim {
+            let net = s.networks.get(shim.network).ok_or_else(|| {
+                ModelError::Inconsistent(format!(
+                    "the shim names network #{} that does not exist",
+                    shim.network
+                ))
+            })?;
+            let node = nodes.len();
+            let dev = devs.len();
+            // The Docker recipe routes the network's ip_range through the shim.
+            let ipv6 = match (&net.ipv6, shim.ipv6) {
+                (Some(ipam), Some(a)) => Some((a, vec![ipam.ip_range])),
+                _ => None,
+            };
+            nodes.push(Node {
+                name: format!("{HOST_NODE}:{}", shim.interface),
+                kind: NodeKind::Shim(dev),
+                mac: shim.mac,
+                ipv4: Some((shim.ipv4, vec![net.ipv4.ip_range])),
+                ipv6,
+                network: Some(shim.network),
+            });
+            devs.push(Macvlan {
+                node,
+                link: link_of_network[shim.network],
+                mode: MacvlanMode::Bridge,
+                nodst: false,
+                nopromisc: false,
+                mac: shim.mac,
+                sources: Vec::new(),
+                ipv6_on: net.ipv6.is_some(),
+                ipv6_addrs: Vec::new(),
+                label: format!("{HOST_NODE}:{}", shim.interface),
+            });
+        }
         for e in &s.endpoints {
             let net = s.networks.get(e.network).ok_or_else(|| {
                 ModelError::Inconsistent(format!(
@@ -257,41 +298,6 @@ impl Fabric {
                 ipv6_on: net.ipv6.is_some(),
                 ipv6_addrs: Vec::new(),
                 label: format!("{}:{}", e.name, e.interface),
-            });
-        }
-        if let Some(shim) = &s.host.shim {
-            let net = s.networks.get(shim.network).ok_or_else(|| {
-                ModelError::Inconsistent(format!(
-                    "the shim names network #{} that does not exist",
-                    shim.network
-                ))
-            })?;
-            let node = nodes.len();
-            let dev = devs.len();
-            // The Docker recipe routes the network's ip_range through the shim.
-            let ipv6 = match (&net.ipv6, shim.ipv6) {
-                (Some(ipam), Some(a)) => Some((a, vec![ipam.ip_range])),
-                _ => None,
-            };
-            nodes.push(Node {
-                name: shim.interface.clone(),
-                kind: NodeKind::Shim(dev),
-                mac: shim.mac,
-                ipv4: Some((shim.ipv4, vec![net.ipv4.ip_range])),
-                ipv6,
-                network: Some(shim.network),
-            });
-            devs.push(Macvlan {
-                node,
-                link: link_of_network[shim.network],
-                mode: MacvlanMode::Bridge,
-                nodst: false,
-                nopromisc: false,
-                mac: shim.mac,
-                sources: Vec::new(),
-                ipv6_on: net.ipv6.is_some(),
-                ipv6_addrs: Vec::new(),
-                label: format!("{HOST_NODE}:{}", shim.interface),
             });
         }
         let mut peers = Vec::new();
@@ -408,7 +414,6 @@ impl Fabric {
             parents,
             peers,
             segment,
-            host_parent,
             by_name,
         })
     }
@@ -426,16 +431,9 @@ impl Fabric {
         })
     }
 
-    /// Nodes that send in a matrix pass: every node but the host.
+    /// Nodes that send in a matrix pass by default: every station but the host's parents.
     pub fn is_sender(&self, node: NodeId) -> bool {
-        self.nodes[node].kind != NodeKind::Host
-    }
-
-    pub fn dev_of(&self, node: NodeId) -> Option<DevId> {
-        match self.nodes[node].kind {
-            NodeKind::Endpoint(d) | NodeKind::Shim(d) => Some(d),
-            NodeKind::Host | NodeKind::Peer(_) => None,
-        }
+        !matches!(self.nodes[node].kind, NodeKind::Host(_))
     }
 
     /// A label for a switch port in traces: `switch:p0`.

@@ -73,26 +73,31 @@ impl<'a> Walker<'a> {
 }
 
 /// Every cell of the matrix, in the measurement's order: for each pass (in `spec.promiscuous`
-/// order), each class (in `spec.classes` order), each sender (matrix node order: endpoints,
-/// the shim, peers), each receiver (matrix node order: host, endpoints, the shim, peers; never
-/// the sender). `received`/`leaked` hold the prediction; `expected*` are left empty.
-pub fn predict_cells(fabric: &Fabric, spec: &MatrixSpec) -> Vec<Cell> {
+/// order), each class (in `spec.classes` order), each sender, each receiver other than the
+/// sender, both in station order (`Scenario::stations`: the host's parents, the shim,
+/// endpoints, peers). Unicast goes to each receiver in turn. `received`/`leaked` hold the
+/// prediction; `expected*` are left empty.
+pub fn predict_cells(
+    fabric: &Fabric,
+    spec: &MatrixSpec,
+    senders: &[NodeId],
+    receivers: &[NodeId],
+) -> Vec<Cell> {
     let n = fabric.nodes.len();
-    let senders: Vec<NodeId> = (0..n).filter(|&s| fabric.is_sender(s)).collect();
     let k = u64::from(spec.frames);
     let mut walker = Walker::new(fabric, primed_fdb(fabric));
     let mut cells = Vec::with_capacity(
-        spec.promiscuous.len() * spec.classes.len() * senders.len() * n.saturating_sub(1),
+        spec.promiscuous.len() * spec.classes.len() * senders.len() * receivers.len(),
     );
     let mut received = vec![0u64; n];
     let mut leaked = vec![0u64; n];
     for &promiscuous in &spec.promiscuous {
         for &class in &spec.classes {
-            for &from in &senders {
+            for &from in senders {
                 received.iter_mut().for_each(|v| *v = 0);
                 leaked.iter_mut().for_each(|v| *v = 0);
                 if class.addressing == Addressing::Unicast {
-                    for to in (0..n).filter(|&t| t != from) {
+                    for &to in receivers.iter().filter(|&&t| t != from) {
                         let frame = walker.class_frame(from, class, to, spec.vlan);
                         let counts = walker.walk(from, frame, promiscuous);
                         received[to] = u64::from(counts.get(to));
@@ -109,7 +114,7 @@ pub fn predict_cells(fabric: &Fabric, spec: &MatrixSpec) -> Vec<Cell> {
                         received[t] = u64::from(counts.get(t));
                     }
                 }
-                for to in (0..n).filter(|&t| t != from) {
+                for &to in receivers.iter().filter(|&&t| t != from) {
                     cells.push(Cell {
                         from: fabric.nodes[from].name.clone(),
                         to: fabric.nodes[to].name.clone(),
@@ -247,7 +252,7 @@ pub fn group_nodes(fabric: &Fabric, fdb: &Fdb, network_names: &[String]) -> Vec<
 
 fn alone_kind(fabric: &Fabric, kind: NodeKind) -> String {
     match kind {
-        NodeKind::Host => "the host's parent interface".into(),
+        NodeKind::Host(_) => "the host's parent interface".into(),
         NodeKind::Shim(_) => "the host shim (bridge mode)".into(),
         NodeKind::Endpoint(d) => format!(
             "endpoint ({} mode on {})",

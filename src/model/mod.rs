@@ -24,14 +24,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::addr::MacAddr;
 use crate::delivery::{Addressing, Cell, FrameClass, MatrixSpec};
-use crate::scenario::{MacvlanMode, Scenario};
+use crate::measure::matrix::{MatrixResult, Promiscuity};
+use crate::scenario::{MacvlanMode, MatrixTest, Scenario};
 
 pub use matrix::{Group, GroupCell};
 pub use reach::{HostReach, Reach, ReachPair};
-pub use switch::{FdbEntry, FdbReport};
 pub use walk::{Action, Hop};
 
-use fabric::{Fabric, NodeKind, Segment};
+use fabric::{Fabric, NodeId, NodeKind, Segment};
 use frame::Frame;
 use walk::{Recorder, Walk};
 
@@ -62,10 +62,53 @@ pub fn default_spec() -> MatrixSpec {
 }
 
 /// Every matrix cell in the measurement's order (see `matrix::predict_cells`), with the
-/// prediction in `received` and `leaked`. Assumes the switch was primed before each pass: every
-/// sender, in matrix order, sent one frame to `UNKNOWN_UNICAST_MAC` (see docs/model.md).
+/// prediction in `received` and `leaked`: every station but the host's parents sends, every
+/// station receives. Assumes the switch was primed before each pass: every sender, in station
+/// order, sent one frame to `UNKNOWN_UNICAST_MAC` (see docs/model.md).
 pub fn predict(scenario: &Scenario, spec: &MatrixSpec) -> Result<Vec<Cell>, ModelError> {
-    Ok(matrix::predict_cells(&Fabric::compile(scenario)?, spec))
+    let fabric = Fabric::compile(scenario)?;
+    let all: Vec<NodeId> = (0..fabric.nodes.len()).collect();
+    let senders: Vec<NodeId> = all
+        .iter()
+        .copied()
+        .filter(|&n| fabric.is_sender(n))
+        .collect();
+    Ok(matrix::predict_cells(&fabric, spec, &senders, &all))
+}
+
+/// The predicted result of one `[[tests]]` matrix, in the measurement's own type: cells (for
+/// the test's senders and receivers, every station when it names none; the host's parents send
+/// only when named), each parent's and bridge port's promiscuity, and the learned FDB.
+pub fn predict_matrix(
+    scenario: &Scenario,
+    name: &str,
+    test: &MatrixTest,
+) -> Result<MatrixResult, ModelError> {
+    let fabric = Fabric::compile(scenario)?;
+    let pick =
+        |names: &[String], default: &dyn Fn(NodeId) -> bool| -> Result<Vec<NodeId>, ModelError> {
+            if names.is_empty() {
+                Ok((0..fabric.nodes.len()).filter(|&n| default(n)).collect())
+            } else {
+                let mut ids = names
+                    .iter()
+                    .map(|n| fabric.node(n))
+                    .collect::<Result<Vec<_>, _>>()?;
+                ids.sort_unstable();
+                ids.dedup();
+                Ok(ids)
+            }
+        };
+    let senders = pick(&test.senders, &|n| fabric.is_sender(n))?;
+    let receivers = pick(&test.receivers, &|_| true)?;
+    let fdb = matrix::primed_fdb(&fabric);
+    Ok(MatrixResult {
+        name: name.to_string(),
+        spec: test.spec.clone(),
+        cells: matrix::predict_cells(&fabric, &test.spec, &senders, &receivers),
+        promiscuity: promiscuity(&fabric, &test.spec),
+        fdb: switch::fdb_entries(&fabric, &fdb, &test.spec.promiscuous),
+    })
 }
 
 /// What to trace: one frame of `class` from `from`; `to` is the unicast destination and the
@@ -166,15 +209,6 @@ pub fn trace(scenario: &Scenario, request: &TraceRequest) -> Result<Trace, Model
     })
 }
 
-/// The promiscuity of a device during a pass: the kernel's counter and whether it is non-zero.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Promiscuity {
-    pub device: String,
-    pub promiscuous_pass: bool,
-    pub promiscuity: u32,
-    pub promiscuous: bool,
-}
-
 /// Everything `mvlab simulate` shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Simulation {
@@ -187,8 +221,10 @@ pub struct Simulation {
     /// The matrix cell by cell, for labs of at most `FULL_MATRIX_NODES` nodes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cells: Option<Vec<Cell>>,
-    /// The switch's forwarding table after a pass (none without a bridge).
-    pub fdb: Option<FdbReport>,
+    /// The switch's learned forwarding table after a pass (per pass, as measured).
+    pub fdb: Vec<crate::measure::matrix::FdbEntry>,
+    /// Source MACs the switch saw but did not learn (its table was full).
+    pub fdb_not_learned: Vec<String>,
     pub promiscuity: Vec<Promiscuity>,
     pub reachability: Vec<ReachPair>,
     pub host_reach: Vec<HostReach>,
@@ -205,8 +241,15 @@ pub fn simulate(scenario: &Scenario, spec: &MatrixSpec) -> Result<Simulation, Mo
     let network_names: Vec<String> = scenario.networks.iter().map(|n| n.name.clone()).collect();
     let groups = matrix::group_nodes(&fabric, &fdb, &network_names);
     let grouped = matrix::predict_groups(&fabric, &fdb, &groups, spec);
-    let cells =
-        (fabric.nodes.len() <= FULL_MATRIX_NODES).then(|| matrix::predict_cells(&fabric, spec));
+    let cells = (fabric.nodes.len() <= FULL_MATRIX_NODES).then(|| {
+        let all: Vec<NodeId> = (0..fabric.nodes.len()).collect();
+        let senders: Vec<NodeId> = all
+            .iter()
+            .copied()
+            .filter(|&n| fabric.is_sender(n))
+            .collect();
+        matrix::predict_cells(&fabric, spec, &senders, &all)
+    });
     let mut walker = matrix::Walker::new(&fabric, fdb.clone());
     let reachability = reach::reach_pairs(&mut walker, &groups);
     let host_reach = reach::host_reach(&mut walker, &groups);
@@ -214,7 +257,8 @@ pub fn simulate(scenario: &Scenario, spec: &MatrixSpec) -> Result<Simulation, Mo
         scenario: scenario.name.clone(),
         spec: spec.clone(),
         promiscuity: promiscuity(&fabric, spec),
-        fdb: FdbReport::new(&fabric, &fdb),
+        fdb: switch::fdb_entries(&fabric, &fdb, &spec.promiscuous),
+        fdb_not_learned: switch::not_learned(&fabric, &fdb),
         notes: notes(scenario, &fabric, spec),
         groups,
         matrix: grouped,
@@ -233,7 +277,6 @@ fn promiscuity(fabric: &Fabric, spec: &MatrixSpec) -> Vec<Promiscuity> {
                 device: fabric.parent_label(parent),
                 promiscuous_pass: pass,
                 promiscuity: count,
-                promiscuous: count > 0,
             });
         }
         // `br_manage_promisc`: with vlan_filtering off every bridge port is promiscuous.
@@ -243,7 +286,6 @@ fn promiscuity(fabric: &Fabric, spec: &MatrixSpec) -> Vec<Promiscuity> {
                     device: fabric.port_label(port),
                     promiscuous_pass: pass,
                     promiscuity: 1,
-                    promiscuous: true,
                 });
             }
         }

@@ -131,7 +131,9 @@ proptest! {
         let names: Vec<String> = s.networks.iter().map(|n| n.name.clone()).collect();
         let groups = group_nodes(&fabric, &fdb, &names);
         let spec = default_spec();
-        let cells = by_key(&predict_cells(&fabric, &spec));
+        let all: Vec<usize> = (0..fabric.nodes.len()).collect();
+        let senders: Vec<usize> = all.iter().copied().filter(|&n| fabric.is_sender(n)).collect();
+        let cells = by_key(&predict_cells(&fabric, &spec, &senders, &all));
         for gc in predict_groups(&fabric, &fdb, &groups, &spec) {
             let a = groups.iter().find(|g| g.label == gc.from).unwrap();
             let b = groups.iter().find(|g| g.label == gc.to).unwrap();
@@ -176,7 +178,10 @@ proptest! {
                         // port"), or the passthru device, which takes every unicast frame that
                         // comes back (flooded, or known on the parent's own port).
                         let own = counts.get(from);
-                        let dev = fabric.dev_of(from).map(|d| &fabric.devs[d]);
+                        let dev = match fabric.nodes[from].kind {
+                            super::fabric::NodeKind::Endpoint(d) | super::fabric::NodeKind::Shim(d) => Some(&fabric.devs[d]),
+                            _ => None,
+                        };
                         let expected = match dev {
                             Some(d) if l.hairpin => match d.mode {
                                 MacvlanMode::Private | MacvlanMode::Source => u32::from(frame.dst.is_multicast()),

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::addr::MacAddr;
-use crate::model::fabric::{HOST, NodeId, NodeKind};
+use crate::model::fabric::{NodeId, NodeKind};
 use crate::model::frame::{Frame, Tags, solicited_node};
 use crate::model::matrix::{Group, Walker};
 
@@ -56,9 +56,10 @@ enum Family {
 impl Walker<'_> {
     /// Whether `frame` sent by `from` reaches `to`'s IP stack.
     fn arrives(&mut self, from: NodeId, to: NodeId, frame: Frame) -> bool {
+        let host = matches!(self.fabric.nodes[to].kind, NodeKind::Host(_));
         let counts = self.walk(from, frame, false);
-        if to == HOST {
-            counts.host_stack() > 0
+        if host {
+            counts.reached_stack(to)
         } else {
             counts.get(to) > 0
         }
@@ -153,13 +154,20 @@ pub fn host_reach(walker: &mut Walker, groups: &[Group]) -> Vec<HostReach> {
         .find(|&n| matches!(walker.fabric.nodes[n].kind, NodeKind::Shim(_)));
     groups
         .iter()
-        .filter(|g| matches!(walker.fabric.nodes[g.ids[0]].kind, NodeKind::Endpoint(_)))
-        .map(|g| {
+        .filter_map(|g| match walker.fabric.nodes[g.ids[0]].kind {
+            NodeKind::Endpoint(dev) => Some((g, dev)),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|(g, dev)| {
             let e = g.ids[0];
-            let direct = if walker.fabric.nodes[HOST].ipv4.is_some() {
-                walker.reach(HOST, e, Family::V4)
-            } else {
-                Reach::no("the host has no address of its own on the parent".into())
+            let parent = walker.fabric.links[walker.fabric.devs[dev].link].parent;
+            let direct = match walker.fabric.parents[parent].node {
+                Some(host) if walker.fabric.nodes[host].ipv4.is_some() => {
+                    walker.reach(host, e, Family::V4)
+                }
+                _ => Reach::no("the host has no address of its own on this parent".into()),
             };
             HostReach {
                 endpoints: g.label.clone(),

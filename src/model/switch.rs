@@ -11,9 +11,8 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
 use crate::addr::MacAddr;
+use crate::measure::matrix::FdbEntry;
 use crate::model::fabric::{Attached, BridgeDev, Fabric, PortId, Segment};
 use crate::model::frame::Frame;
 use crate::model::walk::{Action, Hop, Sink, Walk};
@@ -41,14 +40,6 @@ impl Fdb {
 
     pub fn refused(&self) -> &[(MacAddr, PortId)] {
         &self.refused
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 }
 
@@ -294,55 +285,45 @@ impl<S: Sink> Walk<'_, S> {
     }
 }
 
-/// One learned entry of the predicted forwarding table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FdbEntry {
-    pub mac: MacAddr,
-    /// The switch port name (`p0`).
-    pub port: String,
-    /// The node that owns the MAC.
-    pub owner: Option<String>,
-}
-
-/// The predicted forwarding table after a matrix pass.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FdbReport {
-    pub bridge: String,
-    pub ageing_time: u32,
-    pub fdb_max_learned: Option<u32>,
-    /// Learned entries in learning order.
-    pub entries: Vec<FdbEntry>,
-    /// Source MACs seen but not learned because the table was full.
-    pub not_learned: Vec<FdbEntry>,
-}
-
-impl FdbReport {
-    pub fn new(fabric: &Fabric, fdb: &Fdb) -> Option<FdbReport> {
-        let Segment::Bridge(b) = &fabric.segment else {
-            return None;
-        };
-        let mut owners: HashMap<MacAddr, String> = HashMap::with_capacity(fabric.nodes.len());
-        for n in &fabric.nodes {
-            owners
-                .entry(n.mac)
-                .and_modify(|o| {
-                    o.push('+');
-                    o.push_str(&n.name);
-                })
-                .or_insert_with(|| n.name.clone());
-        }
-        let owner = |mac: MacAddr| owners.get(&mac).cloned();
-        let entry = |(mac, port): (MacAddr, PortId)| FdbEntry {
-            mac,
-            port: b.ports[port].flags.name.clone(),
-            owner: owner(mac),
-        };
-        Some(FdbReport {
-            bridge: b.name.clone(),
-            ageing_time: b.ageing_time,
-            fdb_max_learned: b.fdb_max_learned,
-            entries: fdb.entries().map(entry).collect(),
-            not_learned: fdb.refused().iter().copied().map(entry).collect(),
+/// The predicted forwarding table after a pass, in the measurement's terms: learned entries in
+/// learning order (the same in both passes: promiscuity does not change the bridge).
+pub fn fdb_entries(fabric: &Fabric, fdb: &Fdb, passes: &[bool]) -> Vec<FdbEntry> {
+    let Segment::Bridge(b) = &fabric.segment else {
+        return Vec::new();
+    };
+    let owners: HashMap<MacAddr, &str> = fabric
+        .nodes
+        .iter()
+        .rev()
+        .map(|n| (n.mac, n.name.as_str()))
+        .collect();
+    passes
+        .iter()
+        .flat_map(|&pass| {
+            let owners = &owners;
+            fdb.entries().map(move |(mac, port)| FdbEntry {
+                promiscuous_pass: pass,
+                port: b.ports[port].flags.name.clone(),
+                mac: mac.to_string(),
+                station: owners.get(&mac).map(|s| s.to_string()),
+            })
         })
-    }
+        .collect()
+}
+
+/// Source MACs the bridge saw but did not learn because `fdb_max_learned` was reached.
+pub fn not_learned(fabric: &Fabric, fdb: &Fdb) -> Vec<String> {
+    let owners: HashMap<MacAddr, &str> = fabric
+        .nodes
+        .iter()
+        .rev()
+        .map(|n| (n.mac, n.name.as_str()))
+        .collect();
+    fdb.refused()
+        .iter()
+        .map(|(mac, _)| match owners.get(mac) {
+            Some(name) => format!("{mac} ({name})"),
+            None => mac.to_string(),
+        })
+        .collect()
 }

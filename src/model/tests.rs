@@ -60,6 +60,7 @@ pub(crate) fn lab() -> Scenario {
             addresses: Vec::new(),
             shim: None,
         },
+        tests: Vec::new(),
     }
 }
 
@@ -221,7 +222,7 @@ fn bridge_mode_unicast_to_a_sibling_stays_local_but_the_parent_sees_it() {
     let m = matrix(&two(MacvlanMode::Bridge, false), ALL, false);
     assert_eq!(cell(&m, "e1", "e2", "unicast"), (1, 0));
     // dev_forward_skb(lowerdev): the parent's socket sees the sibling's frame (a leak at host).
-    assert_eq!(cell(&m, "e1", "host", "unicast"), (0, 1));
+    assert_eq!(cell(&m, "e1", "host:eth0", "unicast"), (0, 1));
     // The peer only sees e1's frames to itself and to the host (flooded: the host never sent).
     assert_eq!(cell(&m, "e1", "peer", "unicast"), (1, 1));
     let t = trace(
@@ -255,8 +256,8 @@ fn vepa_needs_hairpin_for_siblings() {
     assert_eq!(cell(&on, "e1", "e2", "unicast"), (1, 0));
     assert_eq!(cell(&on, "e1", "e2", "broadcast"), (1, 0));
     // The reflected frames pass the parent: the host sees them.
-    assert_eq!(cell(&on, "e1", "host", "broadcast"), (1, 0));
-    assert_eq!(cell(&off, "e1", "host", "broadcast"), (0, 0));
+    assert_eq!(cell(&on, "e1", "host:eth0", "broadcast"), (1, 0));
+    assert_eq!(cell(&off, "e1", "host:eth0", "broadcast"), (0, 0));
 }
 
 #[test]
@@ -302,11 +303,11 @@ fn bridge_mode_group_frames_are_copied_locally_and_sent_out() {
     assert_eq!(cell(&off, "e1", "e2", "broadcast"), (1, 0));
     assert_eq!(cell(&off, "e1", "peer", "broadcast"), (1, 0));
     // The host only sees what comes back in: without hairpin nothing.
-    assert_eq!(cell(&off, "e1", "host", "broadcast"), (0, 0));
+    assert_eq!(cell(&off, "e1", "host:eth0", "broadcast"), (0, 0));
     // With hairpin the reflected copy goes to vepa devices only: e2 still gets one copy.
     let on = matrix(&two(MacvlanMode::Bridge, true), ALL, false);
     assert_eq!(cell(&on, "e1", "e2", "broadcast"), (1, 0));
-    assert_eq!(cell(&on, "e1", "host", "broadcast"), (1, 0));
+    assert_eq!(cell(&on, "e1", "host:eth0", "broadcast"), (1, 0));
 }
 
 #[test]
@@ -425,18 +426,13 @@ fn fdb_max_learned_floods_frames_to_the_unlearned() {
         b.fdb_max_learned = Some(2);
     }
     let sim = simulate(&s, &spec(ALL, false)).unwrap();
-    let fdb = sim.fdb.unwrap();
-    let learned: Vec<_> = fdb
-        .entries
-        .iter()
-        .map(|e| e.owner.clone().unwrap())
-        .collect();
+    let learned: Vec<_> = sim.fdb.iter().map(|e| e.station.clone().unwrap()).collect();
     assert_eq!(learned, ["e1", "e2"]);
     assert_eq!(
-        fdb.not_learned.len(),
+        sim.fdb_not_learned.len(),
         2,
         "e3 and the peer are refused: {:?}",
-        fdb.not_learned
+        sim.fdb_not_learned
     );
     let m = matrix(&s, ALL, false);
     // The peer is not learned: e1's unicast to it is flooded, and with no hairpin never returns.
@@ -452,7 +448,7 @@ fn ageing_time_zero_means_the_bridge_never_learns() {
         b.ageing_time = 0;
     }
     let sim = simulate(&s, &spec(ALL, false)).unwrap();
-    assert!(sim.fdb.unwrap().entries.is_empty());
+    assert!(sim.fdb.is_empty());
     let m = matrix(&s, ALL, false);
     // Every unicast is flooded: the peer sees e1's frames to e2 too.
     assert_eq!(cell(&m, "e1", "peer", "unicast"), (1, 2));
@@ -606,7 +602,7 @@ fn trace_refuses_unknown_and_receive_only_nodes() {
         Err(ModelError::UnknownNode { .. })
     ));
     assert!(matches!(
-        trace(&s, &req("host", "e1")),
+        trace(&s, &req("host:eth0", "e1")),
         Err(ModelError::NotASender(_))
     ));
     assert!(matches!(
@@ -637,13 +633,34 @@ fn cells_come_in_the_documented_order() {
     assert_eq!(
         first,
         [
-            ("e1", "host"),
-            ("e1", "e2"),
-            ("e1", "shim0"),
-            ("e1", "peer")
+            ("host:shim0", "host:eth0"),
+            ("host:shim0", "e1"),
+            ("host:shim0", "e2"),
+            ("host:shim0", "peer")
         ]
     );
     assert!(m[0].promiscuous && m[0].class.to_string() == "broadcast");
     assert_eq!(m.len(), 2 * 2 * 4 * 4);
     assert!(m.iter().all(|c| c.sent == 3 && c.received % 3 == 0));
+}
+
+#[test]
+fn every_shipped_scenario_is_simulated_with_stations_as_nodes() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let s = crate::scenario::load(&path).unwrap_or_else(|d| panic!("{d}"));
+        let fabric = Fabric::compile(&s).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let stations: Vec<String> = s.stations().into_iter().map(|st| st.name).collect();
+        let nodes: Vec<String> = fabric.nodes.iter().map(|n| n.name.clone()).collect();
+        assert_eq!(nodes, stations, "{}", path.display());
+        let sim = simulate(&s, &default_spec()).unwrap();
+        assert!(!sim.matrix.is_empty(), "{}", path.display());
+        seen += 1;
+    }
+    assert!(seen >= 5, "only {seen} scenarios under {}", dir.display());
 }

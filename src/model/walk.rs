@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::fabric::{Fabric, HOST, LinkId, NodeId, NodeKind, Segment};
+use crate::model::fabric::{Fabric, LinkId, NodeId, NodeKind, Segment};
 use crate::model::frame::Frame;
 use crate::model::switch::Fdb;
 use crate::scenario::ParentKind;
@@ -18,8 +18,8 @@ use crate::scenario::ParentKind;
 pub enum Arrival {
     /// A packet socket bound to the node's lab interface sees it (what the matrix counts).
     Socket,
-    /// The host's own IP stack gets it (the parent let it pass; for reachability only: the
-    /// host's socket arrival has already been reported when the frame entered the parent).
+    /// The host's own IP stack on a parent gets it (macvlan let it pass; for reachability
+    /// only: the socket arrival was reported when the frame entered the parent).
     HostStack,
 }
 
@@ -81,27 +81,17 @@ impl<S: Sink> Walk<'_, S> {
         match self.fabric.nodes[from].kind {
             NodeKind::Endpoint(dev) | NodeKind::Shim(dev) => self.macvlan_xmit(dev, frame),
             NodeKind::Peer(peer) => self.peer_xmit(peer, frame),
-            NodeKind::Host => match self.fabric.host_parent {
-                Some(parent) => {
-                    self.sink.hop(|| {
-                        Hop::new(
-                            self.fabric.parent_label(parent),
-                            "dev_queue_xmit",
-                            Action::Forwarded,
-                            "the host sends on its parent interface directly: macvlan is not involved on the way out".into(),
-                        )
-                    });
-                    self.parent_xmit(parent, frame)
-                }
-                None => self.sink.hop(|| {
+            NodeKind::Host(parent) => {
+                self.sink.hop(|| {
                     Hop::new(
-                        "host".into(),
+                        self.fabric.parent_label(parent),
                         "dev_queue_xmit",
-                        Action::Dropped,
-                        "the host has no parent interface to send from".into(),
+                        Action::Forwarded,
+                        "the host sends on its parent interface directly: macvlan is not involved on the way out".into(),
                     )
-                }),
-            },
+                });
+                self.parent_xmit(parent, frame)
+            }
         }
     }
 
@@ -220,12 +210,12 @@ impl<S: Sink> Walk<'_, S> {
     /// then a matching VLAN sub-interface takes a tagged frame (`vlan_do_receive`), and the
     /// macvlan port on the resulting device handles it.
     pub(super) fn parent_rx(&mut self, parent: usize, frame: Frame) {
-        self.deliver(HOST, "__netif_receive_skb_core", || {
-            format!(
-                "the packet socket on the parent {} sees every incoming frame before macvlan takes it",
-                self.fabric.parents[parent].name
-            )
-        });
+        if let Some(node) = self.fabric.parents[parent].node {
+            self.deliver(node, "__netif_receive_skb_core", || {
+                "the packet socket on the parent sees every incoming frame before macvlan takes it"
+                    .to_string()
+            });
+        }
         let p = &self.fabric.parents[parent];
         if let Some(link) = frame.tags.outer().and_then(|vid| p.link_for_vid(vid)) {
             self.sink.hop(|| {
@@ -262,7 +252,9 @@ impl<S: Sink> Walk<'_, S> {
                 format!("{why}: the frame goes up the host's own stack"),
             )
         });
-        self.sink.arrive(HOST, Arrival::HostStack);
+        if let Some(node) = self.fabric.parents[parent].node {
+            self.sink.arrive(node, Arrival::HostStack);
+        }
     }
 
     /// Reports a copy at `node`'s socket, with the hop that put it there.
@@ -286,7 +278,8 @@ impl<S: Sink> Walk<'_, S> {
 pub struct Counts {
     copies: Vec<u32>,
     touched: Vec<NodeId>,
-    host_stack: u32,
+    /// Host stations whose stack got the frame.
+    stacks: Vec<NodeId>,
 }
 
 impl Counts {
@@ -294,7 +287,7 @@ impl Counts {
         Counts {
             copies: vec![0; nodes],
             touched: Vec::new(),
-            host_stack: 0,
+            stacks: Vec::new(),
         }
     }
 
@@ -302,8 +295,9 @@ impl Counts {
         self.copies[node]
     }
 
-    pub fn host_stack(&self) -> u32 {
-        self.host_stack
+    /// Whether the host's stack behind station `node` got the frame.
+    pub fn reached_stack(&self, node: NodeId) -> bool {
+        self.stacks.contains(&node)
     }
 
     /// Nodes with at least one copy, each once, in arrival order.
@@ -316,7 +310,7 @@ impl Counts {
             self.copies[n] = 0;
         }
         self.touched.clear();
-        self.host_stack = 0;
+        self.stacks.clear();
     }
 }
 
@@ -329,7 +323,7 @@ impl Sink for Counts {
                 }
                 self.copies[node] += 1;
             }
-            Arrival::HostStack => self.host_stack += 1,
+            Arrival::HostStack => self.stacks.push(node),
         }
     }
 
@@ -341,14 +335,12 @@ impl Sink for Counts {
 pub struct Recorder {
     pub hops: Vec<Hop>,
     pub socket: Vec<NodeId>,
-    pub host_stack: u32,
 }
 
 impl Sink for Recorder {
     fn arrive(&mut self, node: NodeId, arrival: Arrival) {
-        match arrival {
-            Arrival::Socket => self.socket.push(node),
-            Arrival::HostStack => self.host_stack += 1,
+        if arrival == Arrival::Socket {
+            self.socket.push(node);
         }
     }
 
