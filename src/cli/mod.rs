@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::diag::Outcome;
 
 mod check;
+mod simulate;
 
 /// Build macvlan labs in network namespaces, predict every frame's path, and measure what the
 /// kernel really does.
@@ -23,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate scenario files without touching the kernel.
     Check(check::CheckArgs),
+    /// Predict every delivery of a scenario with the packet-path model (no root, no kernel).
+    Simulate(simulate::SimulateArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -32,5 +35,6 @@ pub fn main() -> ExitCode {
 fn run(command: Command) -> Outcome {
     match command {
         Command::Check(args) => check::run(args),
+        Command::Simulate(args) => simulate::run(args),
     }
 }

@@ -40,10 +40,6 @@ use walk::{Recorder, Walk};
 pub enum ModelError {
     #[error("there is no node `{name}` in this scenario; nodes are: {known}")]
     UnknownNode { name: String, known: String },
-    #[error(
-        "`{0}` does not send in the matrix (the host only receives); trace from an endpoint, a peer or the shim"
-    )]
-    NotASender(String),
     #[error("`{0}` is both the sender and the receiver; name two different nodes")]
     SameNode(String),
     #[error("the scenario cannot be built as written: {0}")]
@@ -153,9 +149,6 @@ pub fn trace(scenario: &Scenario, request: &TraceRequest) -> Result<Trace, Model
     let to = fabric.node(&request.to)?;
     if from == to {
         return Err(ModelError::SameNode(request.from.clone()));
-    }
-    if !fabric.is_sender(from) {
-        return Err(ModelError::NotASender(request.from.clone()));
     }
     let mut fdb = matrix::primed_fdb(&fabric);
     let frame = Frame::of_class(

@@ -67,6 +67,13 @@ impl Walker<'_> {
 
     fn reach(&mut self, a: NodeId, b: NodeId, family: Family) -> Reach {
         let (na, nb) = (&self.fabric.nodes[a], &self.fabric.nodes[b]);
+        let in_host = |k: NodeKind| matches!(k, NodeKind::Host(_) | NodeKind::Shim(_));
+        if in_host(na.kind) && in_host(nb.kind) {
+            return Reach {
+                reachable: true,
+                why: "both are the host's own interfaces: delivered inside the host, no frame is sent".into(),
+            };
+        }
         let (ma, mb) = (na.mac, nb.mac);
         let (names, resolution, on_link_ab, on_link_ba, target_group) = match family {
             Family::V4 => {

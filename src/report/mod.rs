@@ -5,4 +5,5 @@
 pub mod junit;
 pub mod prom;
 pub mod scenario;
+pub mod simulation;
 pub mod text;
