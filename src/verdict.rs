@@ -3,15 +3,102 @@
 //! expected value into the matrix cells they cover, so reports show expected beside measured.
 //! Pure: it reads results and the scenario, and never measures or formats output.
 
-use crate::delivery::Cell;
+use crate::delivery::{Addressing, Cell};
 use crate::measure::latency::{LatencyResult, loss_percent};
+use crate::measure::matrix::MatrixResult;
 use crate::measure::rfc2544::{Rfc2544Result, Rfc2544Size};
 use crate::measure::throughput::{ThroughputPoint, ThroughputResult};
 use crate::measure::{ExpectationResult, TestResult};
+use crate::model::{self, TraceRequest};
 use crate::scenario::{Claim, CountCheck, NodeSet, Op, Quantity, Role, Scenario, Station};
 
 /// How many failing cells a delivery claim's `measured` text names before summarising.
 const CELLS_SHOWN: usize = 4;
+/// How many model/kernel disagreements get an expectation (and a trace) of their own.
+const DISAGREEMENTS_SHOWN: usize = 20;
+
+/// Whether a measured cell may differ from the model's exact prediction for a reason the model
+/// cannot know: an unjoined IPv4 group passes a non-promiscuous macvlan whose 256-bucket
+/// multicast filter (salted per device, `mc_hash`) collides with a group it joined.
+fn filter_collision(predicted: &Cell, measured: &Cell) -> bool {
+    predicted.class.addressing == Addressing::Multicast4
+        && !predicted.promiscuous
+        && predicted.received == 0
+        && measured.received == measured.sent
+}
+
+/// Holds the kernel to the model: fills the `expected` values of cells no claim covered with the
+/// model's prediction, and turns every cell where the kernel and the model disagree into a failed
+/// expectation carrying the model's hop-by-hop trace of that cell's frame. One summary
+/// expectation says how many cells were compared.
+pub fn conform(
+    scenario: &Scenario,
+    measured: &mut MatrixResult,
+    predicted: &MatrixResult,
+) -> Vec<ExpectationResult> {
+    let mut compared = 0usize;
+    let mut disagreements = Vec::new();
+    for cell in &mut measured.cells {
+        let Some(p) = predicted.cells.iter().find(|p| {
+            p.from == cell.from
+                && p.to == cell.to
+                && p.class == cell.class
+                && p.promiscuous == cell.promiscuous
+        }) else {
+            continue;
+        };
+        compared += 1;
+        cell.expected.get_or_insert(p.received);
+        cell.expected_leaked.get_or_insert(p.leaked);
+        if (cell.received != p.received || cell.leaked != p.leaked) && !filter_collision(p, cell) {
+            disagreements.push((cell.clone(), p.clone()));
+        }
+    }
+    let mut out = vec![ExpectationResult {
+        test: measured.name.clone(),
+        text: "the kernel delivers every cell as the packet-path model predicts".into(),
+        expected: format!("{compared} cell(s) as modelled"),
+        measured: format!("{} cell(s) differ", disagreements.len()),
+        passed: disagreements.is_empty() && compared > 0,
+        detail: match (compared, disagreements.len()) {
+            (0, _) => "no measured cell has a prediction".into(),
+            (_, 0) => String::new(),
+            (_, n) if n > DISAGREEMENTS_SHOWN => format!(
+                "the first {DISAGREEMENTS_SHOWN} follow with their traces; `mvlab simulate --trace` shows any other"
+            ),
+            _ => "each follows with the model's trace".into(),
+        },
+    }];
+    for (cell, p) in disagreements.into_iter().take(DISAGREEMENTS_SHOWN) {
+        let request = TraceRequest {
+            from: cell.from.clone(),
+            to: cell.to.clone(),
+            class: cell.class,
+            promiscuous: cell.promiscuous,
+            vlan: measured.spec.vlan,
+        };
+        let detail = match model::trace(scenario, &request) {
+            Ok(t) => {
+                let hops: Vec<String> = t
+                    .hops
+                    .iter()
+                    .map(|h| format!("{} [{}] {}", h.device, h.kernel, h.text))
+                    .collect();
+                format!("model: {}; path: {}", t.summary, hops.join(" | "))
+            }
+            Err(e) => format!("no trace: {e}"),
+        };
+        out.push(ExpectationResult {
+            test: measured.name.clone(),
+            text: format!("model: {}", describe(&cell)),
+            expected: format!("{} received, {} leaked", p.received, p.leaked),
+            measured: format!("{} received, {} leaked", cell.received, cell.leaked),
+            passed: false,
+            detail,
+        });
+    }
+    out
+}
 
 /// Checks every expectation of `scenario` against `results` (matched by test name), filling the
 /// `expected` fields of the matrix cells that delivery claims cover.
@@ -459,6 +546,60 @@ mod tests {
         assert_eq!(v[0].expected, "< 200 us");
         assert!(!v[2].passed);
         assert_eq!(v[2].measured, "400 us");
+    }
+
+    #[test]
+    fn the_model_fills_unclaimed_cells_and_reports_disagreements_with_a_trace() {
+        let s =
+            scenario("[[parents]]\nport = { hairpin = false }\n[[networks]]\nmode = \"vepa\"\n");
+        let test = crate::scenario::MatrixTest {
+            spec: MatrixSpec {
+                frames: 10,
+                classes: vec![
+                    FrameClass::untagged(Addressing::Unicast),
+                    FrameClass::untagged(Addressing::Multicast4),
+                ],
+                vlan: 100,
+                promiscuous: vec![false],
+            },
+            senders: vec![],
+            receivers: vec![],
+        };
+        let predicted = model::predict_matrix(&s, "matrix", &test).unwrap();
+        let mut measured = predicted.clone();
+        // VEPA without hairpin: e1's unicast to e2 never comes back; pretend the kernel delivered it.
+        let wrong = measured
+            .cells
+            .iter()
+            .position(|c| {
+                c.from == "e1" && c.to == "e2" && c.class.addressing == Addressing::Unicast
+            })
+            .unwrap();
+        assert_eq!(measured.cells[wrong].received, 0);
+        measured.cells[wrong].received = 10;
+        // An unjoined group passing a device's hashed filter is tolerated.
+        let mc = measured
+            .cells
+            .iter()
+            .position(|c| {
+                c.to == "e2" && c.class.addressing == Addressing::Multicast4 && c.received == 0
+            })
+            .unwrap();
+        measured.cells[mc].received = 10;
+        let v = conform(&s, &mut measured, &predicted);
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(!v[0].passed);
+        assert_eq!(v[0].measured, "1 cell(s) differ");
+        assert_eq!(v[1].text, "model: e1 -> e2 unicast not-promiscuous");
+        assert_eq!(v[1].expected, "0 received, 0 leaked");
+        assert!(
+            v[1].detail.contains("macvlan_queue_xmit"),
+            "{}",
+            v[1].detail
+        );
+        assert!(measured.cells.iter().all(|c| c.expected.is_some()));
+        let mut same = predicted.clone();
+        assert!(conform(&s, &mut same, &predicted)[0].passed);
     }
 
     #[test]

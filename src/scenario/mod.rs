@@ -339,8 +339,9 @@ impl TestKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct MatrixTest {
     pub spec: MatrixSpec,
-    /// Station names; every station when the scenario names none.
+    /// Station names; when the scenario names none, every station but the host's parents.
     pub senders: Vec<String>,
+    /// Station names; every station when the scenario names none.
     pub receivers: Vec<String>,
 }
 
