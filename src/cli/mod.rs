@@ -10,6 +10,7 @@ use crate::diag::Outcome;
 
 mod check;
 mod lab;
+mod simulate;
 
 /// Build macvlan labs in network namespaces, predict every frame's path, and measure what the
 /// kernel really does.
@@ -30,6 +31,8 @@ pub enum Command {
     Lab(lab::LabArgs),
     /// Remove what killed labs left behind (and only that).
     Clean(lab::CleanArgs),
+    /// Predict every delivery of a scenario with the packet-path model (no root, no kernel).
+    Simulate(simulate::SimulateArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -42,5 +45,6 @@ fn run(command: Command) -> Outcome {
         Command::Doctor(args) => lab::doctor(args),
         Command::Lab(args) => lab::run(args),
         Command::Clean(args) => lab::clean(args),
+        Command::Simulate(args) => simulate::run(args),
     }
 }

@@ -339,12 +339,13 @@ impl TestKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct MatrixTest {
     pub spec: MatrixSpec,
-    /// Station names; every station when the scenario names none.
+    /// Station names; when the scenario names none, every station but the host's parents.
     pub senders: Vec<String>,
+    /// Station names; every station when the scenario names none.
     pub receivers: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LatencyMethod {
     /// Sender and receiver share the clock: receive time minus the send time in the payload.

@@ -25,6 +25,37 @@ pub const RFC2544_SIZES: [u32; 7] = [64, 128, 256, 512, 1024, 1280, 1518];
 /// Ethernet header plus FCS: a frame of `size` bytes carries `size - 18` bytes of L3.
 const ETH_OVERHEAD: u32 = 18;
 
+/// When a metric cannot be compared with the bound's unit: (the bound's kind, what fits).
+fn wrong_unit(
+    kind: &TestKind,
+    metric: &str,
+    bound: &Quantity,
+) -> Option<(&'static str, &'static str)> {
+    let time = ("a time", "a duration such as 200us");
+    let percent = ("a percentage", "a percentage such as 0.01%");
+    let rate = ("a rate", "a rate such as 100kpps or 1Gbit");
+    let count = ("a count", "a plain number");
+    let wanted = match (kind, metric) {
+        (_, "loss") => percent,
+        (TestKind::Latency(_), _) | (TestKind::Rfc2544(_), "latency") => time,
+        (_, "rx_rate" | "throughput") => rate,
+        _ => count,
+    };
+    let fits = match bound {
+        Quantity::Time(_) => wanted == time,
+        Quantity::Percent(_) => wanted == percent,
+        Quantity::Pps(_) | Quantity::Bps(_) => wanted == rate,
+        Quantity::Count(_) => wanted == count,
+    };
+    let given = match bound {
+        Quantity::Time(_) => "a time",
+        Quantity::Percent(_) => "a percentage",
+        Quantity::Pps(_) | Quantity::Bps(_) => "a rate",
+        Quantity::Count(_) => "a count",
+    };
+    (!fits).then_some((given, wanted.1))
+}
+
 fn present<T>(v: &Option<Spanned<T>>) -> Option<Span> {
     v.as_ref().map(|s| s.span())
 }
@@ -380,6 +411,16 @@ impl Builder {
                     continue;
                 }
             };
+            if let Claim::Metric { metric, bound, .. } = &claim
+                && let Some(unit) = wrong_unit(kind, metric, bound)
+            {
+                self.error(
+                    text.span(),
+                    format!("`{metric}` is not measured in {}", unit.0),
+                    format!("compare it with {}", unit.1),
+                );
+                continue;
+            }
             if let Claim::Delivery { from, to, .. } = &claim {
                 for set in [from, to] {
                     if let NodeSet::Node(n) = set
