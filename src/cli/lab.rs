@@ -2,6 +2,7 @@
 //! `crate::lab` each, and printing the result (a short table, or JSON with `--json`). The only
 //! logic here is installing the SIGINT/SIGTERM handler whose flag `lab up` checks between steps.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -9,8 +10,8 @@ use clap::{Args, Subcommand};
 
 use crate::diag::Outcome;
 use crate::lab::probe::{self, Feature};
-use crate::lab::{self, CleanOptions, DEFAULT_PREFIX, Lab, LabError, LabOptions};
-use crate::scenario;
+use crate::lab::{self, CleanOptions, DEFAULT_PREFIX, Inventory, Lab, LabError, LabOptions};
+use crate::scenario::{self, Role};
 
 #[derive(Debug, Args)]
 #[command(
@@ -106,11 +107,10 @@ fn fail(e: &LabError) -> Outcome {
     e.outcome()
 }
 
+/// Prints `value` as JSON; a closed stdout is ignored (the work is done either way).
 fn print_json(value: &impl serde::Serialize) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("lab data serialises")
-    );
+    let text = serde_json::to_string_pretty(value).expect("lab data serialises");
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
 pub fn doctor(args: DoctorArgs) -> Outcome {
@@ -225,12 +225,33 @@ fn up(args: UpArgs) -> Outcome {
         print_json(inventory);
         return Outcome::Passed;
     }
-    println!(
+    // A closed stdout (`| head`) must not turn a built lab into a crash.
+    let _ = print_summary(inventory, &mut std::io::stdout().lock());
+    Outcome::Passed
+}
+
+/// Nodes listed one interface a line up to this many; bigger labs get counts only.
+const LISTED_NODES: usize = 24;
+
+fn print_summary(inventory: &Inventory, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
         "lab `{}` is up ({} namespaces); remove it with `mvlab lab down {}`",
         inventory.lab,
         inventory.nodes.len(),
         inventory.lab
-    );
+    )?;
+    if inventory.nodes.len() > LISTED_NODES {
+        let endpoints = inventory
+            .nodes
+            .iter()
+            .filter(|n| n.role == Role::Endpoint)
+            .count();
+        return writeln!(
+            out,
+            "  {endpoints} endpoints; `mvlab lab ls --json` lists every node, namespace, MAC and address"
+        );
+    }
     for node in &inventory.nodes {
         for iface in &node.interfaces {
             let addrs: Vec<String> = iface
@@ -240,7 +261,8 @@ fn up(args: UpArgs) -> Outcome {
                 .chain(iface.ipv6.iter().map(ToString::to_string))
                 .collect();
             let mode = iface.mode.map(|m| m.as_str()).unwrap_or(&iface.kind);
-            println!(
+            writeln!(
+                out,
                 "  {:<10} {:<24} {:<12} {} {:<8} {}",
                 node.name,
                 node.netns,
@@ -248,10 +270,10 @@ fn up(args: UpArgs) -> Outcome {
                 iface.mac,
                 mode,
                 addrs.join(" ")
-            );
+            )?;
         }
     }
-    Outcome::Passed
+    Ok(())
 }
 
 fn ls(args: LsArgs) -> Outcome {

@@ -259,6 +259,7 @@ impl Lab {
                 .iter()
                 .map(|(ns, link)| (plan.namespaces[*ns].netns.clone(), link.clone()))
                 .collect();
+            raise_fd_limit(plan.namespaces.len())?;
             let mut record = register(scenario, &name, &plan, &first_deleted)?;
             let built = build::build(&plan, runtime, root.as_ref(), options.interrupt);
             if let Some(root) = root {
@@ -555,6 +556,30 @@ pub fn list(prefix: Option<&str>) -> Result<(Vec<LabSummary>, Vec<RegistryError>
         }
     }
     Ok((labs, unreadable))
+}
+
+/// A build holds two descriptors per namespace (the namespace and its netlink socket) at once:
+/// raises the soft RLIMIT_NOFILE as far as the hard limit allows, and refuses a lab that cannot
+/// fit before anything is created.
+fn raise_fd_limit(namespaces: usize) -> Result<(), LabError> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    const SPARE: u64 = 256;
+    let needed = 2 * namespaces as u64 + SPARE;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)
+        .map_err(|e| LabError::io("reading RLIMIT_NOFILE")(e.into()))?;
+    if soft >= needed {
+        return Ok(());
+    }
+    if hard < needed {
+        return Err(LabError::bad(
+            format!(
+                "a lab of {namespaces} namespaces needs {needed} open files, but the hard limit is {hard}"
+            ),
+            "raise it (ulimit -Hn, or LimitNOFILE= in a systemd unit) or build a smaller lab",
+        ));
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, needed, hard)
+        .map_err(|e| LabError::io("raising RLIMIT_NOFILE")(e.into()))
 }
 
 /// `existing` parents need the user's explicit opt-in.
