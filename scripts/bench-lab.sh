@@ -3,11 +3,11 @@
 #   1. mvlab:  `mvlab lab up SCENARIO` (in-process rtnetlink, pipelined) and `mvlab lab down`
 #              (returns once the kernel has destroyed the namespaces).
 #   2. ip:     the same namespaces, veth parent, bridge and macvlans made by `ip -batch` scripts,
-#              then per-namespace `ip addr add`, `ip link set up` (eth0 and lo) and `ip route add
-#              default`; torn down by `ip link del` of each endpoint's macvlan, then the
-#              infrastructure and `ip -batch` of `netns del`. The ip run's down time stops when the
-#              last command returns (namespace destruction continues in the kernel afterwards),
-#              which favours ip.
+#              then per endpoint namespace `ip addr add` and `ip link set up`; torn down by `ip link
+#              del` of each endpoint's macvlan, then the parents and `ip -batch` of `netns del`.
+# Both sides favour ip: mvlab also brings every `lo` up, adds default routes, marks every link
+# with an alias and switches IPv6 off where the scenario has none; and the ip run's down time
+# stops when the last command returns, while namespace destruction continues in the kernel.
 # Usage (as root): scripts/bench-lab.sh [SCENARIO]   (default scenarios/scale-1000.toml)
 # Handles scenarios with veth parents and a Linux bridge, like scale-1000.toml.
 set -euo pipefail
@@ -70,7 +70,7 @@ jq -r --arg ns "$ipns" '
 ' "$work/scenario.json" >"$work/macvlans.batch"
 jq -r --arg ns "$ipns" '
   . as $s | .endpoints[] | $s.networks[.network] as $n | ($n.ipv4.subnet | split("/")[1]) as $len
-  | "\($ns)-\(.name) \(.interface) \(.ipv4)/\($len) \($n.ipv4.gateway)"
+  | "\($ns)-\(.name) \(.interface) \(.ipv4)/\($len)"
 ' "$work/scenario.json" >"$work/endpoints.txt"
 jq -r --arg ns "$ipns" '
   . as $s | .peers[] | $s.networks[.network] as $n | ($n.ipv4.subnet | split("/")[1]) as $len
@@ -82,11 +82,9 @@ ip -batch "$work/netns.batch"
 ip -n "$ipns-switch" -batch "$work/switch.batch"
 ip -n "$ipns-host" -batch "$work/host-up.batch"
 ip -n "$ipns-host" -batch "$work/macvlans.batch"
-while read -r ns ifname addr gw; do
+while read -r ns ifname addr _; do
   ip -n "$ns" addr add "$addr" dev "$ifname"
   ip -n "$ns" link set dev "$ifname" up
-  ip -n "$ns" link set dev lo up
-  ip -n "$ns" route add default via "$gw"
 done <"$work/endpoints.txt"
 while read -r ns ifname addr; do
   ip -n "$ns" addr add "$addr" dev "$ifname"
