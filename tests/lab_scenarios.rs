@@ -392,6 +392,23 @@ fn a_persisted_lab_outlives_its_value_and_is_attached_by_name() {
     );
 
     let attached = Lab::attach(&name, "mvlab").unwrap();
+    assert_eq!(attached.prefix(), "mvlab");
+    let listed: Vec<&str> = attached
+        .nodes()
+        .map(|n| n.inventory.name.as_str())
+        .collect();
+    assert_eq!(listed, ["host", "switch", "e1", "e2", "peer"]);
+    for node in attached.nodes() {
+        assert_eq!(
+            node.netns.id().unwrap(),
+            mvlab::netns::Netns::open(&node.inventory.netns)
+                .unwrap()
+                .id()
+                .unwrap(),
+            "{} holds its own namespace",
+            node.inventory.name
+        );
+    }
     let e1 = attached.node("e1").unwrap();
     assert_eq!(e1.netns.id().unwrap(), e1_id);
     let inside = e1
