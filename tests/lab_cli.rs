@@ -167,3 +167,51 @@ fn doctor_reports_what_ip_can_create() {
     assert_eq!(available("ipvlan"), ip_can_create(&["ipvlan"]));
     assert_eq!(available("macvtap"), ip_can_create(&["macvtap"]));
 }
+
+#[test]
+fn dummy_parent_is_refused_naming_the_feature_or_built_where_the_kernel_has_it() {
+    require_root();
+    let dir = std::env::temp_dir().join(unique("dummy"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("dummy.toml");
+    std::fs::write(
+        &file,
+        "peers = []\n[[parents]]\nname = \"dum0\"\nkind = \"dummy\"\n[[networks]]\n",
+    )
+    .unwrap();
+    let has_dummy = {
+        let ns = format!("mvtest-dummy-{}", unique("probe"));
+        assert!(
+            run(Command::new("ip").args(["netns", "add", &ns]))
+                .status
+                .success()
+        );
+        let made = run(Command::new("ip").args(["-n", &ns, "link", "add", "d0", "type", "dummy"]))
+            .status
+            .success();
+        assert!(
+            run(Command::new("ip").args(["netns", "del", &ns]))
+                .status
+                .success()
+        );
+        made
+    };
+    let name = unique("dummy");
+    let out = run(mvlab().args(["lab", "up", "--name", &name]).arg(&file));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if has_dummy {
+        assert!(out.status.success(), "{stderr}");
+        let parent = link(&netns(&name, "host"), "dum0");
+        assert_eq!(parent["linkinfo"]["info_kind"], "dummy");
+        assert!(run(mvlab().args(["lab", "down", &name])).status.success());
+    } else {
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(stderr.contains("dummy links"), "{stderr}");
+        assert!(
+            stderr.contains("dummy.toml:4:"),
+            "points at the kind: {stderr}"
+        );
+    }
+    assert_gone(&name);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -38,10 +38,11 @@ fn check_objects(lab: &Lab, s: &Scenario) {
             let wanted: Vec<String> = e.source_macs.iter().map(|m| m.to_string()).collect();
             assert_eq!(listed, wanted, "{} source MACs", e.name);
         }
-        assert_eq!(
-            addresses(&ns, &e.interface),
-            [format!("{}/{}", e.ipv4, net.ipv4.subnet.prefix())]
-        );
+        let mut wanted = vec![format!("{}/{}", e.ipv4, net.ipv4.subnet.prefix())];
+        if let (Some(ip), Some(ipam)) = (e.ipv6, &net.ipv6) {
+            wanted.push(format!("{ip}/{}", ipam.subnet.prefix()));
+        }
+        assert_eq!(addresses(&ns, &e.interface), wanted);
         let routes = ip_json(Some(&ns), &["route"]);
         assert!(
             routes
@@ -55,6 +56,12 @@ fn check_objects(lab: &Lab, s: &Scenario) {
         );
         let lo = link(&ns, "lo");
         assert!(lo["flags"].as_array().unwrap().iter().any(|f| f == "UP"));
+        assert_eq!(
+            ipv6_disabled(&ns),
+            net.ipv6.is_none(),
+            "{}: IPv6 is off exactly when the network has no IPv6 subnet",
+            e.name
+        );
     }
     for p in &s.peers {
         let ns = netns(name, &p.name);
@@ -66,10 +73,11 @@ fn check_objects(lab: &Lab, s: &Scenario) {
             Some(vid) => format!("{}.{vid}", p.interface),
             None => p.interface.clone(),
         };
-        assert_eq!(
-            addresses(&ns, &addressed),
-            [format!("{}/{}", p.ipv4, net.ipv4.subnet.prefix())]
-        );
+        let mut wanted = vec![format!("{}/{}", p.ipv4, net.ipv4.subnet.prefix())];
+        if let (Some(ip), Some(ipam)) = (p.ipv6, &net.ipv6) {
+            wanted.push(format!("{ip}/{}", ipam.subnet.prefix()));
+        }
+        assert_eq!(addresses(&ns, &addressed), wanted);
     }
     let host = netns(name, "host");
     for (i, parent) in s.parents.iter().enumerate() {
@@ -119,6 +127,19 @@ fn check_objects(lab: &Lab, s: &Scenario) {
             assert_eq!(flags["bcast_flood"], port.broadcast_flood);
         }
     }
+}
+
+/// `net.ipv6.conf.all.disable_ipv6` inside `ns`.
+fn ipv6_disabled(ns: &str) -> bool {
+    let out = run(std::process::Command::new("ip").args([
+        "netns",
+        "exec",
+        ns,
+        "cat",
+        "/proc/sys/net/ipv6/conf/all/disable_ipv6",
+    ]));
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).trim() == "1"
 }
 
 /// Pings from endpoint `from` to `to`'s address (an endpoint or a peer) in `lab`.
@@ -433,4 +454,35 @@ fn a_persisted_lab_outlives_its_value_and_is_attached_by_name() {
         Lab::attach(&name, "mvlab"),
         Err(mvlab::lab::LabError::Unknown { .. })
     ));
+}
+
+#[test]
+fn ipv6_networks_get_addresses_and_default_routes() {
+    let text = r#"
+[[networks]]
+subnet = "198.18.0.0/24"
+subnet6 = "2001:2:0:1::/64"
+[[networks.endpoints]]
+count = 2
+[[peers]]
+name = "peer"
+"#;
+    let s = mvlab::scenario::parse(mvlab::diag::Source::new("v6.toml", text)).unwrap();
+    let lab = up(&s, "v6");
+    check_objects(&lab, &s);
+    let e1 = netns(lab.name(), "e1");
+    let gateway = s.networks[0].ipv6.as_ref().unwrap().gateway.to_string();
+    let routes = ip_json(Some(&e1), &["-6", "route"]);
+    assert!(
+        routes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["dst"] == "default" && r["gateway"] == gateway.as_str()),
+        "{routes}"
+    );
+    for to in [s.endpoint("e2").unwrap().ipv6, s.peer("peer").unwrap().ipv6] {
+        assert!(ping(&e1, &to.unwrap().to_string()), "ping6 e1 -> {to:?}");
+    }
+    lab.down().unwrap();
 }

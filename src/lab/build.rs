@@ -604,7 +604,7 @@ impl Planner<'_> {
                 ipv6.push(a);
                 self.address(2, ns, index, &e.interface, a.into());
                 self.route(
-                    1,
+                    2,
                     ns,
                     index,
                     &e.interface,
@@ -1213,6 +1213,105 @@ count = 2
 [[peers]]
 name = "peer"
 "#;
+
+    /// Every step that names a link (by ifindex, as a lower device or as a bridge) runs after the
+    /// step creating that link: in an earlier phase, or earlier on the same socket.
+    fn assert_ordered(plan: &Plan, what: &str) {
+        let home = |sender: Sender, target: Option<NsId>| match (target, sender) {
+            (Some(ns), _) | (None, Sender::Lab(ns)) => Some(ns),
+            (None, Sender::Root) => None,
+        };
+        let mut created: HashMap<(NsId, u32), (usize, Sender, usize)> = HashMap::new();
+        for (p, phase) in plan.phases.iter().enumerate() {
+            for (i, step) in phase.iter().enumerate() {
+                if let Op::Link {
+                    spec,
+                    kind,
+                    into,
+                    peer_into,
+                } = &step.op
+                {
+                    if let Some(ns) = home(step.sender, *into) {
+                        created.insert((ns, spec.index), (p, step.sender, i));
+                    }
+                    if let (LinkKind::Veth(peer), Some(ns)) = (kind, home(step.sender, *peer_into))
+                    {
+                        created.insert((ns, peer.index), (p, step.sender, i));
+                    }
+                }
+            }
+        }
+        for (p, phase) in plan.phases.iter().enumerate() {
+            for (i, step) in phase.iter().enumerate() {
+                let Sender::Lab(sender_ns) = step.sender else {
+                    continue;
+                };
+                let needs: Vec<(NsId, u32)> = match &step.op {
+                    Op::Address { index, .. }
+                    | Op::Route { index, .. }
+                    | Op::Up { index, .. }
+                    | Op::Alias { index, .. }
+                    | Op::PortFlags { index, .. } => vec![(sender_ns, *index)],
+                    Op::Link { spec, into, .. } => {
+                        let mut v: Vec<(NsId, u32)> =
+                            spec.lower.map(|l| (sender_ns, l)).into_iter().collect();
+                        if let (Some(m), Some(ns)) = (spec.master, home(step.sender, *into)) {
+                            v.push((ns, m));
+                        }
+                        v
+                    }
+                };
+                for need in needs.into_iter().filter(|(_, index)| *index != 1) {
+                    let (cp, sender, ci) = created
+                        .get(&need)
+                        .unwrap_or_else(|| panic!("{what}: {step:?} names a link nobody creates"));
+                    assert!(
+                        *cp < p || (*cp == p && *sender == step.sender && *ci < i),
+                        "{what}: phase {p} step {step:?} runs before the link it names exists"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_step_runs_after_the_links_it_names_exist() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut scenarios: Vec<(String, scenario::Scenario)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .map(|p| (p.display().to_string(), scenario::load(&p).unwrap()))
+            .collect();
+        assert!(scenarios.len() >= 10);
+        let extra = [
+            r#"
+[[networks]]
+subnet = "198.18.0.0/24"
+subnet6 = "2001:2:0:1::/64"
+ip_range = "198.18.0.128/26"
+aux_addresses = { host = "198.18.0.10", shim = "198.18.0.11" }
+vlan = 7
+[[networks.endpoints]]
+count = 2
+[[peers]]
+name = "peer"
+[host]
+ip = "198.18.0.10"
+shim = { name = "shim0", ip = "198.18.0.11" }
+"#,
+            "[switch]\nkind = \"none\"\n[[networks]]\n[[networks.endpoints]]\ncount = 2\n[[peers]]\nname = \"peer\"\n",
+        ];
+        for (i, text) in extra.iter().enumerate() {
+            let s = scenario::parse(Source::new(format!("extra{i}.toml"), *text)).unwrap();
+            scenarios.push((format!("extra{i}"), s));
+        }
+        for (what, s) in &scenarios {
+            let plan = Plan::new(s, &LabName::new("mvlab", "t").unwrap(), &BTreeMap::new())
+                .unwrap_or_else(|d| panic!("{what}: {d}"));
+            assert_ordered(&plan, what);
+        }
+    }
 
     #[test]
     fn namespaces_are_named_after_prefix_lab_and_node() {
