@@ -499,50 +499,50 @@ fn rfc2544_charts_carry_throughput_search_loss_and_bursts() {
     }
 }
 
-/// 1,000 endpoints, a peer and the host's parent: about two million cells in two heat maps.
-fn large_run() -> RunResult {
-    let stations: Vec<String> = (1..=1000)
+/// `endpoints` endpoints, a peer and the host's parent (which receives but does not send), every
+/// class of `classes` in every pass of `passes`; a few cells broken so that outlines and leak marks
+/// show up in the groups.
+fn large_run(endpoints: usize, classes: Vec<FrameClass>, passes: Vec<bool>) -> RunResult {
+    let stations: Vec<String> = (1..=endpoints)
         .map(|i| format!("e{i}"))
         .chain(["peer".to_string(), "host:eth0".to_string()])
         .collect();
-    let classes = vec![
-        FrameClass::untagged(Addressing::Unicast),
-        FrameClass::untagged(Addressing::Broadcast),
-    ];
-    let mut cells = Vec::with_capacity(2 * stations.len() * stations.len());
-    for class in &classes {
-        for (i, from) in stations.iter().enumerate().take(1001) {
-            for (j, to) in stations.iter().enumerate() {
-                if i == j {
-                    continue;
+    let senders = stations.len() - 1;
+    let mut cells = Vec::with_capacity(classes.len() * passes.len() * senders * stations.len());
+    for &promiscuous in &passes {
+        for class in &classes {
+            for (i, from) in stations.iter().enumerate().take(senders) {
+                for (j, to) in stations.iter().enumerate() {
+                    if i == j {
+                        continue;
+                    }
+                    let leaked =
+                        u64::from(class.addressing == Addressing::Unicast && (i * j) % 997 == 1);
+                    let received = if (i + j) % 1009 == 0 { 0 } else { 2 };
+                    cells.push(Cell {
+                        from: from.clone(),
+                        to: to.clone(),
+                        class: *class,
+                        promiscuous,
+                        sent: 2,
+                        received,
+                        leaked,
+                        expected: Some(2),
+                        expected_leaked: Some(0),
+                    });
                 }
-                // A few broken cells, so that outlines and leak marks show up in the groups.
-                let leaked =
-                    u64::from(class.addressing == Addressing::Unicast && (i * j) % 997 == 1);
-                let received = if (i + j) % 1009 == 0 { 0 } else { 2 };
-                cells.push(Cell {
-                    from: from.clone(),
-                    to: to.clone(),
-                    class: *class,
-                    promiscuous: false,
-                    sent: 2,
-                    received,
-                    leaked,
-                    expected: Some(2),
-                    expected_leaked: Some(0),
-                });
             }
         }
     }
     let mut run = small_run();
-    run.scenario = "thousand".into();
+    run.scenario = format!("{endpoints} endpoints");
     run.tests = vec![TestResult::Matrix(MatrixResult {
         name: "big".into(),
         spec: MatrixSpec {
             frames: 2,
             classes,
             vlan: 100,
-            promiscuous: vec![false],
+            promiscuous: passes,
         },
         cells,
         promiscuity: vec![],
@@ -553,7 +553,11 @@ fn large_run() -> RunResult {
 
 #[test]
 fn a_thousand_endpoint_matrix_gives_a_small_page_with_the_totals() {
-    let run = large_run();
+    let classes = vec![
+        FrameClass::untagged(Addressing::Unicast),
+        FrameClass::untagged(Addressing::Broadcast),
+    ];
+    let run = large_run(1000, classes, vec![false]);
     let html = report::html::render(&run);
     eprintln!(
         "1,000-endpoint matrix, 2 classes x 1 pass: page {} bytes, {}",
@@ -611,4 +615,76 @@ fn a_thousand_endpoint_matrix_gives_a_small_page_with_the_totals() {
         }
         assert!(groups >= 10, "{groups} groups of endpoints");
     }
+}
+
+#[test]
+fn degenerate_results_still_give_a_well_formed_page() {
+    let mut run = small_run();
+    run.expectations.clear();
+    run.passed = true;
+    run.duration_s = f64::NAN;
+    run.tests = vec![
+        TestResult::Matrix(MatrixResult {
+            cells: vec![],
+            ..small_matrix()
+        }),
+        TestResult::Latency(LatencyResult {
+            name: "empty".into(),
+            from: "e1".into(),
+            to: "peer".into(),
+            method: LatencyMethod::RoundTrip,
+            frame_size: 64,
+            rate_pps: 0.0,
+            sent: 0,
+            received: 0,
+            stats: LatencyStats::default(),
+        }),
+        TestResult::Throughput(ThroughputResult {
+            name: "zero".into(),
+            from: "e1".into(),
+            to: "peer".into(),
+            duration_s: 0.0,
+            points: vec![ThroughputPoint::default()],
+        }),
+        TestResult::Rfc2544(Rfc2544Result {
+            name: "none".into(),
+            from: "e1".into(),
+            to: "peer".into(),
+            trial_s: 1.0,
+            loss_tolerance_percent: 0.0,
+            sizes: vec![],
+        }),
+    ];
+    let page = read(&report::html::render(&run));
+    assert_eq!(page["verdict"], "true");
+    assert!(
+        chart(&page, "empty/cdf")["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_grouped_page_is_bounded_by_classes_and_passes_not_by_stations() {
+    // Every class in both passes: twenty heat maps of at most 16 x 16 squares, whatever the count
+    // of stations (120 endpoints keep the test light; the squares are the same as for 1,000).
+    let html = report::html::render(&large_run(120, FrameClass::all(), vec![false, true]));
+    let page = read(&html);
+    let maps: Vec<&Value> = page["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "heatmap")
+        .collect();
+    assert_eq!(maps.len(), 20);
+    for m in &maps {
+        assert!(data(m).len() <= 16 * 16);
+    }
+    eprintln!(
+        "120-endpoint matrix, 10 classes x 2 passes: page {} bytes, {}",
+        html.len(),
+        keep("report-120-all.html", &html).display()
+    );
+    assert!(html.len() < 3_500_000, "the page is {} bytes", html.len());
 }

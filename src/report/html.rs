@@ -41,7 +41,7 @@ table.facts th{color:#555;font-weight:normal}\
 .charts{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start;margin:10px 0}\
 svg.chart{background:#fff;border:1px solid #ddd;max-width:100%;height:auto}\
 pre{white-space:pre-wrap;margin:0;font-size:12px}nav ul{columns:3;margin:4px 0}\
-@media print{body{max-width:none;padding:0}nav{display:none}section{break-before:page}\
+@media print{body{max-width:none;padding:0}nav{display:none}\
 svg.chart,tr{break-inside:avoid}h2,h3{break-after:avoid}\
 *{print-color-adjust:exact;-webkit-print-color-adjust:exact}}";
 
@@ -260,7 +260,8 @@ fn in_order<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 }
 
 /// Stations as rows or columns of a heat map: one each for small labs, else groups of
-/// consecutive stations of the same family (`e1`, `e2`, ... share `e`), at most `GRID_MAX`.
+/// consecutive stations of the same family (`e1`, `e2`, ... share `e`), at most `GRID_MAX`. Rows
+/// and columns are cut from one grouping of all stations, so a group is the same down and across.
 struct Grouping<'a> {
     labels: Vec<String>,
     index: HashMap<&'a str, usize>,
@@ -309,6 +310,29 @@ impl<'a> Grouping<'a> {
             grouped: true,
         }
     }
+
+    /// The groups holding at least one of `members`, in order.
+    fn holding(&self, members: &HashSet<&str>) -> Grouping<'a> {
+        let mut kept = vec![false; self.labels.len()];
+        for (name, &g) in &self.index {
+            kept[g] |= members.contains(name);
+        }
+        let mut renumbered = vec![None; self.labels.len()];
+        let mut labels = Vec::new();
+        for (g, label) in self.labels.iter().enumerate().filter(|(g, _)| kept[*g]) {
+            renumbered[g] = Some(labels.len());
+            labels.push(label.clone());
+        }
+        Grouping {
+            labels,
+            index: self
+                .index
+                .iter()
+                .filter_map(|(name, &g)| renumbered[g].map(|n| (*name, n)))
+                .collect(),
+            grouped: self.grouped,
+        }
+    }
 }
 
 /// The cells of one heat map square added up.
@@ -345,28 +369,19 @@ fn matrix(out: &mut String, m: &MatrixResult) {
         int(u64::from(m.spec.frames)),
         m.spec.vlan
     );
-    // Rows and columns keep one station order (the cells' first mention of each), so that a
-    // receiver that is also a sender sits where it does among the senders.
+    // One order of stations (the cells' first mention of each) and one grouping for rows and
+    // columns, so that a station that sends and receives sits at the same place down and across.
     let stations = in_order(
         m.cells
             .iter()
             .flat_map(|c| [c.from.as_str(), c.to.as_str()]),
     );
-    let from: HashSet<&str> = m.cells.iter().map(|c| c.from.as_str()).collect();
-    let to: HashSet<&str> = m.cells.iter().map(|c| c.to.as_str()).collect();
-    let senders: Vec<&str> = stations
-        .iter()
-        .copied()
-        .filter(|s| from.contains(s))
-        .collect();
-    let receivers: Vec<&str> = stations
-        .iter()
-        .copied()
-        .filter(|s| to.contains(s))
-        .collect();
-    let rows = Grouping::of(&senders);
-    let cols = Grouping::of(&receivers);
-    if rows.grouped || cols.grouped {
+    let senders: HashSet<&str> = m.cells.iter().map(|c| c.from.as_str()).collect();
+    let receivers: HashSet<&str> = m.cells.iter().map(|c| c.to.as_str()).collect();
+    let all = Grouping::of(&stations);
+    let rows = all.holding(&senders);
+    let cols = all.holding(&receivers);
+    if all.grouped {
         let _ = write!(
             out,
             "<p class=\"note\">{} senders and {} receivers: each square adds up the cells of a group of consecutive stations (its tooltip and data attributes give the totals); the cells not as expected are listed below by name.</p>",
@@ -1028,6 +1043,26 @@ mod tests {
         let g = Grouping::of(&refs);
         assert_eq!(g.labels.len(), 15);
         assert_eq!(g.labels[0], "n0x … n6x (7)");
+    }
+
+    #[test]
+    fn rows_and_columns_share_the_groups() {
+        let names: Vec<String> = (1..=40)
+            .map(|i| format!("e{i}"))
+            .chain(["peer".into(), "host:eth0".into()])
+            .collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let all = Grouping::of(&refs);
+        let senders: HashSet<&str> = refs[..41].iter().copied().collect();
+        let rows = all.holding(&senders);
+        assert_eq!(rows.labels.len(), all.labels.len() - 1);
+        assert_eq!(rows.labels[..], all.labels[..all.labels.len() - 1]);
+        assert_eq!(rows.index.get("host:eth0"), None);
+        assert_eq!(rows.index["peer"], rows.labels.len() - 1);
+        let only_peer: HashSet<&str> = ["peer"].into_iter().collect();
+        let peer = all.holding(&only_peer);
+        assert_eq!(peer.labels, vec!["peer"]);
+        assert_eq!(peer.index["peer"], 0);
     }
 
     #[test]
