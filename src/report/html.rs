@@ -13,13 +13,13 @@ use super::svg::{self, Axis, BarChart, Category, HeatCell, HeatMap, LineChart, P
 use crate::delivery::{Cell, FrameClass};
 use crate::measure::latency::{LatencyResult, LatencyStats};
 use crate::measure::matrix::MatrixResult;
-use crate::measure::rfc2544::Rfc2544Result;
+use crate::measure::rfc2544::{Rfc2544Result, Rfc2544Size};
 use crate::measure::throughput::{FlowCounts, ThroughputPoint, ThroughputResult};
 use crate::measure::{ExpectationResult, RunResult, TestResult};
 use crate::scenario::LatencyMethod;
 
-/// Up to this many senders (receivers), each is a row (column) of its own; beyond, stations are
-/// drawn in at most this many groups.
+/// Up to this many stations in a matrix, each is a row and a column of its own; beyond, stations
+/// are drawn in at most this many groups.
 const GRID_MAX: usize = 16;
 /// How many cells that differ from their expectation are listed by name.
 const CELLS_LISTED: usize = 40;
@@ -881,7 +881,7 @@ fn rfc2544(out: &mut String, r: &Rfc2544Result) {
             ]
         }),
     );
-    let by_size = |f: fn(&crate::measure::rfc2544::Rfc2544Size) -> f64| {
+    let by_size = |f: fn(&Rfc2544Size) -> f64| {
         r.sizes
             .iter()
             .map(|s| Point::new(f64::from(s.frame_size), f(s)))
