@@ -369,8 +369,7 @@ impl Planner<'_> {
                 kind => {
                     let index = self.index(HOST);
                     let mut spec = self.spec(&parent.name, index);
-                    let mac = self.passthru_mac(&parent.name).unwrap_or(parent.mac);
-                    spec.mac = Some(mac);
+                    spec.mac = Some(parent.mac);
                     spec.mtu = Some(parent.mtu);
                     let link = if *kind == ParentKind::Dummy {
                         spec.up = true;
@@ -415,7 +414,7 @@ impl Planner<'_> {
                             name: parent.name.clone(),
                             index,
                             kind: if link.is_some() { "veth" } else { "dummy" }.into(),
-                            mac,
+                            mac: parent.mac,
                             ipv4: Vec::new(),
                             ipv6: Vec::new(),
                             mode: None,
@@ -461,7 +460,6 @@ impl Planner<'_> {
             let mut spec = self.spec(&net.link, index);
             spec.up = true;
             spec.lower = Some(base.index);
-            spec.mac = self.passthru_mac(&net.link);
             self.step(
                 1,
                 Sender::Lab(HOST),
@@ -478,7 +476,7 @@ impl Planner<'_> {
                     name: net.link.clone(),
                     index,
                     kind: "vlan".into(),
-                    mac: self.passthru_mac(&net.link).unwrap_or(parent.mac),
+                    mac: parent.mac,
                     ipv4: Vec::new(),
                     ipv6: Vec::new(),
                     mode: None,
@@ -496,18 +494,6 @@ impl Planner<'_> {
             out.push(Some(at));
         }
         out
-    }
-
-    /// The MAC a host link must carry when a passthru endpoint hangs on it: passthru makes the
-    /// macvlan take its lower device's address (`eth_hw_addr_inherit` in macvlan_common_newlink),
-    /// so the endpoint gets the MAC the scenario gives it only if the lower already has it.
-    fn passthru_mac(&self, link: &str) -> Option<MacAddr> {
-        let s = self.s;
-        let net = s
-            .networks
-            .iter()
-            .position(|n| n.link == link && n.mode == MacvlanMode::Passthru)?;
-        s.endpoints.iter().find(|e| e.network == net).map(|e| e.mac)
     }
 
     /// The far end of a veth parent, which creates the wire: a switch port (up and enslaved at

@@ -427,3 +427,20 @@ fn bad_tests_are_located() {
     );
     assert!(msg.contains("zero"), "{msg}");
 }
+
+#[test]
+fn a_passthru_endpoint_shares_its_parents_mac() {
+    let s = parse_text("[[networks]]\nmode = \"passthru\"\n[[networks.endpoints]]\nname = \"pt\"\nmac = \"02:00:00:00:00:33\"\n").unwrap();
+    assert_eq!(s.parents[0].mac, s.endpoints[0].mac);
+    assert_eq!(s.endpoints[0].mac.to_string(), "02:00:00:00:00:33");
+    let s = parse_text("[[parents]]\nmac = \"02:00:00:00:00:44\"\n[[networks]]\nmode = \"passthru\"\n[[networks.endpoints]]\nname = \"pt\"\n").unwrap();
+    assert_eq!(s.endpoints[0].mac.to_string(), "02:00:00:00:00:44");
+    let s =
+        parse_text("[[networks]]\nmode = \"passthru\"\n[[networks.endpoints]]\nname = \"pt\"\n")
+            .unwrap();
+    assert_eq!(s.parents[0].mac, s.endpoints[0].mac);
+    let (_, _, msg, _) = only_error(
+        "[[parents]]\nmac = \"02:00:00:00:00:44\"\n[[networks]]\nmode = \"passthru\"\n[[networks.endpoints]]\nname = \"pt\"\nmac = \"02:00:00:00:00:33\"\n",
+    );
+    assert!(msg.contains("carries its parent's MAC"), "{msg}");
+}

@@ -1555,6 +1555,38 @@ impl Builder {
         }
     }
 
+    /// A passthru macvlan takes its parent's MAC (`eth_hw_addr_inherit` in
+    /// `macvlan_common_newlink`), so parent and endpoint share one: the endpoint's when only it
+    /// was given (or neither was), the parent's when only the parent's was given.
+    fn share_passthru_macs(
+        &mut self,
+        macs: &mut Macs,
+        parents: &[Parent],
+        networks: &[NetworkDraft],
+        endpoints: &[EndpointDraft],
+        fixed_parents: &[Option<Spanned<MacAddr>>],
+    ) {
+        for (n, net) in networks
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.network.mode == MacvlanMode::Passthru)
+        {
+            let Some(e) = endpoints.iter().position(|e| e.network == n) else {
+                continue;
+            };
+            let parent = net.network.parent;
+            match (&fixed_parents[parent], &endpoints[e].mac) {
+                (Some(pm), Some(em)) if pm.get_ref() != em.get_ref() => self.error(
+                    em.span(),
+                    format!("a passthru endpoint carries its parent's MAC, but parent `{}` has {} and this endpoint {}", parents[parent].name, pm.get_ref(), em.get_ref()),
+                    "give only one of them a MAC",
+                ),
+                (Some(pm), None) => macs.endpoints[e] = *pm.get_ref(),
+                _ => macs.parents[parent] = macs.endpoints[e],
+            }
+        }
+    }
+
     /// A source-mode list: each entry a lab MAC or the name of a node (its MAC).
     fn source_list(
         &mut self,
@@ -1594,6 +1626,14 @@ impl Builder {
             shim,
             ..
         } = d;
+        let mut macs = macs;
+        self.share_passthru_macs(
+            &mut macs,
+            &parents,
+            &networks,
+            &endpoint_drafts,
+            &d.parent_macs,
+        );
         for (p, mac) in parents.iter_mut().zip(&macs.parents) {
             p.mac = *mac;
         }
