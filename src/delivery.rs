@@ -3,17 +3,22 @@
 //! model/kernel disagreement is a diff of two values of these types. No I/O, no kernel calls.
 //!
 //! What a matrix cell means, exactly:
-//! - Senders are the lab's nodes that own a lab MAC: endpoints, peers and the host shim. Each
-//!   sends raw frames from its lab interface (an AF_PACKET socket bound to that interface).
-//! - Receivers are every node with a lab interface other than the sender: endpoints, peers, the
-//!   shim, and the host's parent interface (node name `host`, interface = the parent). A receiver
-//!   counts only frames that arrived from outside (packet types HOST, BROADCAST, MULTICAST and
-//!   OTHERHOST; never OUTGOING), and only test frames: the payload names the sender and the flow.
+//! - Stations are `Scenario::stations()`: endpoints and peers by node name, the host's interfaces
+//!   (each parent, the shim) as `host:IFACE`. Each sends raw frames from its lab interface (an
+//!   AF_PACKET socket bound to it) and counts on it.
+//! - By default every station but the host's parents sends (a test may name parents as senders),
+//!   and every station receives. A receiver counts only frames that arrived from outside (packet
+//!   types HOST, BROADCAST, MULTICAST and OTHERHOST; never OUTGOING), and only test frames: the
+//!   payload names the flow, hence the sender, class and destination.
+//! - Before each pass the switch is primed: every sender, in station order, sends one frame to
+//!   `UNKNOWN_UNICAST_MAC`, so the bridge has learned every sender's MAC (up to its limit) and
+//!   "unicast to a known MAC" does not depend on who happened to send first.
 //! - For class `unicast`, the sender sends `frames` frames to the MAC of each other receiver in
 //!   turn. Cell (from, to): `received` counts frames addressed to `to` that `to` got; `leaked`
-//!   counts frames from `from` addressed to some *other* node that `to` got (a leak).
+//!   counts frames from `from` addressed to some *other* station that `to` got (a leak).
 //! - For every other class the sender sends `frames` frames to the class's one destination
 //!   address; `received` counts how many of them `to` got and `leaked` is 0.
+//! - Counts are copies: a frame that reaches a receiver twice (a reflected broadcast) counts twice.
 //! - Tagged classes are the same frames with one 802.1Q tag (`MatrixSpec::vlan`).
 //! - `promiscuous` says whether every receiver's socket held PACKET_MR_PROMISC during the pass
 //!   (both passes are run when asked: the whole lab promiscuous, or none of it).

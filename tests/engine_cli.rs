@@ -7,6 +7,7 @@ mod engine_common;
 use std::process::{Command, Output, Stdio};
 
 use engine_common::{E2_MAC, Lab, run};
+use mvlab::addr::MacAddr;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mvlab");
 
@@ -158,4 +159,108 @@ fn json_results_and_a_pcap_that_tcpdump_reads() {
     let lines = String::from_utf8(read.stdout).unwrap();
     assert_eq!(lines.lines().filter(|l| !l.starts_with('\t')).count(), 300);
     std::fs::remove_file(&pcap).unwrap();
+}
+
+/// A lab built by `mvlab lab up` (prefix `mvtest`), taken down on drop.
+struct BuiltLab {
+    name: String,
+    inventory: serde_json::Value,
+}
+
+impl BuiltLab {
+    fn up(scenario: &str) -> BuiltLab {
+        let name = format!("eng{}", std::process::id());
+        let file = std::env::temp_dir().join(format!("mvtest-{name}.toml"));
+        std::fs::write(&file, scenario).unwrap();
+        let out = mvlab(&[
+            "lab",
+            "up",
+            file.to_str().unwrap(),
+            "--name",
+            &name,
+            "--prefix",
+            "mvtest",
+            "--json",
+        ]);
+        std::fs::remove_file(&file).unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let inventory = serde_json::from_slice(&out.stdout).expect("lab up --json");
+        BuiltLab { name, inventory }
+    }
+
+    fn mac(&self, node: &str) -> MacAddr {
+        let nodes = self.inventory["nodes"].as_array().unwrap();
+        let n = nodes.iter().find(|n| n["name"] == node).unwrap();
+        n["interfaces"][0]["mac"].as_str().unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for BuiltLab {
+    fn drop(&mut self) {
+        let _ = mvlab(&["lab", "down", &self.name, "--prefix", "mvtest"]);
+    }
+}
+
+#[test]
+fn lab_nodes_are_addressed_by_name() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "building a lab needs root"
+    );
+    let lab = BuiltLab::up(
+        "[[networks]]\nmode = \"bridge\"\n[[networks.endpoints]]\ncount = 2\n[[peers]]\nname = \"peer\"\n",
+    );
+    let at = |node: &str| {
+        vec!["--lab", lab.name.as_str(), "--prefix", "mvtest", "--node"]
+            .into_iter()
+            .chain([node])
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let mut capture_args = vec!["capture".to_string()];
+    capture_args.extend(at("peer"));
+    capture_args.extend(["--count", "400", "--duration", "20s", "--json"].map(String::from));
+    let capture = Command::new(BIN)
+        .args(&capture_args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut gen_args = vec!["gen".to_string()];
+    gen_args.extend(at("e1"));
+    gen_args.extend(
+        [
+            "--dst",
+            &lab.mac("peer").to_string(),
+            "--count",
+            "400",
+            "--rate",
+            "20kpps",
+        ]
+        .map(String::from),
+    );
+    let sent = Command::new(BIN).args(&gen_args).output().unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let got = capture.wait_with_output().unwrap();
+    assert!(got.status.success());
+    let got: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
+    assert_eq!(got["test_frames"], 400);
+    assert_eq!(got["flows"][0]["lost"], 0);
+    assert_eq!(got["flows"][0]["source"], lab.mac("e1").to_string());
+
+    let mut no_node = vec!["gen".to_string()];
+    no_node.extend(at("nobody"));
+    no_node.extend(["--count", "1"].map(String::from));
+    assert_bad_input(
+        &Command::new(BIN).args(&no_node).output().unwrap(),
+        "has no node `nobody`",
+    );
 }

@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand};
 
 use crate::diag::Outcome;
 
-pub mod traffic;
+mod check;
+mod lab;
+mod simulate;
+mod traffic;
 
 /// Build macvlan labs in network namespaces, predict every frame's path, and measure what the
 /// kernel really does.
@@ -21,6 +24,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Validate scenario files without touching the kernel.
+    Check(check::CheckArgs),
+    /// Probe what this kernel and user can do (each feature by creating a throwaway object).
+    Doctor(lab::DoctorArgs),
+    /// Bring labs up and down, and list them.
+    Lab(lab::LabArgs),
+    /// Remove what killed labs left behind (and only that).
+    Clean(lab::CleanArgs),
+    /// Predict every delivery of a scenario with the packet-path model (no root, no kernel).
+    Simulate(simulate::SimulateArgs),
     /// Send test frames from an interface in a namespace (batched, paced, swept, tagged).
     Gen(traffic::GenArgs),
     /// Capture on an interface in a namespace: per-flow loss, reordering, duplicates, latency.
@@ -35,6 +48,11 @@ pub fn main() -> ExitCode {
 
 fn run(command: Command) -> Outcome {
     match command {
+        Command::Check(args) => check::run(args),
+        Command::Doctor(args) => lab::doctor(args),
+        Command::Lab(args) => lab::run(args),
+        Command::Clean(args) => lab::clean(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Gen(args) => traffic::gen_command(&args),
         Command::Capture(args) => traffic::capture_command(&args),
         Command::Reflect(args) => traffic::reflect_command(&args),

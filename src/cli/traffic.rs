@@ -22,22 +22,82 @@ use crate::engine::tx::{
 };
 use crate::engine::wire::{PayloadKind, TPID_8021Q, VlanTag};
 use crate::engine::{Attachment, EngineError, sys};
+use crate::lab::{DEFAULT_PREFIX, Lab};
 
-/// Where a command acts: an interface in a network namespace.
+/// Where a command acts: an interface in a network namespace, named directly or as a node of a
+/// lab that `mvlab lab up` built.
 #[derive(Debug, Args)]
 pub struct Place {
-    /// The network namespace (as in `ip netns list`); required, so that nothing ever touches
-    /// the root namespace by accident.
-    #[arg(long, value_name = "NS")]
-    pub netns: String,
-    /// The interface inside that namespace.
-    #[arg(long, value_name = "IF")]
-    pub iface: String,
+    /// The network namespace (as in `ip netns list`). Required unless --lab and --node are
+    /// given, so that nothing ever touches the root namespace by accident.
+    #[arg(
+        long,
+        value_name = "NS",
+        required_unless_present = "lab",
+        conflicts_with = "lab"
+    )]
+    pub netns: Option<String>,
+    /// A running lab (`mvlab lab ls`); with --node instead of --netns.
+    #[arg(long, requires = "node")]
+    pub lab: Option<String>,
+    /// The lab node (e1, peer, host, ...).
+    #[arg(long, requires = "lab")]
+    pub node: Option<String>,
+    /// The lab's namespace prefix.
+    #[arg(long, default_value = DEFAULT_PREFIX, requires = "lab")]
+    pub prefix: String,
+    /// The interface; with --node it defaults to the node's only lab interface.
+    #[arg(long, value_name = "IF", required_unless_present = "lab")]
+    pub iface: Option<String>,
 }
 
 impl Place {
-    fn open(&self) -> Result<Attachment, EngineError> {
-        Attachment::open(&self.netns, &self.iface)
+    fn open(&self) -> Result<Attachment, Outcome> {
+        let (netns, iface) = match (&self.netns, &self.lab, &self.node) {
+            (Some(ns), _, _) => (ns.clone(), self.iface.clone().unwrap_or_default()),
+            (None, Some(lab), Some(node)) => self.resolve(lab, node)?,
+            _ => {
+                return Err(bad_input(
+                    "say where: --netns NS --iface IF, or --lab LAB --node NODE",
+                ));
+            }
+        };
+        Attachment::open(&netns, &iface).map_err(|e| fail(&e))
+    }
+
+    /// The namespace and interface of `node` in the registered lab `lab`.
+    fn resolve(&self, lab: &str, node: &str) -> Result<(String, String), Outcome> {
+        let lab_handle = Lab::attach(lab, &self.prefix).map_err(|e| {
+            eprintln!("error: {e}");
+            e.outcome()
+        })?;
+        let Some(found) = lab_handle.node(node) else {
+            let nodes: Vec<&str> = lab_handle
+                .nodes()
+                .map(|n| n.inventory.name.as_str())
+                .collect();
+            return Err(bad_input(&format!(
+                "lab `{lab}` has no node `{node}`; its nodes are {}",
+                nodes.join(", ")
+            )));
+        };
+        let names: Vec<&str> = found
+            .inventory
+            .interfaces
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        let iface = match (&self.iface, names.as_slice()) {
+            (Some(iface), _) => iface.clone(),
+            (None, [only]) => (*only).to_string(),
+            (None, _) => {
+                return Err(bad_input(&format!(
+                    "node `{node}` has the interfaces {}; pick one with --iface",
+                    names.join(", ")
+                )));
+            }
+        };
+        Ok((found.inventory.netns.clone(), iface))
     }
 }
 
@@ -56,6 +116,8 @@ Examples:
   mvlab gen --netns NS --iface eth0 --src-sweep 1000 --sweep-seed 7 --count 1000
   # two sending threads (flows 1 and 2), 1514-byte frames, JSON result
   mvlab gen --netns NS --iface eth0 --size 1514 --duration 10s --cpus 2 --json
+  # from node e1 of a lab that `mvlab lab up` built (its only interface)
+  mvlab gen --lab mylab --node e1 --dst 02:00:00:00:00:02 --count 1000
 
 Rates: a number is frames/s; suffixes pps, kpps, Mpps; bit, kbit, Mbit, Gbit (counted at L2, with
 the FCS, unless --l1 adds preamble and gap). Sizes exclude the FCS (60..MTU+14).")]
@@ -387,6 +449,8 @@ Examples:
   mvlab capture --netns NS --iface eth0 --count 100000 --pcap /tmp/e2.pcapng
   # promiscuous, per-source-MAC table, JSON
   mvlab capture --netns NS --iface eth0 --duration 2s --promisc --sources --json
+  # on node peer of a running lab
+  mvlab capture --lab mylab --node peer --duration 5s
 
 Only frames that arrived are counted (packet types host, broadcast, multicast, otherhost); the
 host's own outgoing frames never are. Kernel ring drops (PACKET_STATISTICS) are reported.")]
@@ -493,7 +557,7 @@ pub fn gen_command(args: &GenArgs) -> Outcome {
     };
     let at = match args.place.open() {
         Ok(a) => a,
-        Err(e) => return fail(&e),
+        Err(outcome) => return outcome,
     };
     catch_interrupts();
     match tx::send(&at, &plan, None) {
@@ -531,7 +595,7 @@ pub fn capture_command(args: &CaptureArgs) -> Outcome {
     };
     let at = match args.place.open() {
         Ok(a) => a,
-        Err(e) => return fail(&e),
+        Err(outcome) => return outcome,
     };
     catch_interrupts();
     let report = Capture::start(&at, spec).and_then(|h| h.wait());
@@ -554,7 +618,7 @@ pub fn reflect_command(args: &ReflectArgs) -> Outcome {
     };
     let at = match args.place.open() {
         Ok(a) => a,
-        Err(e) => return fail(&e),
+        Err(outcome) => return outcome,
     };
     catch_interrupts();
     match Reflector::start(&at, spec).and_then(|h| h.wait()) {

@@ -12,10 +12,26 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use ipnetwork::{Ipv4Network, Ipv6Network};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::addr::MacAddr;
+use crate::delivery::MatrixSpec;
 use crate::diag::{Source, Span};
+
+pub use claims::{Claim, CountCheck, NodeSet, Op, Quantity, Rate};
+
+pub mod claims;
+mod defaults;
+mod ipam;
+mod plan;
+mod schema;
+mod validate;
+
+pub use defaults::{DEFAULT_NAME, DEFAULT_TEXT, default_scenario};
+pub use validate::{load, parse};
+
+#[cfg(test)]
+mod tests;
 
 /// Longest interface name the kernel accepts (IFNAMSIZ - 1).
 pub const IFNAME_MAX: usize = 15;
@@ -37,6 +53,8 @@ pub struct Scenario {
     pub endpoints: Vec<Endpoint>,
     pub peers: Vec<Peer>,
     pub host: Host,
+    /// What `mvlab run` measures, in file order.
+    pub tests: Vec<TestSpec>,
 }
 
 /// What sits on the other side of every parent.
@@ -110,7 +128,7 @@ pub enum ParentKind {
     Existing { interface: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MacvlanMode {
     Bridge,
@@ -251,7 +269,7 @@ pub struct Shim {
 }
 
 /// What a node is in the lab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     Endpoint,
@@ -263,6 +281,117 @@ pub enum Role {
 /// The reserved node names of the host and the switch.
 pub const HOST_NODE: &str = "host";
 pub const SWITCH_NODE: &str = "switch";
+
+/// A lab interface that sends and receives test frames: the rows and columns of the delivery
+/// matrix, and the `from`/`to` of every traffic test. Endpoints and peers are named by their node
+/// name; the host's interfaces (each parent, the shim) as `host:IFACE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Station {
+    pub name: String,
+    /// The node whose namespace holds the interface.
+    pub node: String,
+    pub role: Role,
+    pub interface: String,
+    pub mac: MacAddr,
+}
+
+/// One `[[tests]]` entry: what to measure and the claims its results must satisfy.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestSpec {
+    /// Unique within the scenario (defaults to the kind, numbered when repeated).
+    pub name: String,
+    pub kind: TestKind,
+    pub expect: Vec<Expectation>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// A claim as written, with its parsed form.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expectation {
+    pub text: String,
+    pub claim: Claim,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum TestKind {
+    Matrix(MatrixTest),
+    Latency(LatencyTest),
+    Throughput(ThroughputTest),
+    Rfc2544(Rfc2544Test),
+}
+
+impl TestKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TestKind::Matrix(_) => "matrix",
+            TestKind::Latency(_) => "latency",
+            TestKind::Throughput(_) => "throughput",
+            TestKind::Rfc2544(_) => "rfc2544",
+        }
+    }
+}
+
+/// The delivery and leak matrix (see `delivery` for what a cell counts).
+#[derive(Debug, Clone, Serialize)]
+pub struct MatrixTest {
+    pub spec: MatrixSpec,
+    /// Station names; when the scenario names none, every station but the host's parents.
+    pub senders: Vec<String>,
+    /// Station names; every station when the scenario names none.
+    pub receivers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LatencyMethod {
+    /// Sender and receiver share the clock: receive time minus the send time in the payload.
+    OneWay,
+    /// The receiver reflects each frame back; the sender measures the round trip.
+    RoundTrip,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyTest {
+    pub from: String,
+    pub to: String,
+    pub method: LatencyMethod,
+    pub rate: Rate,
+    /// Bytes on the wire including the 4-byte FCS (RFC 2544 sizes: 64 is the minimum).
+    pub frame_size: u32,
+    pub duration: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ThroughputTest {
+    pub from: String,
+    pub to: String,
+    /// Bytes on the wire including the FCS.
+    pub frame_sizes: Vec<u32>,
+    pub rate: Rate,
+    pub duration: std::time::Duration,
+}
+
+/// RFC 2544 sections 26.1 (throughput), 26.2 (latency), 26.3 (frame loss rate), 26.4 (back-to-back).
+#[derive(Debug, Clone, Serialize)]
+pub struct Rfc2544Test {
+    pub from: String,
+    pub to: String,
+    /// Bytes on the wire including the FCS; the RFC's Ethernet sizes by default.
+    pub frame_sizes: Vec<u32>,
+    pub trial: std::time::Duration,
+    /// Loss (percent) a trial may show and still count as "no loss".
+    pub loss_tolerance: f64,
+    /// The binary search stops when its bounds are this close (percent of the maximum rate).
+    pub resolution: f64,
+    /// The search's upper bound; `Max` measures what the sender can offer.
+    pub max_rate: Rate,
+    pub frame_loss_steps: bool,
+    pub back_to_back: bool,
+}
 
 impl Scenario {
     /// Every node that gets its own namespace, with its role, in a stable order: host, switch
@@ -287,6 +416,39 @@ impl Scenario {
 
     pub fn peer(&self, name: &str) -> Option<&Peer> {
         self.peers.iter().find(|p| p.name == name)
+    }
+
+    /// Every station, in a stable order: the host's parents, the shim, endpoints, peers.
+    pub fn stations(&self) -> Vec<Station> {
+        let host = |interface: &str, mac: MacAddr| Station {
+            name: format!("{HOST_NODE}:{interface}"),
+            node: HOST_NODE.to_string(),
+            role: Role::Host,
+            interface: interface.to_string(),
+            mac,
+        };
+        let mut out: Vec<Station> = self
+            .parents
+            .iter()
+            .filter(|p| !matches!(p.kind, ParentKind::Existing { .. }))
+            .map(|p| host(&p.name, p.mac))
+            .collect();
+        out.extend(self.host.shim.iter().map(|s| host(&s.interface, s.mac)));
+        out.extend(self.endpoints.iter().map(|e| Station {
+            name: e.name.clone(),
+            node: e.name.clone(),
+            role: Role::Endpoint,
+            interface: e.interface.clone(),
+            mac: e.mac,
+        }));
+        out.extend(self.peers.iter().map(|p| Station {
+            name: p.name.clone(),
+            node: p.name.clone(),
+            role: Role::Peer,
+            interface: p.interface.clone(),
+            mac: p.mac,
+        }));
+        out
     }
 
     /// The parent a network's endpoints hang off.

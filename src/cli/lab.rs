@@ -1,0 +1,349 @@
+//! `mvlab doctor`, `mvlab lab up|down|ls` and `mvlab clean`: argument parsing, one call into
+//! `crate::lab` each, and printing the result (a short table, or JSON with `--json`). The only
+//! logic here is installing the SIGINT/SIGTERM handler whose flag `lab up` checks between steps.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::{Args, Subcommand};
+
+use crate::diag::Outcome;
+use crate::lab::probe::{self, Feature};
+use crate::lab::{self, CleanOptions, DEFAULT_PREFIX, Inventory, Lab, LabError, LabOptions};
+use crate::scenario::{self, Role};
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  mvlab doctor\n  mvlab doctor --json | jq '.[] | select(.available | not)'"
+)]
+pub struct DoctorArgs {
+    /// Print the probe results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    #[command(subcommand)]
+    pub command: LabCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Build a lab from a scenario and leave it up (`ip netns exec <prefix>-<lab>-<node> ...`).
+    #[command(
+        after_help = "Examples:\n  mvlab lab up\n  mvlab lab up scenarios/vepa.toml --name demo\n  mvlab lab up scenarios/bridge.toml --json | jq '.nodes[].netns'"
+    )]
+    Up(UpArgs),
+    /// Remove a lab, returning once the kernel has destroyed its namespaces.
+    Down(DownArgs),
+    /// List the registered labs and their state.
+    Ls(LsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The scenario file; the built-in default scenario when omitted.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: Option<PathBuf>,
+    /// The lab's name (default: the scenario's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print the inventory (nodes, namespaces, interfaces, MACs, addresses) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Allow `kind = "existing"` parents: macvlans on a real interface of this machine.
+    #[arg(long)]
+    pub use_real_parent: bool,
+    /// Namespace name prefix.
+    #[arg(long, default_value = DEFAULT_PREFIX)]
+    pub prefix: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// The lab's name.
+    pub name: String,
+    #[arg(long, default_value = DEFAULT_PREFIX)]
+    pub prefix: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print the labs (with their inventories) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Only labs with this prefix.
+    #[arg(long)]
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Removes labs whose owner process is gone (killed `lab up`, crashed test) and that are not persistent, and only those: a user's own namespaces and live labs are never touched."
+)]
+pub struct CleanArgs {
+    /// Also remove persistent labs (those made by `lab up`).
+    #[arg(long)]
+    pub all: bool,
+    /// Only list what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only labs with this prefix.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn fail(e: &LabError) -> Outcome {
+    let text = e.to_string();
+    eprint!("{text}");
+    if !text.ends_with('\n') {
+        eprintln!();
+    }
+    e.outcome()
+}
+
+/// Prints `value` as JSON; a closed stdout is ignored (the work is done either way).
+fn print_json(value: &impl serde::Serialize) {
+    let text = serde_json::to_string_pretty(value).expect("lab data serialises");
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+pub fn doctor(args: DoctorArgs) -> Outcome {
+    let probes = probe::probe(&Feature::all());
+    if args.json {
+        print_json(&probes);
+    } else {
+        for p in &probes {
+            let mark = if p.available { "yes" } else { "NO " };
+            println!("{mark}  {:<28} {}", p.description, p.detail);
+        }
+    }
+    if probe::privileged() {
+        Outcome::Passed
+    } else {
+        eprintln!("error: not privileged; run mvlab doctor as root to probe the kernel");
+        Outcome::BadInput
+    }
+}
+
+pub fn run(args: LabArgs) -> Outcome {
+    match args.command {
+        LabCommand::Up(a) => up(a),
+        LabCommand::Down(a) => match lab::down(&a.name, &a.prefix) {
+            Ok(report) => {
+                println!(
+                    "lab `{}` is down: {} namespaces destroyed",
+                    a.name, report.namespaces
+                );
+                Outcome::Passed
+            }
+            Err(e) => fail(&e),
+        },
+        LabCommand::Ls(a) => ls(a),
+    }
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Sets `INTERRUPTED` on SIGINT or SIGTERM from now on (the handlers are in place when this
+/// returns), instead of letting either signal kill the process half-way through a build.
+fn catch_signals() -> std::io::Result<()> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            use tokio::signal::unix::{SignalKind, signal};
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    // The receiver waits for exactly one message.
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let streams = signal(SignalKind::interrupt())
+                    .and_then(|i| Ok((i, signal(SignalKind::terminate())?)));
+                let (mut int, mut term) = match streams {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                loop {
+                    tokio::select! {
+                        _ = int.recv() => {},
+                        _ = term.recv() => {},
+                    }
+                    INTERRUPTED.store(true, Ordering::Relaxed);
+                }
+            });
+        })?;
+    ready_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("the signal thread ended before it was ready"))?
+}
+
+fn up(args: UpArgs) -> Outcome {
+    let scenario = match &args.scenario {
+        Some(path) => match scenario::load(path) {
+            Ok(s) => s,
+            Err(diags) => {
+                eprint!("{diags}");
+                return Outcome::BadInput;
+            }
+        },
+        None => scenario::default_scenario(),
+    };
+    if let Err(e) = catch_signals() {
+        eprintln!("error: installing the SIGINT/SIGTERM handler: {e}");
+        return Outcome::RuntimeFailure;
+    }
+    let options = LabOptions {
+        name: args.name,
+        prefix: args.prefix,
+        use_real_parent: args.use_real_parent,
+        persistent: true,
+        interrupt: Some(&INTERRUPTED),
+    };
+    let lab = match Lab::up(&scenario, options) {
+        Ok(lab) => lab,
+        Err(e) => return fail(&e),
+    };
+    let inventory = lab.inventory();
+    if args.json {
+        print_json(inventory);
+        return Outcome::Passed;
+    }
+    // A closed stdout (`| head`) must not turn a built lab into a crash.
+    let _ = print_summary(inventory, &mut std::io::stdout().lock());
+    Outcome::Passed
+}
+
+/// Nodes listed one interface a line up to this many; bigger labs get counts only.
+const LISTED_NODES: usize = 24;
+
+fn print_summary(inventory: &Inventory, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "lab `{}` is up ({} namespaces); remove it with `mvlab lab down {}`",
+        inventory.lab,
+        inventory.nodes.len(),
+        inventory.lab
+    )?;
+    if inventory.nodes.len() > LISTED_NODES {
+        let endpoints = inventory
+            .nodes
+            .iter()
+            .filter(|n| n.role == Role::Endpoint)
+            .count();
+        return writeln!(
+            out,
+            "  {endpoints} endpoints; `mvlab lab ls --json` lists every node, namespace, MAC and address"
+        );
+    }
+    for node in &inventory.nodes {
+        for iface in &node.interfaces {
+            let addrs: Vec<String> = iface
+                .ipv4
+                .iter()
+                .map(ToString::to_string)
+                .chain(iface.ipv6.iter().map(ToString::to_string))
+                .collect();
+            let mode = iface.mode.map(|m| m.as_str()).unwrap_or(&iface.kind);
+            writeln!(
+                out,
+                "  {:<10} {:<24} {:<12} {} {:<8} {}",
+                node.name,
+                node.netns,
+                iface.name,
+                iface.mac,
+                mode,
+                addrs.join(" ")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn ls(args: LsArgs) -> Outcome {
+    let (labs, unreadable) = match lab::list(args.prefix.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    for e in &unreadable {
+        eprintln!("warning: {e}");
+    }
+    if args.json {
+        print_json(&labs);
+        return Outcome::Passed;
+    }
+    if labs.is_empty() {
+        println!("no labs");
+        return Outcome::Passed;
+    }
+    println!(
+        "{:<20} {:<8} {:<13} {:<16} {:>10} {:>8}",
+        "LAB", "PREFIX", "STATUS", "SCENARIO", "NAMESPACES", "OWNER"
+    );
+    for l in &labs {
+        println!(
+            "{:<20} {:<8} {:<13} {:<16} {:>10} {:>8}",
+            l.lab,
+            l.prefix,
+            l.status.as_str(),
+            l.scenario,
+            l.namespaces,
+            l.owner_pid
+        );
+    }
+    Outcome::Passed
+}
+
+pub fn clean(args: CleanArgs) -> Outcome {
+    let options = CleanOptions {
+        all: args.all,
+        dry_run: args.dry_run,
+        prefix: args.prefix,
+    };
+    let report = match lab::clean(&options) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        let verb = if args.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
+        for c in &report.removed {
+            println!("{verb} lab `{}` ({})", c.lab, c.status.as_str());
+        }
+        for k in &report.kept {
+            println!("kept lab `{}` ({})", k.lab, k.status.as_str());
+        }
+        if report.removed.is_empty() {
+            println!("nothing to clean");
+        }
+    }
+    for e in &report.errors {
+        eprintln!("error: {e}");
+    }
+    if report.errors.is_empty() {
+        Outcome::Passed
+    } else {
+        Outcome::RuntimeFailure
+    }
+}

@@ -1,0 +1,745 @@
+//! Labs: the kernel objects a scenario describes, built in network namespaces and removed on
+//! every exit path. Owns the public lab API (`Lab::up`, `Lab::attach`, `Lab::down`, `down`,
+//! `list`, `clean`, `probe`), lab naming (`<prefix>-<lab>-<node>` namespaces, links marked with
+//! the alias `mvlab:<lab>`), and the order of a `lab up`: check privileges and flags, probe the
+//! features the scenario needs, plan, register, build, and on any failure or signal roll back.
+//! The parts live in submodules: `rtnl` (the only rtnetlink code in mvlab), `build` (plan and
+//! execution), `teardown`, `registry`, `clean`, `probe`, `inventory`. It never parses scenarios,
+//! sends test frames or formats reports.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use serde::Serialize;
+
+use crate::diag::{Diagnostic, Diagnostics, Outcome};
+use crate::netns::Netns;
+use crate::scenario::{ParentKind, Scenario};
+
+mod build;
+mod clean;
+pub mod inventory;
+pub mod probe;
+pub mod registry;
+pub mod rtnl;
+mod teardown;
+
+pub use build::BuildFailure;
+pub use clean::{CleanOptions, CleanReport, clean};
+pub use inventory::{InterfaceInventory, Inventory, NodeInventory};
+pub use registry::{Record, Status};
+pub use rtnl::LinkState;
+pub use teardown::{TeardownError, TeardownReport};
+
+use build::Plan;
+use registry::{Owner, Phase, RegistryError};
+use rtnl::{Rtnl, RtnlError};
+use teardown::Doomed;
+
+/// The namespace prefix unless `--prefix` says otherwise.
+pub const DEFAULT_PREFIX: &str = "mvlab";
+
+/// A lab's validated name and prefix, and the names derived from them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabName {
+    pub prefix: String,
+    pub lab: String,
+}
+
+/// Longest lab or prefix name: namespace names stay short enough for humans and file systems.
+const NAME_MAX: usize = 64;
+
+fn check_word(what: &str, word: &str) -> Result<(), String> {
+    let ok_chars = word
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if word.is_empty() || word.len() > NAME_MAX || !ok_chars || word.starts_with(['-', '.']) {
+        return Err(format!(
+            "`{word}` is not a valid {what}: use 1 to {NAME_MAX} letters, digits, `-`, `_` or `.`, not starting with `-` or `.`"
+        ));
+    }
+    Ok(())
+}
+
+impl LabName {
+    pub fn new(prefix: &str, lab: &str) -> Result<LabName, String> {
+        check_word("prefix", prefix)?;
+        check_word("lab name", lab)?;
+        Ok(LabName {
+            prefix: prefix.to_string(),
+            lab: lab.to_string(),
+        })
+    }
+
+    /// The namespace of `node`: `<prefix>-<lab>-<node>`.
+    pub fn netns(&self, node: &str) -> String {
+        format!("{}-{}-{node}", self.prefix, self.lab)
+    }
+
+    /// The IFLA_IFALIAS every link of the lab carries.
+    pub fn alias(&self) -> String {
+        format!("mvlab:{}", self.lab)
+    }
+}
+
+/// How to bring a lab up.
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    /// The lab's name; the scenario's name when `None`.
+    pub name: Option<String>,
+    pub prefix: String,
+    /// Allow `kind = "existing"` parents (a real interface of the root namespace).
+    pub use_real_parent: bool,
+    /// Keep the lab after the process exits (`lab up`); otherwise dropping the `Lab` removes it.
+    pub persistent: bool,
+    /// Checked between build steps: when set (by a SIGINT/SIGTERM handler), the build stops and
+    /// everything created so far is removed.
+    pub interrupt: Option<&'static AtomicBool>,
+}
+
+impl Default for LabOptions {
+    fn default() -> Self {
+        LabOptions {
+            name: None,
+            prefix: DEFAULT_PREFIX.to_string(),
+            use_real_parent: false,
+            persistent: false,
+            interrupt: None,
+        }
+    }
+}
+
+/// Whether a failed build's rollback removed everything.
+#[derive(Debug)]
+pub enum Rollback {
+    Done,
+    Failed(TeardownError),
+}
+
+impl std::fmt::Display for Rollback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rollback::Done => f.write_str("everything created has been removed"),
+            Rollback::Failed(e) => write!(
+                f,
+                "removing what was created also failed ({e}); run `mvlab clean` to finish"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// Bad scenario, flags, name or permissions: nothing was created.
+    #[error("{0}")]
+    BadInput(Diagnostics),
+    /// The kernel lacks a feature the scenario needs: nothing was created.
+    #[error("{0}")]
+    MissingFeature(Diagnostics),
+    #[error("building lab `{lab}` failed: {cause}; {rollback}")]
+    Build {
+        lab: String,
+        cause: BuildFailure,
+        rollback: Rollback,
+    },
+    #[error("there is no lab `{lab}` with prefix `{prefix}`; `mvlab lab ls` lists the labs")]
+    Unknown { lab: String, prefix: String },
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("tearing down lab `{lab}`: {source}")]
+    Teardown {
+        lab: String,
+        #[source]
+        source: TeardownError,
+    },
+    #[error(transparent)]
+    Kernel(#[from] RtnlError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl LabError {
+    /// The exit code class of this error.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            LabError::BadInput(_) | LabError::Unknown { .. } => Outcome::BadInput,
+            LabError::MissingFeature(_) => Outcome::MissingFeature,
+            _ => Outcome::RuntimeFailure,
+        }
+    }
+
+    fn bad(message: impl Into<String>, hint: impl Into<String>) -> LabError {
+        LabError::BadInput(Diagnostic::whole(None, message).hint(hint).into())
+    }
+
+    fn io(what: impl Into<String>) -> impl FnOnce(io::Error) -> LabError {
+        move |source| LabError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+fn registry_dir() -> &'static Path {
+    Path::new(registry::DIR)
+}
+
+/// Runs `f` with a fresh single-threaded runtime on a thread of its own, so the lab API can be
+/// called from plain threads and from inside another runtime alike.
+fn with_runtime<T: Send>(
+    f: impl FnOnce(&tokio::runtime::Runtime) -> Result<T, LabError> + Send,
+) -> Result<T, LabError> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(LabError::io("starting the netlink runtime"))?;
+            f(&runtime)
+        })
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// A lab: its inventory and a handle on every node's namespace. Unless persistent, dropping it
+/// tears it down.
+#[derive(Debug)]
+pub struct Lab {
+    name: LabName,
+    inventory: Inventory,
+    /// One per inventory node, in the same order.
+    namespaces: Vec<Netns>,
+    first_deleted: Vec<(String, String)>,
+    persistent: bool,
+    /// Set once torn down (or handed over), so `Drop` does nothing.
+    done: bool,
+}
+
+/// A node of a live lab: what it is and its namespace.
+#[derive(Debug, Clone, Copy)]
+pub struct Node<'a> {
+    pub inventory: &'a NodeInventory,
+    pub netns: &'a Netns,
+}
+
+impl Lab {
+    /// Builds `scenario`. Nothing is created when the input is bad (exit class 2) or the kernel
+    /// lacks a feature (class 3); a kernel refusal or a signal half-way removes everything
+    /// created so far before the error returns.
+    pub fn up(scenario: &Scenario, options: LabOptions) -> Result<Lab, LabError> {
+        let name = LabName::new(
+            &options.prefix,
+            options.name.as_deref().unwrap_or(&scenario.name),
+        )
+        .map_err(|m| LabError::bad(m, "choose another name with --name (or --prefix)"))?;
+        if !probe::privileged() {
+            return Err(LabError::bad(
+                "building a lab needs root: CAP_NET_ADMIN and CAP_SYS_ADMIN are not both effective",
+                "run mvlab as root (sudo)",
+            ));
+        }
+        check_real_parents(scenario, options.use_real_parent)?;
+        refuse_missing(scenario)?;
+        with_runtime(|runtime| {
+            let root = open_root_socket(scenario, runtime)?;
+            let real = match &root {
+                Some(socket) => resolve_real_parents(scenario, socket, runtime)?,
+                None => BTreeMap::new(),
+            };
+            let plan = Plan::new(scenario, &name, &real).map_err(LabError::BadInput)?;
+            let first_deleted: Vec<(String, String)> = plan
+                .first_deleted
+                .iter()
+                .map(|(ns, link)| (plan.namespaces[*ns].netns.clone(), link.clone()))
+                .collect();
+            raise_fd_limit(plan.namespaces.len())?;
+            let mut record = register(scenario, &name, &plan, &first_deleted)?;
+            let built = build::build(&plan, runtime, root.as_ref(), options.interrupt);
+            if let Some(root) = root {
+                runtime.block_on(root.close());
+            }
+            let built = match built {
+                Ok(built) => built,
+                Err((cause, doomed)) => {
+                    let rollback = match teardown::teardown(runtime, doomed, &first_deleted) {
+                        Ok(_) => {
+                            registry::remove(registry_dir(), &name.prefix, &name.lab)?;
+                            Rollback::Done
+                        }
+                        Err(e) => Rollback::Failed(e),
+                    };
+                    return Err(LabError::Build {
+                        lab: name.lab.clone(),
+                        cause,
+                        rollback,
+                    });
+                }
+            };
+            record.phase = Phase::Up;
+            record.persistent = options.persistent;
+            record.inventory = Some(built.inventory.clone());
+            // Until the record says so, the lab is not persistent: if writing it fails, dropping
+            // `lab` removes what was built.
+            let mut lab = Lab {
+                name: name.clone(),
+                inventory: built.inventory,
+                namespaces: built.namespaces,
+                first_deleted,
+                persistent: false,
+                done: false,
+            };
+            registry::update(registry_dir(), &record)?;
+            lab.persistent = options.persistent;
+            Ok(lab)
+        })
+    }
+
+    /// Opens a built lab registered under `prefix` (a persistent one, or one another process
+    /// holds). Dropping the returned value leaves the lab alone; `down` removes it.
+    pub fn attach(lab: &str, prefix: &str) -> Result<Lab, LabError> {
+        let name = LabName::new(prefix, lab).map_err(|m| LabError::bad(m, "check the name"))?;
+        let record = registry::read(registry_dir(), prefix, lab)?.ok_or(LabError::Unknown {
+            lab: lab.to_string(),
+            prefix: prefix.to_string(),
+        })?;
+        let status = record.status();
+        let (Some(inventory), Status::Up | Status::Held) = (record.inventory, status) else {
+            return Err(LabError::bad(
+                format!("lab `{lab}` is not up (it is {})", status.as_str()),
+                "wait for `lab up` to finish, or remove it with `mvlab lab down` / `mvlab clean`",
+            ));
+        };
+        let namespaces = inventory
+            .nodes
+            .iter()
+            .map(|n| Netns::open(&n.netns))
+            .collect::<io::Result<Vec<Netns>>>()
+            .map_err(LabError::io(format!(
+                "opening the namespaces of lab `{lab}`"
+            )))?;
+        Ok(Lab {
+            name,
+            inventory,
+            namespaces,
+            first_deleted: record.first_deleted,
+            persistent: true,
+            done: false,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name.lab
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.name.prefix
+    }
+
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+
+    /// The node called `name` (an endpoint, a peer, `host` or `switch`).
+    pub fn node(&self, name: &str) -> Option<Node<'_>> {
+        self.inventory
+            .nodes
+            .iter()
+            .zip(&self.namespaces)
+            .find(|(n, _)| n.name == name)
+            .map(|(inventory, netns)| Node { inventory, netns })
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = Node<'_>> {
+        self.inventory
+            .nodes
+            .iter()
+            .zip(&self.namespaces)
+            .map(|(inventory, netns)| Node { inventory, netns })
+    }
+
+    fn netns_of(&self, node: &str) -> Result<&Netns, LabError> {
+        self.node(node).map(|n| n.netns).ok_or_else(|| {
+            LabError::bad(
+                format!("lab `{}` has no node `{node}`", self.name.lab),
+                "`mvlab lab ls --json` shows the nodes",
+            )
+        })
+    }
+
+    /// Every link in `node`'s namespace, with counters (promiscuity, rx/tx packets, bytes and
+    /// drops) and, for the bridge, its learned-FDB count.
+    pub fn links(&self, node: &str) -> Result<Vec<LinkState>, LabError> {
+        let netns = self.netns_of(node)?;
+        with_runtime(|runtime| {
+            let socket = netns
+                .run(|| Rtnl::open(runtime.handle()))
+                .and_then(|r| r)
+                .map_err(LabError::io(format!("opening a netlink socket in {node}")))?;
+            let links = runtime.block_on(socket.links());
+            runtime.block_on(socket.close());
+            Ok(links?)
+        })
+    }
+
+    /// One link's state, by interface name.
+    pub fn link_state(&self, node: &str, interface: &str) -> Result<LinkState, LabError> {
+        self.links(node)?
+            .into_iter()
+            .find(|l| l.name == interface)
+            .ok_or_else(|| {
+                LabError::bad(
+                    format!("node `{node}` has no interface `{interface}`"),
+                    "`mvlab lab ls --json` shows the interfaces",
+                )
+            })
+    }
+
+    /// Keeps the lab after this value is dropped and the process exits.
+    pub fn persist(&mut self) -> Result<(), LabError> {
+        let mut record = self.record()?;
+        record.persistent = true;
+        registry::update(registry_dir(), &record)?;
+        self.persistent = true;
+        Ok(())
+    }
+
+    fn record(&self) -> Result<Record, LabError> {
+        registry::read(registry_dir(), &self.name.prefix, &self.name.lab)?.ok_or(
+            LabError::Unknown {
+                lab: self.name.lab.clone(),
+                prefix: self.name.prefix.clone(),
+            },
+        )
+    }
+
+    /// Removes the lab, returning once the kernel has destroyed its namespaces.
+    pub fn down(mut self) -> Result<TeardownReport, LabError> {
+        self.done = true;
+        let namespaces = std::mem::take(&mut self.namespaces);
+        remove(
+            &self.name,
+            namespaces
+                .into_iter()
+                .map(|ns| Doomed {
+                    name: ns.name().unwrap_or_default().to_string(),
+                    netns: Some(ns),
+                })
+                .collect(),
+            &self.first_deleted,
+        )
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.done || self.persistent {
+            return;
+        }
+        let namespaces = std::mem::take(&mut self.namespaces);
+        let doomed = namespaces
+            .into_iter()
+            .map(|ns| Doomed {
+                name: ns.name().unwrap_or_default().to_string(),
+                netns: Some(ns),
+            })
+            .collect();
+        if let Err(e) = remove(&self.name, doomed, &self.first_deleted) {
+            eprintln!("mvlab: {e}");
+        }
+    }
+}
+
+/// Marks the record as being torn down by this process, tears down, and removes the record.
+fn remove(
+    name: &LabName,
+    doomed: Vec<Doomed>,
+    first_deleted: &[(String, String)],
+) -> Result<TeardownReport, LabError> {
+    let dir = registry_dir();
+    if let Some(mut record) = registry::read(dir, &name.prefix, &name.lab)? {
+        record.phase = Phase::TearingDown;
+        record.persistent = false;
+        record.owner = Owner::current().map_err(LabError::io("reading /proc/self/stat"))?;
+        registry::update(dir, &record)?;
+    }
+    let report = with_runtime(|runtime| {
+        teardown::teardown(runtime, doomed, first_deleted).map_err(|source| LabError::Teardown {
+            lab: name.lab.clone(),
+            source,
+        })
+    })?;
+    registry::remove(dir, &name.prefix, &name.lab)?;
+    Ok(report)
+}
+
+/// Removes the registered lab `lab` (`mvlab lab down`). A lab that a live process is building or
+/// holding is refused: that process removes it itself.
+pub fn down(lab: &str, prefix: &str) -> Result<TeardownReport, LabError> {
+    let name = LabName::new(prefix, lab).map_err(|m| LabError::bad(m, "check the name"))?;
+    let record = registry::read(registry_dir(), prefix, lab)?.ok_or(LabError::Unknown {
+        lab: lab.to_string(),
+        prefix: prefix.to_string(),
+    })?;
+    match record.status() {
+        Status::Up | Status::Orphaned => {}
+        status => {
+            return Err(LabError::bad(
+                format!(
+                    "lab `{lab}` is {} by process {}",
+                    match status {
+                        Status::Building => "being built",
+                        Status::TearingDown => "being removed",
+                        _ => "held",
+                    },
+                    record.owner.pid
+                ),
+                "that process removes it when it ends; stop it (Ctrl-C) to remove it sooner",
+            ));
+        }
+    }
+    remove_record(&name, &record)
+}
+
+fn remove_record(name: &LabName, record: &Record) -> Result<TeardownReport, LabError> {
+    let doomed = record
+        .namespaces
+        .iter()
+        .map(|n| Doomed {
+            name: n.clone(),
+            netns: None,
+        })
+        .collect();
+    remove(name, doomed, &record.first_deleted)
+}
+
+/// One registered lab as `lab ls` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabSummary {
+    pub lab: String,
+    pub prefix: String,
+    pub status: Status,
+    pub scenario: String,
+    pub owner_pid: u32,
+    pub persistent: bool,
+    /// Unix time of `lab up`.
+    pub created: u64,
+    pub namespaces: usize,
+    pub inventory: Option<Inventory>,
+}
+
+/// Every registered lab (of `prefix`, or of every prefix), and the records that cannot be read.
+pub fn list(prefix: Option<&str>) -> Result<(Vec<LabSummary>, Vec<RegistryError>), LabError> {
+    let mut labs = Vec::new();
+    let mut unreadable = Vec::new();
+    for entry in registry::list(registry_dir())? {
+        match entry {
+            Ok(r) if prefix.is_none_or(|p| p == r.prefix) => labs.push(LabSummary {
+                status: r.status(),
+                lab: r.lab,
+                prefix: r.prefix,
+                scenario: r.scenario,
+                owner_pid: r.owner.pid,
+                persistent: r.persistent,
+                created: r.created,
+                namespaces: r.namespaces.len(),
+                inventory: r.inventory,
+            }),
+            Ok(_) => {}
+            Err(e) => unreadable.push(e),
+        }
+    }
+    Ok((labs, unreadable))
+}
+
+/// A build holds two descriptors per namespace (the namespace and its netlink socket) at once:
+/// raises the soft RLIMIT_NOFILE as far as the hard limit allows, and refuses a lab that cannot
+/// fit before anything is created.
+fn raise_fd_limit(namespaces: usize) -> Result<(), LabError> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    const SPARE: u64 = 256;
+    let needed = 2 * namespaces as u64 + SPARE;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)
+        .map_err(|e| LabError::io("reading RLIMIT_NOFILE")(e.into()))?;
+    if soft >= needed {
+        return Ok(());
+    }
+    if hard < needed {
+        return Err(LabError::bad(
+            format!(
+                "a lab of {namespaces} namespaces needs {needed} open files, but the hard limit is {hard}"
+            ),
+            "raise it (ulimit -Hn, or LimitNOFILE= in a systemd unit) or build a smaller lab",
+        ));
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, needed, hard)
+        .map_err(|e| LabError::io("raising RLIMIT_NOFILE")(e.into()))
+}
+
+/// `existing` parents need the user's explicit opt-in.
+fn check_real_parents(s: &Scenario, allowed: bool) -> Result<(), LabError> {
+    if allowed {
+        return Ok(());
+    }
+    let mut diags = Diagnostics::default();
+    for p in &s.parents {
+        if let ParentKind::Existing { interface } = &p.kind {
+            diags.push(
+                Diagnostic::at(
+                    &s.source,
+                    p.kind_span.clone(),
+                    format!("parent `{}` is the existing interface `{interface}` of this machine", p.name),
+                )
+                .hint("pass --use-real-parent to hang macvlans on a real interface, or use kind = \"veth\""),
+            );
+        }
+    }
+    diags.into_result(()).map_err(LabError::BadInput)
+}
+
+/// Probes the features the scenario needs; a missing one is an error at the line asking for it.
+fn refuse_missing(s: &Scenario) -> Result<(), LabError> {
+    let mut diags = Diagnostics::default();
+    for (need, probe) in probe::missing(s) {
+        let message = format!(
+            "this kernel lacks {} ({}), which this lab needs: {}",
+            need.feature, probe.detail, need.why
+        );
+        let d = match need.span {
+            Some(span) => Diagnostic::at(&s.source, span, message),
+            None => Diagnostic::whole(Some(&s.source), message),
+        };
+        diags.push(d.hint(need.feature.hint()));
+    }
+    diags.into_result(()).map_err(LabError::MissingFeature)
+}
+
+fn open_root_socket(
+    s: &Scenario,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Option<Rtnl>, LabError> {
+    if !s
+        .parents
+        .iter()
+        .any(|p| matches!(p.kind, ParentKind::Existing { .. }))
+    {
+        return Ok(None);
+    }
+    Rtnl::open(runtime.handle()).map(Some).map_err(LabError::io(
+        "opening a netlink socket in the root namespace",
+    ))
+}
+
+/// The root-namespace index of every existing interface the scenario names.
+fn resolve_real_parents(
+    s: &Scenario,
+    root: &Rtnl,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<BTreeMap<String, u32>, LabError> {
+    let mut out = BTreeMap::new();
+    let mut diags = Diagnostics::default();
+    for p in &s.parents {
+        let ParentKind::Existing { interface } = &p.kind else {
+            continue;
+        };
+        match runtime.block_on(root.link(interface))? {
+            Some(link) => {
+                out.insert(interface.clone(), link.index);
+            }
+            None => diags.push(
+                Diagnostic::at(
+                    &s.source,
+                    p.kind_span.clone(),
+                    format!("there is no interface `{interface}` in this namespace"),
+                )
+                .hint("`ip link` lists the interfaces"),
+            ),
+        }
+    }
+    diags.into_result(out).map_err(LabError::BadInput)
+}
+
+/// Writes the lab's record before anything exists; refuses names taken by another lab or by an
+/// existing namespace.
+fn register(
+    s: &Scenario,
+    name: &LabName,
+    plan: &Plan,
+    first_deleted: &[(String, String)],
+) -> Result<Record, LabError> {
+    let namespaces = plan.netns_names();
+    let existing = crate::netns::list_named().map_err(LabError::io("listing /run/netns"))?;
+    if let Some(taken) = namespaces.iter().find(|n| existing.contains(n)) {
+        return Err(LabError::bad(
+            format!("namespace `{taken}` already exists"),
+            "another lab (or a user) uses this name: `mvlab lab ls` / `ip netns list`; pick another --name",
+        ));
+    }
+    let record = Record {
+        lab: name.lab.clone(),
+        prefix: name.prefix.clone(),
+        scenario: s.name.clone(),
+        owner: Owner::current().map_err(LabError::io("reading /proc/self/stat"))?,
+        phase: Phase::Building,
+        persistent: false,
+        created: registry::now(),
+        namespaces,
+        first_deleted: first_deleted.to_vec(),
+        inventory: None,
+    };
+    let dir = registry_dir();
+    match registry::create(dir, &record) {
+        Ok(()) => {}
+        Err(RegistryError::Exists(lab)) => {
+            return Err(LabError::bad(
+                format!("lab `{lab}` already exists"),
+                "`mvlab lab down NAME` removes it (`mvlab clean` if its owner died); or choose another --name",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // Two labs whose names overlap (`a` with node `b-e1`, `a-b` with node `e1`) would share a
+    // namespace name: the later one to register backs out.
+    for other in registry::list(dir)?.into_iter().flatten() {
+        if other.lab == record.lab && other.prefix == record.prefix {
+            continue;
+        }
+        if let Some(shared) = other
+            .namespaces
+            .iter()
+            .find(|n| record.namespaces.contains(n))
+        {
+            registry::remove(dir, &record.prefix, &record.lab)?;
+            return Err(LabError::bad(
+                format!(
+                    "namespace `{shared}` would belong to both this lab and lab `{}`",
+                    other.lab
+                ),
+                "choose another --name",
+            ));
+        }
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lab_names_make_namespace_names_and_aliases() {
+        let n = LabName::new("mvlab", "my-lab_1").unwrap();
+        assert_eq!(n.netns("e1"), "mvlab-my-lab_1-e1");
+        assert_eq!(n.alias(), "mvlab:my-lab_1");
+        for bad in ["", "-x", ".x", "a/b", "a b", &"x".repeat(65)] {
+            assert!(LabName::new("mvlab", bad).is_err(), "{bad:?}");
+        }
+        assert!(LabName::new("a/b", "x").is_err());
+    }
+}

@@ -1,0 +1,351 @@
+//! The predicted delivery matrix: the same cells, in the same order, as the matrix measurement,
+//! plus a grouped form for labs too large to list pair by pair. Owns the pass protocol the
+//! prediction assumes (the switch is primed before each pass: every sender, in matrix order,
+//! sends one frame to `UNKNOWN_UNICAST_MAC`), the cell order, and the grouping of nodes into
+//! classes whose members the rules cannot tell apart. The rules themselves are in the walk.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::addr::MacAddr;
+use crate::delivery::{Addressing, Cell, FrameClass, MatrixSpec};
+use crate::model::fabric::{Fabric, NodeId, NodeKind, Segment};
+use crate::model::frame::Frame;
+use crate::model::switch::Fdb;
+use crate::model::walk::{Counts, Walk};
+
+/// The forwarding table after priming: every sender, in matrix order, has sent one frame to
+/// `UNKNOWN_UNICAST_MAC`, so the switch knows each sender's MAC where it enters (up to
+/// `fdb_max_learned`). The frames of the pass teach it nothing more.
+pub fn primed_fdb(fabric: &Fabric) -> Fdb {
+    let mut fdb = Fdb::default();
+    if matches!(fabric.segment, Segment::Wire { .. }) {
+        return fdb;
+    }
+    let mut counts = Counts::new(fabric.nodes.len());
+    for node in (0..fabric.nodes.len()).filter(|&n| fabric.is_sender(n)) {
+        Walk {
+            fabric,
+            fdb: &mut fdb,
+            sink: &mut counts,
+            promiscuous: false,
+        }
+        .send(node, Frame::priming(fabric.nodes[node].mac));
+        counts.clear();
+    }
+    fdb
+}
+
+/// Runs walks from one primed table, reusing one counter.
+pub struct Walker<'a> {
+    pub fabric: &'a Fabric,
+    pub fdb: Fdb,
+    pub counts: Counts,
+}
+
+impl<'a> Walker<'a> {
+    pub fn new(fabric: &'a Fabric, fdb: Fdb) -> Walker<'a> {
+        Walker {
+            fabric,
+            fdb,
+            counts: Counts::new(fabric.nodes.len()),
+        }
+    }
+
+    /// Copies of `frame` from `from` at every node (valid until the next call).
+    pub fn walk(&mut self, from: NodeId, frame: Frame, promiscuous: bool) -> &Counts {
+        self.counts.clear();
+        Walk {
+            fabric: self.fabric,
+            fdb: &mut self.fdb,
+            sink: &mut self.counts,
+            promiscuous,
+        }
+        .send(from, frame);
+        &self.counts
+    }
+
+    fn class_frame(&self, from: NodeId, class: FrameClass, to: NodeId, vlan: u16) -> Frame {
+        let n = &self.fabric.nodes;
+        Frame::of_class(n[from].mac, class, n[to].mac, vlan)
+    }
+}
+
+/// Every cell of the matrix, in the measurement's order: for each pass (in `spec.promiscuous`
+/// order), each class (in `spec.classes` order), each sender, each receiver other than the
+/// sender, both in station order (`Scenario::stations`: the host's parents, the shim,
+/// endpoints, peers). Unicast goes to each receiver in turn. `received`/`leaked` hold the
+/// prediction; `expected*` are left empty.
+pub fn predict_cells(
+    fabric: &Fabric,
+    spec: &MatrixSpec,
+    senders: &[NodeId],
+    receivers: &[NodeId],
+) -> Vec<Cell> {
+    let n = fabric.nodes.len();
+    let k = u64::from(spec.frames);
+    let mut walker = Walker::new(fabric, primed_fdb(fabric));
+    let mut cells = Vec::with_capacity(
+        spec.promiscuous.len() * spec.classes.len() * senders.len() * receivers.len(),
+    );
+    let mut received = vec![0u64; n];
+    let mut leaked = vec![0u64; n];
+    for &promiscuous in &spec.promiscuous {
+        for &class in &spec.classes {
+            for &from in senders {
+                received.iter_mut().for_each(|v| *v = 0);
+                leaked.iter_mut().for_each(|v| *v = 0);
+                if class.addressing == Addressing::Unicast {
+                    for &to in receivers.iter().filter(|&&t| t != from) {
+                        let frame = walker.class_frame(from, class, to, spec.vlan);
+                        let counts = walker.walk(from, frame, promiscuous);
+                        received[to] = u64::from(counts.get(to));
+                        for &t in counts.touched() {
+                            if t != to && t != from {
+                                leaked[t] += u64::from(counts.get(t));
+                            }
+                        }
+                    }
+                } else {
+                    let frame = walker.class_frame(from, class, from, spec.vlan);
+                    let counts = walker.walk(from, frame, promiscuous);
+                    for &t in counts.touched() {
+                        received[t] = u64::from(counts.get(t));
+                    }
+                }
+                for &to in receivers.iter().filter(|&&t| t != from) {
+                    cells.push(Cell {
+                        from: fabric.nodes[from].name.clone(),
+                        to: fabric.nodes[to].name.clone(),
+                        class,
+                        promiscuous,
+                        sent: k,
+                        received: received[to] * k,
+                        leaked: leaked[to] * k,
+                        expected: None,
+                        expected_leaked: None,
+                    });
+                }
+            }
+        }
+    }
+    cells
+}
+
+/// Nodes the rules cannot tell apart: the same kind, network, source list and learned state,
+/// and no other node's rule names them (source lists, shared MACs). The host and the shim are
+/// always alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// Its members' names, shortened: `e1`, `e1, e2` or `e1 .. e100`.
+    pub label: String,
+    /// What its members are, e.g. `endpoints of net0 (bridge mode on eth0)`.
+    pub kind: String,
+    pub members: Vec<String>,
+    #[serde(skip)]
+    pub ids: Vec<NodeId>,
+}
+
+#[derive(Hash, PartialEq, Eq)]
+enum GroupKey {
+    Alone(NodeId),
+    Endpoint {
+        network: usize,
+        sources: Vec<MacAddr>,
+        learned: bool,
+    },
+    Peer {
+        network: Option<usize>,
+        flags: [bool; 5],
+        learned: bool,
+    },
+}
+
+pub fn group_nodes(fabric: &Fabric, fdb: &Fdb, network_names: &[String]) -> Vec<Group> {
+    let mut mac_count: HashMap<MacAddr, u32> = HashMap::with_capacity(fabric.nodes.len());
+    for n in &fabric.nodes {
+        *mac_count.entry(n.mac).or_default() += 1;
+    }
+    let listed: std::collections::HashSet<MacAddr> = fabric
+        .devs
+        .iter()
+        .flat_map(|d| d.sources.iter().copied())
+        .collect();
+    let mut index: HashMap<GroupKey, usize> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    for (id, node) in fabric.nodes.iter().enumerate() {
+        let singular = mac_count[&node.mac] > 1 || listed.contains(&node.mac);
+        let learned = fdb.lookup(node.mac).is_some();
+        let (key, kind) = match node.kind {
+            NodeKind::Endpoint(dev) if !singular => {
+                let d = &fabric.devs[dev];
+                let mut sources = d.sources.clone();
+                sources.sort();
+                let net = node.network.unwrap_or_default();
+                let kind = format!(
+                    "endpoints of {} ({} mode on {})",
+                    network_names.get(net).map_or("?", String::as_str),
+                    d.mode,
+                    fabric.links[d.link].name
+                );
+                (
+                    GroupKey::Endpoint {
+                        network: net,
+                        sources,
+                        learned,
+                    },
+                    kind,
+                )
+            }
+            NodeKind::Peer(p) if !singular => {
+                let flags = match (&fabric.segment, fabric.peers[p].port) {
+                    (Segment::Bridge(b), Some(port)) => {
+                        let f = &b.ports[port].flags;
+                        [
+                            f.hairpin,
+                            f.learning,
+                            f.unicast_flood,
+                            f.multicast_flood,
+                            f.broadcast_flood,
+                        ]
+                    }
+                    _ => [false; 5],
+                };
+                (
+                    GroupKey::Peer {
+                        network: node.network,
+                        flags,
+                        learned,
+                    },
+                    "peers".to_string(),
+                )
+            }
+            kind => (GroupKey::Alone(id), alone_kind(fabric, kind)),
+        };
+        let g = *index.entry(key).or_insert_with(|| {
+            groups.push(Group {
+                label: String::new(),
+                kind,
+                members: Vec::new(),
+                ids: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        groups[g].ids.push(id);
+    }
+    for g in &mut groups {
+        g.members = g
+            .ids
+            .iter()
+            .map(|&i| fabric.nodes[i].name.clone())
+            .collect();
+        g.label = match g.members.as_slice() {
+            [] => String::new(),
+            [a] => a.clone(),
+            [a, b] => format!("{a}, {b}"),
+            [a, .., z] => format!("{a} .. {z}"),
+        };
+    }
+    groups
+}
+
+fn alone_kind(fabric: &Fabric, kind: NodeKind) -> String {
+    match kind {
+        NodeKind::Host(_) => "the host's parent interface".into(),
+        NodeKind::Shim(_) => "the host shim (bridge mode)".into(),
+        NodeKind::Endpoint(d) => format!(
+            "endpoint ({} mode on {})",
+            fabric.devs[d].mode, fabric.links[fabric.devs[d].link].name
+        ),
+        NodeKind::Peer(_) => "peer".into(),
+    }
+}
+
+/// One cell of the grouped matrix: every (from, to) pair with `from` in the sending group and
+/// `to` in the receiving group (never `from` itself) has exactly these counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupCell {
+    pub from: String,
+    pub to: String,
+    pub class: FrameClass,
+    pub promiscuous: bool,
+    /// How many (from, to) pairs the cell stands for.
+    pub pairs: u64,
+    pub sent: u64,
+    pub received: u64,
+    pub leaked: u64,
+}
+
+/// The grouped matrix: the same numbers as `predict_cells`, one row per pair of groups.
+pub fn predict_groups(
+    fabric: &Fabric,
+    fdb: &Fdb,
+    groups: &[Group],
+    spec: &MatrixSpec,
+) -> Vec<GroupCell> {
+    let k = u64::from(spec.frames);
+    let mut walker = Walker::new(fabric, fdb.clone());
+    let mut cells = Vec::new();
+    let mut received = vec![0u64; groups.len()];
+    let mut leaked = vec![0u64; groups.len()];
+    let first_not = |g: &Group, not: &[NodeId]| g.ids.iter().copied().find(|m| !not.contains(m));
+    for &promiscuous in &spec.promiscuous {
+        for &class in &spec.classes {
+            for a in groups.iter().filter(|g| fabric.is_sender(g.ids[0])) {
+                let s = a.ids[0];
+                received.iter_mut().for_each(|v| *v = 0);
+                leaked.iter_mut().for_each(|v| *v = 0);
+                if class.addressing == Addressing::Unicast {
+                    for (ci, c) in groups.iter().enumerate() {
+                        let Some(d) = first_not(c, &[s]) else {
+                            continue;
+                        };
+                        let frame = walker.class_frame(s, class, d, spec.vlan);
+                        let counts = walker.walk(s, frame, promiscuous);
+                        received[ci] = u64::from(counts.get(d));
+                        for (bi, b) in groups.iter().enumerate() {
+                            let Some(t) = first_not(b, &[s, d]) else {
+                                continue;
+                            };
+                            let copies = u64::from(counts.get(t));
+                            if copies > 0 {
+                                let others = c.ids.len() as u64
+                                    - u64::from(c.ids.contains(&s))
+                                    - u64::from(c.ids.contains(&t));
+                                leaked[bi] += others * copies;
+                            }
+                        }
+                    }
+                } else {
+                    let frame = walker.class_frame(s, class, s, spec.vlan);
+                    let counts = walker.walk(s, frame, promiscuous);
+                    for (bi, b) in groups.iter().enumerate() {
+                        if let Some(t) = first_not(b, &[s]) {
+                            received[bi] = u64::from(counts.get(t));
+                        }
+                    }
+                }
+                for (bi, b) in groups.iter().enumerate() {
+                    let same = std::ptr::eq(a, b);
+                    let pairs = a.ids.len() as u64 * b.ids.len() as u64
+                        - if same { a.ids.len() as u64 } else { 0 };
+                    if pairs == 0 {
+                        continue;
+                    }
+                    cells.push(GroupCell {
+                        from: a.label.clone(),
+                        to: b.label.clone(),
+                        class,
+                        promiscuous,
+                        pairs,
+                        sent: k,
+                        received: received[bi] * k,
+                        leaked: leaked[bi] * k,
+                    });
+                }
+            }
+        }
+    }
+    cells
+}

@@ -1,0 +1,1090 @@
+//! The HTML report of a run: one self-contained page (inline CSS and SVG, no script, nothing
+//! fetched) with the run's header and verdict, the expectations (failures first), and each test's
+//! tables and charts: the delivery matrix as heat maps (stations grouped when a lab is large, so a
+//! 1,000-endpoint page stays small), latency CDFs and quantiles, throughput with per-MAC counts,
+//! and RFC 2544 throughput, search steps, frame loss and back-to-back. The markup is well-formed
+//! XML (XHTML-compatible), so any XML parser reads it. Reads results only: it never measures and
+//! never decides pass or fail; charts are drawn by `svg`.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write;
+
+use super::svg::{self, Axis, BarChart, Category, HeatCell, HeatMap, LineChart, Point, Series};
+use crate::delivery::{Cell, FrameClass};
+use crate::measure::latency::{LatencyResult, LatencyStats};
+use crate::measure::matrix::MatrixResult;
+use crate::measure::rfc2544::{Rfc2544Result, Rfc2544Size};
+use crate::measure::throughput::{FlowCounts, ThroughputPoint, ThroughputResult};
+use crate::measure::{ExpectationResult, RunResult, TestResult};
+use crate::scenario::LatencyMethod;
+
+/// Up to this many stations in a matrix, each is a row and a column of its own; beyond, stations
+/// are drawn in at most this many groups.
+const GRID_MAX: usize = 16;
+/// How many cells that differ from their expectation are listed by name.
+const CELLS_LISTED: usize = 40;
+/// Up to this many flows get a bar each; beyond, a histogram of per-MAC counts.
+const FLOW_BARS: usize = 48;
+/// How many stations an FDB row names before summarising.
+const FDB_NAMED: usize = 8;
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;color:#1a1a1a;max-width:1320px;margin:0 auto;padding:16px 24px}\
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;border-bottom:1px solid #bbb;padding-bottom:4px;margin:36px 0 8px}\
+h3{font-size:15px;margin:20px 0 6px}p{margin:6px 0}.note{color:#555}\
+table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #ccc;padding:3px 8px;vertical-align:top}\
+th{background:#f0f0f0;text-align:left}table.num td{text-align:right;font-variant-numeric:tabular-nums}\
+table.num td:first-child{text-align:left}table.facts th,table.facts td{border:none;background:none;padding:1px 12px 1px 0}\
+table.facts th{color:#555;font-weight:normal}\
+.verdict{display:inline-block;margin:10px 0;padding:5px 14px;border-radius:4px;font-weight:bold;color:#fff}\
+.ok{color:#0072B2;font-weight:bold}.bad{color:#D55E00;font-weight:bold}.verdict.ok{background:#0072B2;color:#fff}\
+.verdict.bad{background:#D55E00;color:#fff}tr.failed td{background:#fff3ec}\
+.charts{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start;margin:10px 0}\
+svg.chart{background:#fff;border:1px solid #ddd;max-width:100%;height:auto}\
+pre{white-space:pre-wrap;margin:0;font-size:12px}nav ul{columns:3;margin:4px 0}\
+@media print{body{max-width:none;padding:0}nav{display:none}\
+svg.chart,tr{break-inside:avoid}h2,h3{break-after:avoid}\
+*{print-color-adjust:exact;-webkit-print-color-adjust:exact}}";
+
+fn esc(s: &str) -> String {
+    svg::escape(s)
+}
+
+/// An integer with thousands separators: `1,488,095`.
+fn int(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// A rate or other large number, rounded to an integer with separators.
+fn whole(v: f64) -> String {
+    if v.is_finite() && v >= 0.0 {
+        int(v.round() as u64)
+    } else {
+        "-".into()
+    }
+}
+
+/// Nanoseconds as microseconds.
+fn us(ns: f64) -> String {
+    format!("{:.1}", ns / 1e3)
+}
+
+fn mbit(bps: f64) -> String {
+    format!("{:.1}", bps / 1e6)
+}
+
+/// A table: `head` and rows of cells already escaped. `numeric` right-aligns every column but
+/// the first.
+fn table(
+    out: &mut String,
+    numeric: bool,
+    head: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) {
+    out.push_str(if numeric {
+        "<table class=\"num\"><thead><tr>"
+    } else {
+        "<table><thead><tr>"
+    });
+    for h in head {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let _ = write!(out, "<td>{cell}</td>");
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+}
+
+/// Charts side by side.
+fn charts(out: &mut String, svgs: impl IntoIterator<Item = String>) {
+    out.push_str("<div class=\"charts\">");
+    for s in svgs {
+        out.push_str(&s);
+    }
+    out.push_str("</div>");
+}
+
+fn kind(t: &TestResult) -> &'static str {
+    match t {
+        TestResult::Matrix(_) => "Delivery matrix",
+        TestResult::Latency(_) => "Latency",
+        TestResult::Throughput(_) => "Throughput",
+        TestResult::Rfc2544(_) => "RFC 2544",
+    }
+}
+
+/// The whole page.
+pub fn render(r: &RunResult) -> String {
+    let mut out = String::with_capacity(64 * 1024);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/><title>mvlab: {}</title><style>{STYLE}</style></head><body>",
+        esc(&r.scenario)
+    );
+    header(&mut out, r);
+    out.push_str("<nav><ul><li><a href=\"#expectations\">Expectations</a></li>");
+    for (i, t) in r.tests.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<li><a href=\"#test-{i}\">{}: {}</a></li>",
+            kind(t),
+            esc(t.name())
+        );
+    }
+    out.push_str("</ul></nav>");
+    expectations(&mut out, &r.expectations);
+    for (i, t) in r.tests.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<section id=\"test-{i}\"><h2>{}: {}</h2>",
+            kind(t),
+            esc(t.name())
+        );
+        match t {
+            TestResult::Matrix(m) => matrix(&mut out, m),
+            TestResult::Latency(l) => latency(&mut out, l),
+            TestResult::Throughput(t) => throughput(&mut out, t),
+            TestResult::Rfc2544(r) => rfc2544(&mut out, r),
+        }
+        out.push_str("</section>");
+    }
+    let _ = writeln!(
+        out,
+        "<footer><p class=\"note\">Written by mvlab {}. Hover over a chart's marks for their values; every plotted value is also in the element's data attributes.</p></footer></body></html>",
+        esc(&r.mvlab_version)
+    );
+    out
+}
+
+fn header(out: &mut String, r: &RunResult) {
+    let _ = write!(out, "<header><h1>mvlab run: {}</h1>", esc(&r.scenario));
+    if !r.description.is_empty() {
+        let _ = write!(out, "<p>{}</p>", esc(&r.description));
+    }
+    let facts = [
+        ("lab", r.lab.clone()),
+        ("kernel", r.kernel.clone()),
+        ("mvlab", r.mvlab_version.clone()),
+        ("started", r.started.clone()),
+        ("duration", format!("{:.1} s", r.duration_s)),
+    ];
+    out.push_str("<table class=\"facts\"><tbody>");
+    for (k, v) in facts {
+        let _ = write!(out, "<tr><th>{k}</th><td>{}</td></tr>", esc(&v));
+    }
+    out.push_str("</tbody></table>");
+    let failed = r.expectations.iter().filter(|e| !e.passed).count();
+    let (class, text) = if r.passed {
+        (
+            "ok",
+            format!("PASSED: {} expectation(s) held", r.expectations.len()),
+        )
+    } else {
+        (
+            "bad",
+            format!(
+                "FAILED: {failed} of {} expectation(s) did not hold",
+                r.expectations.len()
+            ),
+        )
+    };
+    let _ = write!(
+        out,
+        "<div class=\"verdict {class}\" data-passed=\"{}\">{text}</div></header>",
+        r.passed
+    );
+}
+
+fn expectations(out: &mut String, list: &[ExpectationResult]) {
+    out.push_str("<section id=\"expectations\"><h2>Expectations</h2>");
+    if list.is_empty() {
+        out.push_str("<p class=\"note\">The scenario states no expectations.</p></section>");
+        return;
+    }
+    let mut sorted: Vec<&ExpectationResult> = list.iter().collect();
+    sorted.sort_by_key(|e| e.passed);
+    out.push_str("<table><thead><tr><th>result</th><th>test</th><th>expectation</th><th>expected</th><th>measured</th><th>detail</th></tr></thead><tbody>");
+    for e in sorted {
+        let (row, mark) = if e.passed {
+            ("", "<span class=\"ok\">pass</span>")
+        } else {
+            (" class=\"failed\"", "<span class=\"bad\">FAIL</span>")
+        };
+        let detail = if e.detail.contains('\n') {
+            format!("<pre>{}</pre>", esc(&e.detail))
+        } else {
+            esc(&e.detail)
+        };
+        let _ = write!(
+            out,
+            "<tr{row} data-passed=\"{}\"><td>{mark}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{detail}</td></tr>",
+            e.passed,
+            esc(&e.test),
+            esc(&e.text),
+            esc(&e.expected),
+            esc(&e.measured)
+        );
+    }
+    out.push_str("</tbody></table></section>");
+}
+
+/// Whether a cell differs from what was expected of it.
+fn unexpected(c: &Cell) -> bool {
+    c.expected.is_some_and(|e| e != c.received) || c.expected_leaked.is_some_and(|e| e != c.leaked)
+}
+
+fn pass_name(promiscuous: bool) -> &'static str {
+    if promiscuous {
+        "promiscuous"
+    } else {
+        "not promiscuous"
+    }
+}
+
+/// Distinct names in order of first appearance.
+fn in_order<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    names.filter(|n| seen.insert(*n)).collect()
+}
+
+/// Stations as rows or columns of a heat map: one each for small labs, else groups of
+/// consecutive stations of the same family (`e1`, `e2`, ... share `e`), at most `GRID_MAX`. Rows
+/// and columns are cut from one grouping of all stations, so a group is the same down and across.
+struct Grouping<'a> {
+    labels: Vec<String>,
+    index: HashMap<&'a str, usize>,
+    grouped: bool,
+}
+
+impl<'a> Grouping<'a> {
+    fn of(names: &[&'a str]) -> Grouping<'a> {
+        if names.len() <= GRID_MAX {
+            return Grouping {
+                labels: names.iter().map(|n| n.to_string()).collect(),
+                index: names.iter().enumerate().map(|(i, n)| (*n, i)).collect(),
+                grouped: false,
+            };
+        }
+        let family = |n: &str| n.trim_end_matches(|c: char| c.is_ascii_digit()).to_string();
+        let mut runs: Vec<&[&'a str]> = Vec::new();
+        let mut start = 0;
+        for i in 1..=names.len() {
+            if i == names.len() || family(names[i]) != family(names[start]) {
+                runs.push(&names[start..i]);
+                start = i;
+            }
+        }
+        if runs.len() > GRID_MAX {
+            runs = vec![names];
+        }
+        let chunk = (1..=names.len())
+            .find(|&c| runs.iter().map(|r| r.len().div_ceil(c)).sum::<usize>() <= GRID_MAX)
+            .unwrap_or(names.len());
+        let mut labels = Vec::new();
+        let mut index = HashMap::with_capacity(names.len());
+        for block in runs.iter().flat_map(|r| r.chunks(chunk)) {
+            for n in block {
+                index.insert(*n, labels.len());
+            }
+            labels.push(match block {
+                [one] => one.to_string(),
+                [first, .., last] => format!("{first} … {last} ({})", block.len()),
+                [] => String::new(),
+            });
+        }
+        Grouping {
+            labels,
+            index,
+            grouped: true,
+        }
+    }
+
+    /// The groups holding at least one of `members`, in order.
+    fn holding(&self, members: &HashSet<&str>) -> Grouping<'a> {
+        let mut kept = vec![false; self.labels.len()];
+        for (name, &g) in &self.index {
+            kept[g] |= members.contains(name);
+        }
+        let mut renumbered = vec![None; self.labels.len()];
+        let mut labels = Vec::new();
+        for (g, label) in self.labels.iter().enumerate().filter(|(g, _)| kept[*g]) {
+            renumbered[g] = Some(labels.len());
+            labels.push(label.clone());
+        }
+        Grouping {
+            labels,
+            index: self
+                .index
+                .iter()
+                .filter_map(|(name, &g)| renumbered[g].map(|n| (*name, n)))
+                .collect(),
+            grouped: self.grouped,
+        }
+    }
+}
+
+/// The cells of one heat map square added up.
+#[derive(Default, Clone)]
+struct Tally {
+    cells: u64,
+    sent: u64,
+    received: u64,
+    leaked: u64,
+    unexpected: u64,
+    /// Sum of `expected` while every cell has one.
+    expected: Option<u64>,
+}
+
+impl Tally {
+    fn add(&mut self, c: &Cell) {
+        self.expected = match (self.cells, self.expected, c.expected) {
+            (0, _, e) => e,
+            (_, Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        self.cells += 1;
+        self.sent += c.sent;
+        self.received += c.received;
+        self.leaked += c.leaked;
+        self.unexpected += u64::from(unexpected(c));
+    }
+}
+
+fn matrix(out: &mut String, m: &MatrixResult) {
+    let _ = write!(
+        out,
+        "<p>{} frame(s) per sender, class and destination; tagged classes carry VLAN {}. A square's colour is received / sent (copies: a frame delivered twice counts twice); a corner mark means frames leaked to a receiver they were not addressed to; a red outline means the square differs from what was expected (the scenario's claims, else the model).</p>",
+        int(u64::from(m.spec.frames)),
+        m.spec.vlan
+    );
+    // One order of stations (the cells' first mention of each) and one grouping for rows and
+    // columns, so that a station that sends and receives sits at the same place down and across.
+    let stations = in_order(
+        m.cells
+            .iter()
+            .flat_map(|c| [c.from.as_str(), c.to.as_str()]),
+    );
+    let senders: HashSet<&str> = m.cells.iter().map(|c| c.from.as_str()).collect();
+    let receivers: HashSet<&str> = m.cells.iter().map(|c| c.to.as_str()).collect();
+    let all = Grouping::of(&stations);
+    let rows = all.holding(&senders);
+    let cols = all.holding(&receivers);
+    if all.grouped {
+        let _ = write!(
+            out,
+            "<p class=\"note\">{} senders and {} receivers: each square adds up the cells of a group of consecutive stations (its tooltip and data attributes give the totals); the cells not as expected are listed below by name.</p>",
+            int(senders.len() as u64),
+            int(receivers.len() as u64)
+        );
+    }
+    let mut by_map: HashMap<(FrameClass, bool), Vec<&Cell>> = HashMap::new();
+    for c in &m.cells {
+        by_map.entry((c.class, c.promiscuous)).or_default().push(c);
+    }
+    let maps: Vec<(bool, FrameClass)> = m
+        .spec
+        .promiscuous
+        .iter()
+        .flat_map(|&p| m.spec.classes.iter().map(move |&c| (p, c)))
+        .collect();
+    table(
+        out,
+        true,
+        &[
+            "class",
+            "pass",
+            "cells",
+            "delivered",
+            "leaked",
+            "not as expected",
+        ],
+        maps.iter().map(|&(p, class)| {
+            let cells = by_map.get(&(class, p)).map_or(&[][..], Vec::as_slice);
+            let count =
+                |f: &dyn Fn(&Cell) -> bool| int(cells.iter().filter(|c| f(c)).count() as u64);
+            vec![
+                esc(&class.to_string()),
+                pass_name(p).into(),
+                int(cells.len() as u64),
+                count(&|c| c.received > 0),
+                count(&|c| c.leaked > 0),
+                count(&unexpected),
+            ]
+        }),
+    );
+    charts(
+        out,
+        maps.iter().map(|&(p, class)| {
+            let cells = by_map.get(&(class, p)).map_or(&[][..], Vec::as_slice);
+            heat_map(m, class, p, cells, &rows, &cols).render()
+        }),
+    );
+    let wrong: Vec<&Cell> = m.cells.iter().filter(|c| unexpected(c)).collect();
+    if !wrong.is_empty() {
+        let _ = write!(
+            out,
+            "<h3>Cells not as expected ({})</h3>",
+            int(wrong.len() as u64)
+        );
+        let opt = |v: Option<u64>| v.map_or("-".into(), int);
+        table(
+            out,
+            true,
+            &[
+                "from",
+                "to",
+                "class",
+                "pass",
+                "sent",
+                "received",
+                "expected",
+                "leaked",
+                "expected leaked",
+            ],
+            wrong.iter().take(CELLS_LISTED).map(|c| {
+                vec![
+                    esc(&c.from),
+                    esc(&c.to),
+                    esc(&c.class.to_string()),
+                    pass_name(c.promiscuous).into(),
+                    int(c.sent),
+                    int(c.received),
+                    opt(c.expected),
+                    int(c.leaked),
+                    opt(c.expected_leaked),
+                ]
+            }),
+        );
+        if wrong.len() > CELLS_LISTED {
+            let _ = write!(
+                out,
+                "<p class=\"note\">… and {} more (the JSON result has every cell).</p>",
+                int((wrong.len() - CELLS_LISTED) as u64)
+            );
+        }
+    }
+    if !m.promiscuity.is_empty() {
+        out.push_str("<h3>Promiscuity of parents and bridge ports</h3>");
+        table(
+            out,
+            true,
+            &["device", "pass", "promiscuity"],
+            m.promiscuity.iter().map(|p| {
+                vec![
+                    esc(&p.device),
+                    pass_name(p.promiscuous_pass).into(),
+                    int(u64::from(p.promiscuity)),
+                ]
+            }),
+        );
+    }
+    if !m.fdb.is_empty() {
+        out.push_str("<h3>What the bridge learned</h3>");
+        let mut ports: Vec<(bool, &str, Vec<&str>)> = Vec::new();
+        for e in &m.fdb {
+            let who = e.station.as_deref().unwrap_or(&e.mac);
+            match ports
+                .iter_mut()
+                .find(|(p, port, _)| *p == e.promiscuous_pass && *port == e.port)
+            {
+                Some((_, _, names)) => names.push(who),
+                None => ports.push((e.promiscuous_pass, &e.port, vec![who])),
+            }
+        }
+        table(
+            out,
+            true,
+            &["port", "pass", "entries", "stations or MACs"],
+            ports.iter().map(|(p, port, names)| {
+                let mut shown = names
+                    .iter()
+                    .take(FDB_NAMED)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if names.len() > FDB_NAMED {
+                    let _ = write!(shown, " and {} more", names.len() - FDB_NAMED);
+                }
+                vec![
+                    esc(port),
+                    pass_name(*p).into(),
+                    int(names.len() as u64),
+                    esc(&shown),
+                ]
+            }),
+        );
+    }
+}
+
+/// One class and pass of the matrix as a heat map of (grouped) stations.
+fn heat_map(
+    m: &MatrixResult,
+    class: FrameClass,
+    promiscuous: bool,
+    cells: &[&Cell],
+    rows: &Grouping<'_>,
+    cols: &Grouping<'_>,
+) -> HeatMap {
+    let width = cols.labels.len();
+    let mut tally = vec![Tally::default(); rows.labels.len() * width];
+    for c in cells {
+        if let (Some(&r), Some(&k)) = (
+            rows.index.get(c.from.as_str()),
+            cols.index.get(c.to.as_str()),
+        ) {
+            tally[r * width + k].add(c);
+        }
+    }
+    let heat_cells = tally
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.cells > 0)
+        .map(|(i, t)| {
+            let (r, k) = (i / width, i % width);
+            let mut tooltip = format!(
+                "{} → {}: {}/{} received",
+                rows.labels[r],
+                cols.labels[k],
+                int(t.received),
+                int(t.sent)
+            );
+            if let Some(e) = t.expected {
+                let _ = write!(tooltip, ", {} expected", int(e));
+            }
+            if t.leaked > 0 {
+                let _ = write!(tooltip, ", {} leaked", int(t.leaked));
+            }
+            if t.cells > 1 {
+                let _ = write!(
+                    tooltip,
+                    "; {} of {} cells not as expected",
+                    int(t.unexpected),
+                    int(t.cells)
+                );
+            } else if t.unexpected > 0 {
+                tooltip.push_str("; not as expected");
+            }
+            let mut data = vec![
+                ("cells", t.cells.to_string()),
+                ("sent", t.sent.to_string()),
+                ("received", t.received.to_string()),
+                ("leaked", t.leaked.to_string()),
+                ("unexpected", t.unexpected.to_string()),
+            ];
+            if let Some(e) = t.expected {
+                data.push(("expected", e.to_string()));
+            }
+            HeatCell {
+                row: r,
+                col: k,
+                value: (t.sent > 0).then(|| t.received as f64 / t.sent as f64),
+                // A group's total would not fit; its colour and tooltip tell.
+                text: if t.cells > 1 {
+                    String::new()
+                } else if t.leaked > 0 {
+                    format!("{}+{}L", si_count(t.received), si_count(t.leaked))
+                } else {
+                    si_count(t.received)
+                },
+                tooltip,
+                marked: t.leaked > 0,
+                outlined: t.unexpected > 0,
+                data,
+            }
+        })
+        .collect();
+    HeatMap {
+        key: format!("{}/{class}/{}", m.name, pass_name(promiscuous)),
+        title: format!("{class}, {}", pass_name(promiscuous)),
+        rows_label: "senders".into(),
+        cols_label: "receivers".into(),
+        rows: rows.labels.clone(),
+        cols: cols.labels.clone(),
+        value_label: "received / sent".into(),
+        mark_label: "leaked".into(),
+        outline_label: "not as expected".into(),
+        over_label: "over 100% (copies)".into(),
+        cells: heat_cells,
+    }
+}
+
+fn si_count(n: u64) -> String {
+    svg::si(n as f64)
+}
+
+fn quantile_row(label: String, s: &LatencyStats) -> Vec<String> {
+    vec![
+        label,
+        int(s.samples),
+        us(s.min_ns as f64),
+        us(s.mean_ns),
+        us(s.p50_ns as f64),
+        us(s.p90_ns as f64),
+        us(s.p99_ns as f64),
+        us(s.p999_ns as f64),
+        us(s.max_ns as f64),
+    ]
+}
+
+const QUANTILE_HEAD: [&str; 9] = [
+    "",
+    "samples",
+    "min (us)",
+    "mean (us)",
+    "p50 (us)",
+    "p90 (us)",
+    "p99 (us)",
+    "p99.9 (us)",
+    "max (us)",
+];
+
+/// Histogram buckets in microseconds.
+fn buckets_us(s: &LatencyStats) -> Vec<(f64, u64)> {
+    s.histogram
+        .iter()
+        .map(|&(bound, count)| (bound as f64 / 1e3, count))
+        .collect()
+}
+
+fn latency_axis() -> Axis {
+    Axis::log("latency (us)")
+}
+
+fn latency(out: &mut String, l: &LatencyResult) {
+    let method = match l.method {
+        LatencyMethod::OneWay => "one-way",
+        LatencyMethod::RoundTrip => "round-trip",
+    };
+    let _ = write!(
+        out,
+        "<p>{} → {}, {method}, {}-byte frames (with FCS) at {} pps: sent {}, received {}, loss {:.4}%.</p>",
+        esc(&l.from),
+        esc(&l.to),
+        l.frame_size,
+        whole(l.rate_pps),
+        int(l.sent),
+        int(l.received),
+        l.loss_percent()
+    );
+    table(
+        out,
+        true,
+        &QUANTILE_HEAD,
+        [quantile_row(method.into(), &l.stats)],
+    );
+    charts(
+        out,
+        [svg::cdf(
+            format!("{}/cdf", l.name),
+            format!("{method} latency, {} → {}", l.from, l.to),
+            latency_axis(),
+            vec![(format!("{} → {}", l.from, l.to), buckets_us(&l.stats))],
+        )
+        .render()],
+    );
+}
+
+fn size_label(size: u32) -> String {
+    format!("{size} B")
+}
+
+fn throughput(out: &mut String, t: &ThroughputResult) {
+    let _ = write!(
+        out,
+        "<p>{} → {}, {:.1} s per frame size (bytes on the wire with FCS). Mbit/s L1 counts preamble and inter-frame gap.</p>",
+        esc(&t.from),
+        esc(&t.to),
+        t.duration_s
+    );
+    table(
+        out,
+        true,
+        &[
+            "frame size (B)",
+            "offered (pps)",
+            "sent",
+            "received",
+            "received (pps)",
+            "Mbit/s (L2)",
+            "Mbit/s (L1)",
+            "loss (%)",
+            "reordered",
+            "duplicates",
+            "capture drops",
+        ],
+        t.points.iter().map(|p| {
+            vec![
+                p.frame_size.to_string(),
+                if p.offered_pps > 0.0 {
+                    whole(p.offered_pps)
+                } else {
+                    "max".into()
+                },
+                int(p.sent),
+                int(p.received),
+                whole(p.rx_pps),
+                mbit(p.rx_bps_l2),
+                mbit(p.rx_bps_l1),
+                format!("{:.4}", p.loss_percent()),
+                int(p.reordered),
+                int(p.duplicates),
+                int(p.capture_drops),
+            ]
+        }),
+    );
+    let sizes: Vec<Category> = t
+        .points
+        .iter()
+        .map(|p| size_label(p.frame_size).into())
+        .collect();
+    let mut svgs = vec![
+        BarChart::new(
+            format!("{}/rates", t.name),
+            "offered and received rate per frame size",
+            "frame size",
+            Axis::from_zero("frames per second (pps)"),
+            sizes.clone(),
+        )
+        .series(
+            "offered (sent / duration)",
+            t.points
+                .iter()
+                .map(|p| p.sent as f64 / t.duration_s)
+                .collect(),
+        )
+        .series("received", t.points.iter().map(|p| p.rx_pps).collect())
+        .render(),
+        BarChart::new(
+            format!("{}/loss", t.name),
+            "loss per frame size",
+            "frame size",
+            Axis::from_zero("loss (%)"),
+            sizes,
+        )
+        .series("loss", t.points.iter().map(|p| p.loss_percent()).collect())
+        .render(),
+    ];
+    svgs.extend(
+        t.points
+            .iter()
+            .filter(|p| p.flows.len() > 1)
+            .map(|p| flows_chart(&t.name, p)),
+    );
+    charts(out, svgs);
+    for p in t.points.iter().filter(|p| p.flows.len() > FLOW_BARS) {
+        let mut received: Vec<u64> = p.flows.iter().map(|f| f.received).collect();
+        received.sort_unstable();
+        let short = p.flows.iter().filter(|f| f.received < f.sent).count();
+        let _ = write!(
+            out,
+            "<p>{}: {} source MACs received {} (fewest), {} (median), {} (most) frames each; {} of them lost frames.</p>",
+            size_label(p.frame_size),
+            int(p.flows.len() as u64),
+            int(received[0]),
+            int(received[received.len() / 2]),
+            int(received[received.len() - 1]),
+            int(short as u64)
+        );
+    }
+}
+
+/// Per-flow received counts of one frame size: a bar per flow, or a histogram of many.
+fn flows_chart(test: &str, p: &ThroughputPoint) -> String {
+    let key = format!("{test}/flows/{}", p.frame_size);
+    if p.flows.len() <= FLOW_BARS {
+        let label = |f: &FlowCounts| {
+            if f.source_mac.is_empty() {
+                format!("flow {}", f.flow)
+            } else {
+                f.source_mac.clone()
+            }
+        };
+        BarChart::new(
+            key,
+            format!("frames per source MAC, {}", size_label(p.frame_size)),
+            "source MAC",
+            Axis::from_zero("frames"),
+            p.flows.iter().map(|f| label(f).into()).collect(),
+        )
+        .series("sent", p.flows.iter().map(|f| f.sent as f64).collect())
+        .series(
+            "received",
+            p.flows.iter().map(|f| f.received as f64).collect(),
+        )
+        .render()
+    } else {
+        let received: Vec<u64> = p.flows.iter().map(|f| f.received).collect();
+        svg::histogram(
+            key,
+            format!(
+                "{} source MACs by frames received, {}",
+                int(p.flows.len() as u64),
+                size_label(p.frame_size)
+            ),
+            "frames received per source MAC",
+            "source MACs",
+            &received,
+        )
+        .render()
+    }
+}
+
+fn rfc2544(out: &mut String, r: &Rfc2544Result) {
+    let _ = write!(
+        out,
+        "<p>{} → {}, {:.1} s trials, loss tolerance {}%. Frame sizes are Ethernet frames with the 4-byte FCS (64 bytes on the wire = 60 bytes handed to the kernel); Mbit/s L1 counts the 20 bytes of preamble and inter-frame gap per frame.</p>",
+        esc(&r.from),
+        esc(&r.to),
+        r.trial_s,
+        r.loss_tolerance_percent
+    );
+    table(
+        out,
+        true,
+        &[
+            "frame size (B)",
+            "throughput (pps)",
+            "throughput (Mbit/s L1)",
+            "max offered (pps)",
+            "search trials",
+            "latency p50 (us)",
+            "latency p99 (us)",
+            "back-to-back (frames)",
+        ],
+        r.sizes.iter().map(|s| {
+            let lat = |f: fn(&LatencyStats) -> u64| {
+                s.latency.as_ref().map_or("-".into(), |l| us(f(l) as f64))
+            };
+            vec![
+                s.frame_size.to_string(),
+                whole(s.throughput_pps),
+                mbit(s.throughput_bps_l1),
+                whole(s.max_offered_pps),
+                s.search.len().to_string(),
+                lat(|l| l.p50_ns),
+                lat(|l| l.p99_ns),
+                s.back_to_back
+                    .as_ref()
+                    .map_or("-".into(), |b| format!("{:.0}", b.frames)),
+            ]
+        }),
+    );
+    let by_size = |f: fn(&Rfc2544Size) -> f64| {
+        r.sizes
+            .iter()
+            .map(|s| Point::new(f64::from(s.frame_size), f(s)))
+            .collect::<Vec<_>>()
+    };
+    let mut svgs = vec![
+        LineChart::new(
+            format!("{}/throughput-pps", r.name),
+            "zero-loss throughput per frame size",
+            Axis::linear("frame size (bytes, with FCS)"),
+            Axis::from_zero("frames per second (pps)"),
+        )
+        .series(Series::new("throughput", by_size(|s| s.throughput_pps)))
+        .series(Series::new("max offered", by_size(|s| s.max_offered_pps)))
+        .render(),
+        LineChart::new(
+            format!("{}/throughput-mbit", r.name),
+            "zero-loss throughput per frame size, L1",
+            Axis::linear("frame size (bytes, with FCS)"),
+            Axis::from_zero("Mbit/s (L1)"),
+        )
+        .series(Series::new(
+            "throughput",
+            by_size(|s| s.throughput_bps_l1 / 1e6),
+        ))
+        .render(),
+    ];
+    if r.sizes.iter().any(|s| !s.frame_loss.is_empty()) {
+        let mut loss = LineChart::new(
+            format!("{}/frame-loss", r.name),
+            "frame loss rate per offered load",
+            Axis::from_zero("offered load (% of the maximum rate)"),
+            Axis::from_zero("frame loss (%)"),
+        );
+        for s in &r.sizes {
+            loss = loss.series(Series::new(
+                size_label(s.frame_size),
+                s.frame_loss
+                    .iter()
+                    .map(|t| Point::new(100.0 * t.offered_pps / s.max_offered_pps, t.loss_percent))
+                    .collect(),
+            ));
+        }
+        svgs.push(loss.render());
+    }
+    let b2b: Vec<_> = r
+        .sizes
+        .iter()
+        .filter_map(|s| s.back_to_back.as_ref().map(|b| (s.frame_size, b.frames)))
+        .collect();
+    if !b2b.is_empty() {
+        svgs.push(
+            BarChart::new(
+                format!("{}/back-to-back", r.name),
+                "longest loss-free burst (mean of the trials)",
+                "frame size",
+                Axis::from_zero("frames"),
+                b2b.iter()
+                    .map(|(size, _)| size_label(*size).into())
+                    .collect(),
+            )
+            .series("back-to-back", b2b.iter().map(|(_, f)| *f).collect())
+            .render(),
+        );
+    }
+    let latencies: Vec<(String, Vec<(f64, u64)>)> = r
+        .sizes
+        .iter()
+        .filter_map(|s| {
+            s.latency
+                .as_ref()
+                .map(|l| (size_label(s.frame_size), buckets_us(l)))
+        })
+        .collect();
+    if !latencies.is_empty() {
+        svgs.push(
+            svg::cdf(
+                format!("{}/latency", r.name),
+                "latency at the throughput rate",
+                latency_axis(),
+                latencies,
+            )
+            .render(),
+        );
+    }
+    charts(out, svgs);
+    out.push_str("<h3>Binary search for the throughput, per frame size</h3><p class=\"note\">Each trial's offered rate in order; an X is a trial whose loss exceeded the tolerance; the dashed line is the throughput found.</p>");
+    charts(
+        out,
+        r.sizes.iter().map(|s| {
+            LineChart::new(
+                format!("{}/search/{}", r.name, s.frame_size),
+                format!("search, {}", size_label(s.frame_size)),
+                Axis::linear("trial"),
+                Axis::from_zero("offered (pps)"),
+            )
+            .series(Series::new(
+                "offered",
+                s.search
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let n = (i + 1) as f64;
+                        if t.passed {
+                            Point::new(n, t.offered_pps)
+                        } else {
+                            Point::failed(n, t.offered_pps)
+                        }
+                    })
+                    .collect(),
+            ))
+            .rule(s.throughput_pps, "throughput")
+            .size(320.0, 230.0)
+            .render()
+        }),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_get_separators() {
+        assert_eq!(int(0), "0");
+        assert_eq!(int(999), "999");
+        assert_eq!(int(1000), "1,000");
+        assert_eq!(int(1_488_095), "1,488,095");
+        assert_eq!(whole(f64::NAN), "-");
+    }
+
+    #[test]
+    fn small_labs_are_not_grouped() {
+        let names = ["e1", "e2", "peer"];
+        let g = Grouping::of(&names);
+        assert!(!g.grouped);
+        assert_eq!(g.labels, vec!["e1", "e2", "peer"]);
+        assert_eq!(g.index["peer"], 2);
+    }
+
+    #[test]
+    fn large_labs_are_grouped_by_family() {
+        let names: Vec<String> = (1..=1000)
+            .map(|i| format!("e{i}"))
+            .chain(["peer".into(), "host:eth0".into()])
+            .collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let g = Grouping::of(&refs);
+        assert!(g.grouped);
+        assert!(g.labels.len() <= GRID_MAX, "{:?}", g.labels);
+        assert_eq!(g.labels[0], "e1 … e72 (72)");
+        assert_eq!(g.labels[g.labels.len() - 2], "peer");
+        assert_eq!(g.labels[g.labels.len() - 1], "host:eth0");
+        assert_eq!(g.index.len(), 1002);
+        assert_eq!(g.index["e73"], 1);
+        // Too many families to keep apart: plain consecutive blocks.
+        let mixed: Vec<String> = (0..100).map(|i| format!("n{i}x")).collect();
+        let refs: Vec<&str> = mixed.iter().map(String::as_str).collect();
+        let g = Grouping::of(&refs);
+        assert_eq!(g.labels.len(), 15);
+        assert_eq!(g.labels[0], "n0x … n6x (7)");
+    }
+
+    #[test]
+    fn rows_and_columns_share_the_groups() {
+        let names: Vec<String> = (1..=40)
+            .map(|i| format!("e{i}"))
+            .chain(["peer".into(), "host:eth0".into()])
+            .collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let all = Grouping::of(&refs);
+        let senders: HashSet<&str> = refs[..41].iter().copied().collect();
+        let rows = all.holding(&senders);
+        assert_eq!(rows.labels.len(), all.labels.len() - 1);
+        assert_eq!(rows.labels[..], all.labels[..all.labels.len() - 1]);
+        assert_eq!(rows.index.get("host:eth0"), None);
+        assert_eq!(rows.index["peer"], rows.labels.len() - 1);
+        let only_peer: HashSet<&str> = ["peer"].into_iter().collect();
+        let peer = all.holding(&only_peer);
+        assert_eq!(peer.labels, vec!["peer"]);
+        assert_eq!(peer.index["peer"], 0);
+    }
+
+    #[test]
+    fn a_tally_keeps_expected_only_when_every_cell_has_one() {
+        let cell = |expected| Cell {
+            from: "a".into(),
+            to: "b".into(),
+            class: FrameClass::untagged(crate::delivery::Addressing::Broadcast),
+            promiscuous: false,
+            sent: 10,
+            received: 10,
+            leaked: 0,
+            expected,
+            expected_leaked: None,
+        };
+        let mut t = Tally::default();
+        t.add(&cell(Some(10)));
+        t.add(&cell(Some(0)));
+        assert_eq!(t.expected, Some(10));
+        assert_eq!(t.unexpected, 1);
+        t.add(&cell(None));
+        assert_eq!(t.expected, None);
+        assert_eq!((t.cells, t.sent, t.received), (3, 30, 30));
+    }
+}

@@ -1,0 +1,70 @@
+//! JUnit XML of a run, the format CI systems (Jenkins, GitLab, GitHub annotations) read: one
+//! `<testsuite>` per test, one `<testcase>` per expectation, a `<failure>` with expected, measured
+//! and the reason when it did not hold.
+
+use std::fmt::Write;
+
+use super::svg::escape as xml;
+use crate::measure::RunResult;
+
+pub fn render(r: &RunResult) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let failures = r.expectations.iter().filter(|e| !e.passed).count();
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"mvlab {}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\">",
+        xml(&r.scenario),
+        r.expectations.len(),
+        r.duration_s
+    );
+    let mut suites: Vec<&str> = Vec::new();
+    for e in &r.expectations {
+        if !suites.contains(&e.test.as_str()) {
+            suites.push(&e.test);
+        }
+    }
+    for (id, suite) in suites.iter().enumerate() {
+        let cases: Vec<_> = r.expectations.iter().filter(|e| e.test == *suite).collect();
+        let failed = cases.iter().filter(|e| !e.passed).count();
+        let _ = writeln!(
+            out,
+            "  <testsuite id=\"{id}\" name=\"{}\" package=\"mvlab.{}\" tests=\"{}\" failures=\"{failed}\" errors=\"0\" skipped=\"0\" time=\"0\" timestamp=\"{}\" hostname=\"{}\">",
+            xml(suite),
+            xml(&r.scenario),
+            cases.len(),
+            xml(r.started.trim_end_matches('Z')),
+            xml(&r.lab)
+        );
+        let _ = writeln!(
+            out,
+            "    <properties><property name=\"kernel\" value=\"{}\"/><property name=\"mvlab\" value=\"{}\"/></properties>",
+            xml(&r.kernel),
+            xml(&r.mvlab_version)
+        );
+        for e in cases {
+            let _ = write!(
+                out,
+                "    <testcase classname=\"mvlab.{}.{}\" name=\"{}\" time=\"0\"",
+                xml(&r.scenario),
+                xml(suite),
+                xml(&e.text)
+            );
+            if e.passed {
+                let _ = writeln!(out, "/>");
+            } else {
+                let _ = writeln!(out, ">");
+                let _ = writeln!(
+                    out,
+                    "      <failure message=\"expected {}, measured {}\" type=\"expectation\">{}</failure>",
+                    xml(&e.expected),
+                    xml(&e.measured),
+                    xml(&e.detail)
+                );
+                let _ = writeln!(out, "    </testcase>");
+            }
+        }
+        let _ = writeln!(out, "    <system-out/>\n    <system-err/>\n  </testsuite>");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}

@@ -1,0 +1,343 @@
+//! The terminal report of a run: each test's result as a readable table (the delivery matrix as a
+//! grid per frame class and pass, receivers across, senders down), then every expectation with
+//! pass/fail. Colour only when asked (on a terminal, and NO_COLOR unset).
+
+use std::fmt::Write;
+
+use crate::delivery::Cell;
+use crate::measure::latency::{LatencyResult, LatencyStats};
+use crate::measure::matrix::MatrixResult;
+use crate::measure::rfc2544::Rfc2544Result;
+use crate::measure::throughput::ThroughputResult;
+use crate::measure::{RunResult, TestResult};
+
+/// Above this many stations a matrix is summarised instead of drawn.
+const GRID_MAX: usize = 16;
+
+/// Paints pass/fail when colour is on.
+#[derive(Debug, Clone, Copy)]
+pub struct Paint(pub bool);
+
+impl Paint {
+    /// Colour when stdout is a terminal and NO_COLOR is not set.
+    pub fn for_stdout() -> Paint {
+        use std::io::IsTerminal;
+        Paint(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+    }
+
+    fn wrap(self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn ok(self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+
+    fn bad(self, s: &str) -> String {
+        self.wrap("1;31", s)
+    }
+
+    fn dim(self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+}
+
+/// The whole report.
+pub fn render(r: &RunResult, paint: Paint) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "mvlab {} — scenario {} (lab {}, kernel {}), {:.1} s",
+        r.mvlab_version, r.scenario, r.lab, r.kernel, r.duration_s
+    );
+    for t in &r.tests {
+        out.push('\n');
+        match t {
+            TestResult::Matrix(m) => matrix(&mut out, m, paint),
+            TestResult::Latency(l) => latency(&mut out, l),
+            TestResult::Throughput(t) => throughput(&mut out, t),
+            TestResult::Rfc2544(r) => rfc2544(&mut out, r),
+        }
+    }
+    if !r.expectations.is_empty() {
+        let _ = writeln!(out, "\nexpectations");
+        for e in &r.expectations {
+            let mark = if e.passed {
+                paint.ok("pass")
+            } else {
+                paint.bad("FAIL")
+            };
+            let _ = writeln!(
+                out,
+                "  {mark}  [{}] {}  (expected {}; measured {})",
+                e.test, e.text, e.expected, e.measured
+            );
+            if !e.detail.is_empty() {
+                let _ = writeln!(out, "        {}", e.detail);
+            }
+        }
+    }
+    let failed = r.expectations.iter().filter(|e| !e.passed).count();
+    let verdict = if r.passed {
+        paint.ok(&format!(
+            "PASSED: {} expectation(s) held",
+            r.expectations.len()
+        ))
+    } else {
+        paint.bad(&format!(
+            "FAILED: {failed} of {} expectation(s) did not hold",
+            r.expectations.len()
+        ))
+    };
+    let _ = writeln!(out, "\n{verdict}");
+    out
+}
+
+fn cell_text(c: &Cell, paint: Paint) -> String {
+    let mut s = c.received.to_string();
+    if c.leaked > 0 {
+        s += &format!("+{}L", c.leaked);
+    }
+    let wrong = c.expected.is_some_and(|e| e != c.received)
+        || c.expected_leaked.is_some_and(|e| e != c.leaked);
+    match (wrong, c.received + c.leaked) {
+        (true, _) => paint.bad(&format!("{s}!")),
+        (false, 0) => paint.dim("·"),
+        _ => s,
+    }
+}
+
+/// Width of a string as displayed (escape codes excluded).
+fn shown_width(s: &str) -> usize {
+    let mut w = 0;
+    let mut escape = false;
+    for ch in s.chars() {
+        match (escape, ch) {
+            (true, 'm') => escape = false,
+            (true, _) => {}
+            (false, '\x1b') => escape = true,
+            (false, _) => w += 1,
+        }
+    }
+    w
+}
+
+fn pad(s: &str, width: usize) -> String {
+    format!("{s}{}", " ".repeat(width.saturating_sub(shown_width(s))))
+}
+
+fn matrix(out: &mut String, m: &MatrixResult, paint: Paint) {
+    let _ = writeln!(
+        out,
+        "matrix {}: {} frame(s) per sender, class and destination; received count per cell (+NL = leaked to a receiver it was not addressed to; ! = not as expected)",
+        m.name, m.spec.frames
+    );
+    let mut senders: Vec<&str> = Vec::new();
+    let mut receivers: Vec<&str> = Vec::new();
+    for c in &m.cells {
+        if !senders.contains(&c.from.as_str()) {
+            senders.push(&c.from);
+        }
+        if !receivers.contains(&c.to.as_str()) {
+            receivers.push(&c.to);
+        }
+    }
+    for &promiscuous in &m.spec.promiscuous {
+        for class in &m.spec.classes {
+            let cells: Vec<&Cell> = m
+                .cells
+                .iter()
+                .filter(|c| c.class == *class && c.promiscuous == promiscuous)
+                .collect();
+            let pass = if promiscuous {
+                "promiscuous"
+            } else {
+                "not promiscuous"
+            };
+            if receivers.len() > GRID_MAX {
+                let delivered = cells.iter().filter(|c| c.received > 0).count();
+                let leaked = cells.iter().filter(|c| c.leaked > 0).count();
+                let wrong = cells
+                    .iter()
+                    .filter(|c| c.expected.is_some_and(|e| e != c.received))
+                    .count();
+                let _ = writeln!(
+                    out,
+                    "  {class}, {pass}: {delivered} of {} cells delivered, {leaked} leaked, {wrong} not as expected",
+                    cells.len()
+                );
+                continue;
+            }
+            let _ = writeln!(out, "\n  {class}, {pass}");
+            let w = receivers
+                .iter()
+                .chain(&senders)
+                .map(|s| s.len())
+                .max()
+                .unwrap_or(4)
+                .max(5)
+                + 1;
+            let _ = write!(out, "  {}", pad("from\\to", w));
+            for r in &receivers {
+                let _ = write!(out, "{}", pad(r, w));
+            }
+            out.push('\n');
+            for s in &senders {
+                let _ = write!(out, "  {}", pad(s, w));
+                for r in &receivers {
+                    let text = cells
+                        .iter()
+                        .find(|c| c.from == *s && c.to == *r)
+                        .map_or_else(|| paint.dim("-"), |c| cell_text(c, paint));
+                    let _ = write!(out, "{}", pad(&text, w));
+                }
+                out.push('\n');
+            }
+        }
+    }
+    if !m.promiscuity.is_empty() {
+        let devices: Vec<String> = m
+            .promiscuity
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}={}{}",
+                    p.device,
+                    p.promiscuity,
+                    if p.promiscuous_pass {
+                        " (promiscuous pass)"
+                    } else {
+                        ""
+                    }
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "\n  promiscuity: {}", devices.join(", "));
+    }
+    if !m.fdb.is_empty() {
+        let learned: Vec<String> = m
+            .fdb
+            .iter()
+            .filter(|e| !e.promiscuous_pass)
+            .map(|e| format!("{} on {}", e.station.as_deref().unwrap_or(&e.mac), e.port))
+            .collect();
+        let _ = writeln!(out, "  bridge learned: {}", learned.join(", "));
+    }
+}
+
+fn us(ns: f64) -> String {
+    format!("{:.1} us", ns / 1e3)
+}
+
+fn stats_line(s: &LatencyStats) -> String {
+    format!(
+        "min {}  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  mean {}  ({} samples)",
+        us(s.min_ns as f64),
+        us(s.p50_ns as f64),
+        us(s.p90_ns as f64),
+        us(s.p99_ns as f64),
+        us(s.p999_ns as f64),
+        us(s.max_ns as f64),
+        us(s.mean_ns),
+        s.samples
+    )
+}
+
+fn latency(out: &mut String, l: &LatencyResult) {
+    let method = match l.method {
+        crate::scenario::LatencyMethod::OneWay => "one-way",
+        crate::scenario::LatencyMethod::RoundTrip => "round-trip",
+    };
+    let _ = writeln!(
+        out,
+        "latency {}: {} -> {} {method}, {}-byte frames at {:.0} pps",
+        l.name, l.from, l.to, l.frame_size, l.rate_pps
+    );
+    let _ = writeln!(out, "  {}", stats_line(&l.stats));
+    let _ = writeln!(
+        out,
+        "  sent {}  received {}  loss {:.4}%",
+        l.sent,
+        l.received,
+        l.loss_percent()
+    );
+}
+
+fn throughput(out: &mut String, t: &ThroughputResult) {
+    let _ = writeln!(
+        out,
+        "throughput {}: {} -> {}, {:.1} s per size",
+        t.name, t.from, t.to, t.duration_s
+    );
+    let _ = writeln!(
+        out,
+        "  {:>6} {:>12} {:>12} {:>12} {:>10} {:>10} {:>9} {:>9} {:>10}",
+        "size",
+        "offered pps",
+        "rx pps",
+        "rx Mbit L1",
+        "sent",
+        "received",
+        "loss %",
+        "reorder",
+        "ring drop"
+    );
+    for p in &t.points {
+        let offered = if p.offered_pps > 0.0 {
+            format!("{:.0}", p.offered_pps)
+        } else {
+            "max".into()
+        };
+        let _ = writeln!(
+            out,
+            "  {:>6} {:>12} {:>12.0} {:>12.1} {:>10} {:>10} {:>9.4} {:>9} {:>10}",
+            p.frame_size,
+            offered,
+            p.rx_pps,
+            p.rx_bps_l1 / 1e6,
+            p.sent,
+            p.received,
+            p.loss_percent(),
+            p.reordered,
+            p.capture_drops
+        );
+    }
+}
+
+fn rfc2544(out: &mut String, r: &Rfc2544Result) {
+    let _ = writeln!(
+        out,
+        "rfc2544 {}: {} -> {}, {:.1} s trials, loss tolerance {}% (sizes are Ethernet frames with FCS)",
+        r.name, r.from, r.to, r.trial_s, r.loss_tolerance_percent
+    );
+    let _ = writeln!(
+        out,
+        "  {:>6} {:>14} {:>14} {:>12} {:>12} {:>14}",
+        "size", "throughput pps", "Mbit/s (L1)", "latency", "loss @max", "back-to-back"
+    );
+    for s in &r.sizes {
+        let latency = s.latency.as_ref().map_or("-".into(), |l| us(l.mean_ns));
+        let loss = s
+            .frame_loss
+            .first()
+            .map_or("-".into(), |t| format!("{:.3}%", t.loss_percent));
+        let b2b = s
+            .back_to_back
+            .as_ref()
+            .map_or("-".into(), |b| format!("{:.0}", b.frames));
+        let _ = writeln!(
+            out,
+            "  {:>6} {:>14.0} {:>14.1} {:>12} {:>12} {:>14}",
+            s.frame_size,
+            s.throughput_pps,
+            s.throughput_bps_l1 / 1e6,
+            latency,
+            loss,
+            b2b
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! Shared helpers of the lab integration tests: unique names, scenario loading, independent views
+//! of the kernel through `ip -j` and `ping`, and checks that a lab left nothing behind. Everything
+//! here needs root: the helpers fail loudly without it, they never skip.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mvlab::lab::{Lab, LabOptions};
+use mvlab::scenario::{self, Scenario};
+use serde_json::Value;
+
+/// Fails the test (never skips it) when not running as root.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the lab integration tests build network namespaces and must run as root (sudo scripts/test)"
+    );
+}
+
+/// A lab name unique to this test run: `<tag>-<pid>-<n>`.
+pub fn unique(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn scenario_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.toml"))
+}
+
+pub fn load(name: &str) -> Scenario {
+    scenario::load(&scenario_path(name)).unwrap_or_else(|d| panic!("scenario {name}: {d}"))
+}
+
+/// Brings `s` up under a unique name through the library (held by this process).
+pub fn up(s: &Scenario, tag: &str) -> Lab {
+    require_root();
+    Lab::up(
+        s,
+        LabOptions {
+            name: Some(unique(tag)),
+            ..LabOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("lab up {tag}: {e}"))
+}
+
+pub fn netns(lab: &str, node: &str) -> String {
+    format!("mvlab-{lab}-{node}")
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+}
+
+/// `ip -j -d [-n NS] ARGS` parsed.
+pub fn ip_json(ns: Option<&str>, args: &[&str]) -> Value {
+    let mut cmd = Command::new("ip");
+    cmd.args(["-j", "-d"]);
+    if let Some(ns) = ns {
+        cmd.args(["-n", ns]);
+    }
+    cmd.args(args);
+    let out = run(&mut cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{cmd:?} output: {e}"))
+}
+
+/// The `ip -j -d link` entry of `ifname` in `ns`.
+pub fn link(ns: &str, ifname: &str) -> Value {
+    ip_json(Some(ns), &["link", "show", "dev", ifname])[0].clone()
+}
+
+/// The `local/prefixlen` addresses of `ifname` in `ns` (global scope only).
+pub fn addresses(ns: &str, ifname: &str) -> Vec<String> {
+    ip_json(Some(ns), &["addr", "show", "dev", ifname])[0]["addr_info"]
+        .as_array()
+        .expect("addr_info")
+        .iter()
+        .filter(|a| a["scope"] == "global")
+        .map(|a| {
+            format!(
+                "{}/{}",
+                a["local"].as_str().unwrap(),
+                a["prefixlen"].as_u64().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// True when `ping` from namespace `ns` to `ip` gets an answer.
+pub fn ping(ns: &str, ip: &str) -> bool {
+    run(Command::new("ip").args([
+        "netns", "exec", ns, "ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "1", ip,
+    ]))
+    .status
+    .success()
+}
+
+/// Namespaces under /run/netns whose name starts with `prefix`.
+pub fn namespaces_with(prefix: &str) -> Vec<String> {
+    mvlab::netns::list_named()
+        .expect("list /run/netns")
+        .into_iter()
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// Asserts that lab `lab` left no namespace, no registry record and no marked link in the root
+/// namespace.
+pub fn assert_gone(lab: &str) {
+    let left = namespaces_with(&format!("mvlab-{lab}-"));
+    assert!(left.is_empty(), "lab {lab} left namespaces {left:?}");
+    let record = PathBuf::from(mvlab::lab::registry::DIR).join(format!("mvlab-{lab}.json"));
+    assert!(!record.exists(), "lab {lab} left {}", record.display());
+    let alias = format!("mvlab:{lab}");
+    let root = ip_json(None, &["link"]);
+    let marked: Vec<&Value> = root
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["ifalias"] == alias.as_str())
+        .collect();
+    assert!(marked.is_empty(), "lab {lab} left links {marked:?}");
+}
+
+pub fn mvlab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mvlab"))
+}
