@@ -5,6 +5,7 @@
 //! the fixture drops, whatever way the test ends. IPv6 is off, so the only frames are the
 //! tests' own. Needs root: without it the test fails.
 
+// Each test file uses a different part of this fixture.
 #![allow(dead_code)]
 
 use std::process::{Command, Output};
