@@ -435,3 +435,25 @@ fn fanout_threads_merge_into_exact_totals() {
     assert_eq!(r.latency.samples, 4_000);
     assert_eq!(r.kernel.drops, 0);
 }
+
+#[test]
+fn ring_drops_are_reported_and_every_frame_is_read_or_dropped() {
+    let lab = Lab::new();
+    // One 4 KiB block: a few dozen frames of room against an unpaced sender.
+    let tiny = CaptureSpec {
+        ring_block_size: 4096,
+        ring_blocks: 1,
+        ..CaptureSpec::default()
+    };
+    let on_e2 = capture(&lab, "e2", tiny);
+    let sent = send(&lab, "e1", vec![FlowSpec::new(1, E2_MAC, 60, Some(20_000))]);
+    let r = on_e2.stop().unwrap();
+    assert!(r.kernel.drops > 0, "{:?}", r.kernel);
+    assert_eq!(r.frames + r.kernel.drops, sent.frames);
+    assert_eq!(r.kernel.packets, sent.frames);
+    assert_eq!(r.received.test_frames, r.frames);
+    // What the ring dropped shows up as gaps in the flow, never as a wrong count.
+    let f = flow(&r, 1);
+    assert_eq!(f.unique, r.frames);
+    assert!(f.lost > 0 && f.lost <= r.kernel.drops);
+}

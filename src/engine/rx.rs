@@ -70,7 +70,7 @@ impl Default for CaptureSpec {
 /// The kernel's own counters of the capture sockets (PACKET_STATISTICS, summed).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct KernelCounters {
-    /// Frames the kernel passed to the sockets.
+    /// Frames the kernel had for the sockets: read from the rings plus dropped.
     pub packets: u64,
     /// Frames the kernel dropped because a ring was full: lost to the capture, not the network.
     pub drops: u64,
