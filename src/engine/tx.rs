@@ -751,7 +751,7 @@ const RING_BATCHES: usize = 8;
 /// How far ahead of its due time a frame may join a batch.
 const LOOKAHEAD_NS: f64 = 20_000.0;
 /// Below this wait the thread spins; above it, it sleeps until this close.
-const SPIN_NS: f64 = 30_000.0;
+const SPIN_NS: f64 = 10_000.0;
 
 /// The CPUs this process may run on.
 fn allowed_cpus() -> Vec<usize> {
