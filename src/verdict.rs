@@ -530,9 +530,11 @@ mod tests {
             to: "peer".into(),
             method: LatencyMethod::OneWay,
             frame_size: 64,
+            encapsulation: Default::default(),
             rate_pps: 1000.0,
             sent: 1000,
             received: 1000,
+            capture_drops: 0,
             stats: LatencyStats {
                 samples: 1000,
                 p99_ns: 150_000,

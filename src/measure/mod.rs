@@ -15,6 +15,7 @@ use crate::scenario::{Scenario, Station};
 
 pub mod latency;
 pub mod matrix;
+pub mod path;
 pub mod rfc2544;
 pub mod throughput;
 
