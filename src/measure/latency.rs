@@ -120,7 +120,7 @@ pub fn measure(
     name: &str,
     test: &LatencyTest,
 ) -> Result<LatencyResult, MeasureError> {
-    let mut path = Path::open(bench, &test.from, &test.to)?;
+    let path = Path::open(bench, &test.from, &test.to)?;
     let (round_trip, listener, method) = match test.method {
         LatencyMethod::OneWay => (false, &test.to, "one-way"),
         LatencyMethod::RoundTrip => (true, &test.from, "round-trip"),

@@ -9,6 +9,7 @@
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -24,7 +25,7 @@ use crate::engine::wire::PayloadKind;
 use crate::scenario::Station;
 
 /// The Ethernet FCS: scenario frame sizes count it, the kernel is handed frames without it.
-pub const FCS_LEN: u32 = 4;
+const FCS_LEN: u32 = 4;
 /// Preamble, start delimiter and inter-frame gap: what a line-rate (L1) count adds per frame.
 pub const L1_OVERHEAD: u32 = 20;
 
@@ -141,11 +142,12 @@ pub struct Path<'a> {
     receiver: Attachment,
     /// The lab IPv4 addresses of sender and receiver, when both have one.
     ipv4: Option<(Ipv4Addr, Ipv4Addr)>,
-    next_flow: u32,
 }
 
-/// The first flow id of a measurement's trials (any value works; this one is easy to spot).
-const FIRST_FLOW: u32 = 0x2544_0000;
+/// The flow id of the next trial, process-wide: no two trials of a run share one, so a frame
+/// of an earlier trial (or measurement) arriving late is never counted in a later one. Starts
+/// at a value easy to spot in a capture.
+static NEXT_FLOW: AtomicU32 = AtomicU32::new(0x2544_0000);
 
 impl<'a> Path<'a> {
     pub fn open(bench: &'a Bench<'a>, from: &str, to: &str) -> Result<Path<'a>, MeasureError> {
@@ -161,20 +163,11 @@ impl<'a> Path<'a> {
             sender,
             receiver,
             ipv4,
-            next_flow: FIRST_FLOW,
         })
     }
 
     pub fn bench(&self) -> &'a Bench<'a> {
         self.bench
-    }
-
-    pub fn from(&self) -> &Station {
-        &self.from
-    }
-
-    pub fn to(&self) -> &Station {
-        &self.to
     }
 
     /// The frames a trial of `frame_size` bytes (with FCS) sends.
@@ -203,10 +196,9 @@ impl<'a> Path<'a> {
     /// Runs one trial: listens (and reflects) first, sends, then collects what arrived of this
     /// trial's flow. A signal (`Bench::stop`) cuts the send short and returns `Interrupted`;
     /// every thread the trial started is stopped on every path out.
-    pub fn trial(&mut self, spec: &TrialSpec) -> Result<TrialOutcome, MeasureError> {
+    pub fn trial(&self, spec: &TrialSpec) -> Result<TrialOutcome, MeasureError> {
         self.bench.check_stop()?;
-        let id = self.next_flow;
-        self.next_flow = self.next_flow.wrapping_add(1);
+        let id = NEXT_FLOW.fetch_add(1, Ordering::Relaxed);
         let (flow, encapsulation) = self.flow(id, spec);
         let (listener, reflector_at) = if spec.round_trip {
             (&self.sender, Some(&self.receiver))

@@ -211,7 +211,7 @@ fn rate_label(pps: Option<f64>) -> String {
 
 /// One frame size: every trial of sections 26.1 to 26.4 that the test asks for.
 fn measure_size(
-    path: &mut Path<'_>,
+    path: &Path<'_>,
     name: &str,
     test: &Rfc2544Test,
     size: u32,
@@ -295,11 +295,11 @@ pub fn measure(
     name: &str,
     test: &Rfc2544Test,
 ) -> Result<Rfc2544Result, MeasureError> {
-    let mut path = Path::open(bench, &test.from, &test.to)?;
+    let path = Path::open(bench, &test.from, &test.to)?;
     let sizes = test
         .frame_sizes
         .iter()
-        .map(|&size| measure_size(&mut path, name, test, size))
+        .map(|&size| measure_size(&path, name, test, size))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Rfc2544Result {
         name: name.to_string(),

@@ -137,7 +137,7 @@ pub fn measure(
     name: &str,
     test: &ThroughputTest,
 ) -> Result<ThroughputResult, MeasureError> {
-    let mut path = Path::open(bench, &test.from, &test.to)?;
+    let path = Path::open(bench, &test.from, &test.to)?;
     let mut points = Vec::with_capacity(test.frame_sizes.len());
     for &size in &test.frame_sizes {
         (bench.progress)(&format!(
