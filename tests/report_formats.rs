@@ -54,6 +54,8 @@ fn sample() -> RunResult {
                     vlan: 100,
                     promiscuous: vec![false, true],
                 },
+                senders: vec!["e1".into(), "e2".into()],
+                receivers: vec!["host:eth0".into(), "e1".into(), "e2".into()],
                 cells: vec![
                     cell("e1", "e2", 10, false),
                     cell("e2", "host:eth0", 3, true),

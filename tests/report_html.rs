@@ -180,6 +180,8 @@ fn small_matrix() -> MatrixResult {
             vlan: 100,
             promiscuous: vec![false, true],
         },
+        senders: stations[..4].iter().map(|s| s.to_string()).collect(),
+        receivers: stations.iter().map(|s| s.to_string()).collect(),
         cells,
         promiscuity: vec![Promiscuity {
             promiscuous_pass: false,
@@ -551,6 +553,8 @@ fn large_run(endpoints: usize, classes: Vec<FrameClass>, passes: Vec<bool>) -> R
             vlan: 100,
             promiscuous: passes,
         },
+        senders: stations[..senders].to_vec(),
+        receivers: stations.clone(),
         cells,
         promiscuity: vec![],
         fdb: vec![],
