@@ -275,3 +275,70 @@ fn bad_input_and_missing_features_create_nothing() {
     }
     assert!(namespaces_of(&lab).is_empty());
 }
+
+/// A pseudo-random number below `bound` (spread, not quality).
+fn jitter(bound: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    u64::from(nanos) % bound.max(1)
+}
+
+fn spawn_run(lab: &str) -> std::process::Child {
+    mvlab()
+        .arg("run")
+        .arg(scenario_path("latency"))
+        .args(["--name", lab])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn signal_during_run(signal: nix::sys::signal::Signal) {
+    require_root();
+    let lab = unique("runsig");
+    let child = spawn_run(&lab);
+    // Past the build (well under a second), inside the first latency test (1 s of traffic).
+    std::thread::sleep(std::time::Duration::from_millis(1200 + jitter(600)));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{signal}: {stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    lab_support::assert_gone(&lab);
+}
+
+#[test]
+fn sigint_during_a_run_removes_the_lab() {
+    signal_during_run(nix::sys::signal::Signal::SIGINT);
+}
+
+#[test]
+fn sigterm_during_a_run_removes_the_lab() {
+    signal_during_run(nix::sys::signal::Signal::SIGTERM);
+}
+
+#[test]
+fn sigkill_of_a_run_at_random_points_then_clean_leaves_nothing() {
+    require_root();
+    for round in 0..4u64 {
+        let lab = unique("runkill");
+        let mut child = spawn_run(&lab);
+        std::thread::sleep(std::time::Duration::from_millis(round * 700 + jitter(700)));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        child.wait().unwrap();
+        let out = mvlab().arg("clean").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lab_support::assert_gone(&lab);
+    }
+}
