@@ -264,7 +264,7 @@ fn a_mac_sweep_is_counted_per_source_through_the_bridge() {
         order: SweepOrder::Random { seed: 42 },
     };
     let rnd = FlowSpec {
-        src: MacSource::Sweep(random.clone()),
+        src: MacSource::Sweep(random),
         ..paced(2, PEER_MAC, 60, 600)
     };
     send(&lab, "e1", vec![seq, rnd]);

@@ -413,6 +413,7 @@ impl GenArgs {
                 Ok(FlowSpec {
                     flow,
                     dst: self.dst,
+                    dst_sweep: None,
                     src: src.clone(),
                     tags: tags.clone(),
                     vid_sweep: self.vid_sweep,

@@ -1,8 +1,11 @@
 //! Counting what a receiver got. Owns the per-flow tallies (frames, bytes, loss, reordering and
 //! duplicates from sequence numbers, one-way latency in an hdrhistogram, packet types, VLAN tags
 //! seen), the per-source-MAC tallies with a bound on how many MACs are tracked, the counts of
-//! foreign frames, the merge of per-thread tallies, and the plain-data results they become. It
-//! does no I/O: a receive loop feeds it parsed frames.
+//! foreign frames, the merge of per-thread tallies, and the plain-data results they become. A
+//! receiver told which MAC sweep to expect counts that sweep's sources in a dense array indexed
+//! by sweep position (4 bytes a MAC, allocated once) instead of its table keyed by MAC, so a
+//! million-MAC sweep costs 4 MB however the table would grow. It does no I/O: a receive loop
+//! feeds it parsed frames.
 //!
 //! Sequence rules: a flow's sequence starts at 0. A frame above the highest seen so far is new
 //! (a jump leaves a gap); one at or below it, inside a sliding window of `WINDOW` sequences, is
@@ -17,6 +20,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::sys::pkttype;
+use super::tx::MacSweep;
 use super::wire::{Tags, TestFrame};
 use crate::addr::MacAddr;
 
@@ -26,6 +30,9 @@ pub const WINDOW: u64 = 4096;
 const TAG_STACKS_PER_FLOW: usize = 16;
 /// Largest latency the histograms hold (60 s, in ns); larger values are clamped.
 const LATENCY_MAX_NS: u64 = 60_000_000_000;
+
+/// Most MACs a sweep counted by index may hold: 64 MB of counters.
+pub const MAX_SWEEP_COUNTED: u64 = 1 << 24;
 
 /// Limits that keep a receiver's memory bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -291,12 +298,41 @@ pub struct Foreign {
     pub damaged: u64,
 }
 
+/// Frames per source MAC of a known sweep, by sweep index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepReceived {
+    pub sweep: MacSweep,
+    /// `frames[i]`: frames from `sweep.mac(i)` (saturating at `u32::MAX`).
+    pub frames: Vec<u32>,
+}
+
+impl SweepReceived {
+    fn new(sweep: MacSweep) -> SweepReceived {
+        SweepReceived {
+            sweep,
+            frames: vec![0; sweep.count.min(MAX_SWEEP_COUNTED) as usize],
+        }
+    }
+
+    /// Heap bytes the counters take.
+    pub fn memory_bytes(&self) -> u64 {
+        (self.frames.capacity() * std::mem::size_of::<u32>()) as u64
+    }
+
+    fn merge(&mut self, other: &SweepReceived) {
+        for (mine, theirs) in self.frames.iter_mut().zip(&other.frames) {
+            *mine = mine.saturating_add(*theirs);
+        }
+    }
+}
+
 /// Everything one receive loop counted.
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
     limits: Limits,
     flows: FastMap<u32, FlowTally>,
     macs: FastMap<u64, MacTally>,
+    sweep: Option<SweepReceived>,
     pub foreign: Foreign,
     /// Test frames the host sent itself, seen on the way out: never counted as received.
     pub outgoing: u64,
@@ -313,6 +349,13 @@ impl Tally {
         }
     }
 
+    /// Counts the sources of `sweep` by index (see the module comment); other sources still go
+    /// to the table. Sweeps beyond `MAX_SWEEP_COUNTED` MACs count their first that many.
+    pub fn counting_sweep(mut self, sweep: MacSweep) -> Tally {
+        self.sweep = Some(SweepReceived::new(sweep));
+        self
+    }
+
     /// Counts one test frame that arrived (not an OUTGOING one).
     pub fn record(&mut self, a: &Arrival<'_>) {
         self.arrivals += 1;
@@ -325,6 +368,13 @@ impl Tally {
                 self.flows.insert(a.frame.flow, t);
             }
             None => self.untracked_flow_frames += 1,
+        }
+        if let Some(s) = &mut self.sweep
+            && let Some(i) = s.sweep.index_of(a.frame.header.src)
+            && let Some(n) = s.frames.get_mut(i as usize)
+        {
+            *n = n.saturating_add(1);
+            return;
         }
         let macs = self.macs.len();
         let src = mac_key(a.frame.header.src);
@@ -371,6 +421,11 @@ impl Tally {
                 None => self.untracked_mac_frames += m.frames,
             }
         }
+        match (&mut self.sweep, other.sweep) {
+            (Some(mine), Some(theirs)) => mine.merge(&theirs),
+            (mine @ None, theirs) => *mine = theirs,
+            (Some(_), None) => {}
+        }
         self.foreign.not_test += other.foreign.not_test;
         self.foreign.damaged += other.foreign.damaged;
         self.outgoing += other.outgoing;
@@ -406,6 +461,7 @@ impl Tally {
             test_frames: self.arrivals,
             flows,
             sources,
+            sweep: self.sweep,
             foreign: self.foreign,
             outgoing: self.outgoing,
             untracked_flow_frames: self.untracked_flow_frames,
@@ -534,7 +590,11 @@ pub struct Received {
     /// Test frames that arrived (never the host's own OUTGOING frames).
     pub test_frames: u64,
     pub flows: Vec<FlowReceived>,
+    /// Per source MAC, sorted; without the sources of `sweep`.
     pub sources: Vec<SourceReceived>,
+    /// Frames per MAC of the sweep the receiver was told to expect, by sweep index.
+    #[serde(skip)]
+    pub sweep: Option<SweepReceived>,
     pub foreign: Foreign,
     /// The host's own outgoing frames seen on the interface (only when asked for).
     pub outgoing: u64,
@@ -653,6 +713,43 @@ mod tests {
         assert_eq!(r.sources.len(), 3);
         assert_eq!(r.untracked_mac_frames, 2);
         assert_eq!(r.test_frames, 5);
+    }
+
+    #[test]
+    fn a_known_sweep_is_counted_by_index_beside_the_table() {
+        let sweep = MacSweep {
+            base: MacAddr([2, 0, 0, 0, 0, 0]),
+            count: 4,
+            order: crate::engine::tx::SweepOrder::Sequential,
+        };
+        let mut a = Tally::new(Limits::default()).counting_sweep(sweep);
+        let mut b = Tally::new(Limits::default()).counting_sweep(sweep);
+        // Sources 02:..:00 to 02:..:05: the first four are the sweep's.
+        for src in [0u8, 1, 1, 3, 5] {
+            let f = frame(1, u64::from(src), src);
+            a.record(&Arrival {
+                frame: &f,
+                len: 60,
+                rx_ns: 2_000,
+                pkttype: pkttype::HOST,
+            });
+        }
+        let f = frame(1, 9, 2);
+        b.record(&Arrival {
+            frame: &f,
+            len: 60,
+            rx_ns: 2_000,
+            pkttype: pkttype::HOST,
+        });
+        a.merge(b);
+        let r = a.finish();
+        let counted = r.sweep.as_ref().unwrap();
+        assert_eq!(counted.frames, [1, 2, 1, 1]);
+        assert_eq!(counted.memory_bytes(), 16);
+        assert_eq!(r.sources.len(), 1, "only 02:..:05 is outside the sweep");
+        assert_eq!(r.sources[0].mac, MacAddr([2, 0, 0, 0, 0, 5]));
+        assert_eq!(r.test_frames, 6);
+        assert_eq!(r.flows[0].received, 6);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::account::{Arrival, Latency, Limits, Received, Tally};
 use super::pcap::PcapWriter;
 use super::sys::{self, Listen, RingConfig, RingStatistics, RxRing, pkttype};
+use super::tx::MacSweep;
 use super::wire::{VLAN_TAG_LEN, VlanTag, parse_test_frame};
 use super::{Attachment, EngineError};
 
@@ -47,6 +48,20 @@ pub struct CaptureSpec {
     /// How long the kernel holds a partly filled ring block.
     pub ring_block_timeout: Duration,
     pub limits: Limits,
+    /// Count this sweep's source MACs by index (see `account`): bounded memory for sweeps of
+    /// up to `account::MAX_SWEEP_COUNTED` MACs.
+    pub sweep: Option<MacSweep>,
+}
+
+impl CaptureSpec {
+    /// An empty tally as this capture counts.
+    fn tally(&self) -> Tally {
+        let tally = Tally::new(self.limits);
+        match self.sweep {
+            Some(s) => tally.counting_sweep(s),
+            None => tally,
+        }
+    }
 }
 
 impl Default for CaptureSpec {
@@ -63,6 +78,7 @@ impl Default for CaptureSpec {
             ring_blocks: 32,
             ring_block_timeout: Duration::from_millis(10),
             limits: Limits::default(),
+            sweep: None,
         }
     }
 }
@@ -140,6 +156,15 @@ impl Capture {
             return Err(EngineError::BadSpec(format!(
                 "a snap length below {} bytes could cut test payloads short",
                 DEFAULT_SNAPLEN / 2
+            )));
+        }
+        if spec
+            .sweep
+            .is_some_and(|s| s.count > super::account::MAX_SWEEP_COUNTED)
+        {
+            return Err(EngineError::BadSpec(format!(
+                "a capture counts at most {} swept MACs by index",
+                super::account::MAX_SWEEP_COUNTED
             )));
         }
         if spec.duration == Some(Duration::ZERO) || spec.count == Some(0) {
@@ -273,9 +298,7 @@ impl CaptureHandle {
                 None => tally = Some(r.tally),
             }
         }
-        let received = tally
-            .unwrap_or_else(|| Tally::new(self.spec.limits))
-            .finish();
+        let received = tally.unwrap_or_else(|| self.spec.tally()).finish();
         Ok(CaptureReport {
             iface: self.iface,
             elapsed_ns: self.started.elapsed().as_nanos() as u64,
@@ -317,7 +340,7 @@ impl LoopContext {
     }
 
     fn run(mut self, mut ring: RxRing) -> Result<LoopResult, EngineError> {
-        let mut tally = Tally::new(self.spec.limits);
+        let mut tally = self.spec.tally();
         let mut frames = 0u64;
         let mut tag_depths = TagDepths::default();
         let mut pcap_error = None;

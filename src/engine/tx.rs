@@ -44,8 +44,8 @@ pub enum MacSource {
     Sweep(MacSweep),
 }
 
-/// `count` distinct source MACs under `base`'s first octet, one per frame in turn.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// `count` distinct MACs under `base`'s first octet, one per frame in turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct MacSweep {
     pub base: MacAddr,
     pub count: u64,
@@ -71,6 +71,19 @@ impl MacSweep {
         let mut m = self.base.0;
         m[1..].copy_from_slice(&low.to_be_bytes()[3..]);
         MacAddr(m)
+    }
+
+    /// The index `i` with `self.mac(i) == mac`, when `mac` is one of the sweep's: a receiver
+    /// counts a sweep's frames per index in a dense array instead of a table keyed by MAC.
+    pub fn index_of(&self, mac: MacAddr) -> Option<u64> {
+        if mac.0[0] != self.base.0[0] {
+            return None;
+        }
+        let index = match self.order {
+            SweepOrder::Sequential => low40(mac).checked_sub(low40(self.base))?,
+            SweepOrder::Random { seed } => unscramble40(low40(mac), seed),
+        };
+        (index < self.count).then_some(index)
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -104,15 +117,41 @@ fn low40(mac: MacAddr) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// The odd multiplier of `scramble40`'s rounds.
+const SCRAMBLE_MUL: u64 = 0x5851_f42d_4c95_7f2d | 1;
+
+fn scramble_key(seed: u64) -> u64 {
+    seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1
+}
+
 /// A bijection of [0, 2^40): xorshift-multiply rounds keyed by `seed`, each invertible mod 2^40.
 fn scramble40(x: u64, seed: u64) -> u64 {
     let mask = SWEEP_SPACE - 1;
     let mut v = x & mask;
-    let key = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let key = scramble_key(seed);
     for round in 0..3u64 {
         v = (v ^ (key.rotate_left(round as u32 * 13) & mask)) & mask;
-        v = v.wrapping_mul(0x5851_f42d_4c95_7f2d | 1) & mask;
+        v = v.wrapping_mul(SCRAMBLE_MUL) & mask;
         v ^= v >> 19;
+    }
+    v
+}
+
+/// The inverse of `scramble40`: its rounds undone in reverse order (a 19-bit xorshift of a
+/// 40-bit value is undone by two more; an odd multiplier by its inverse mod 2^40).
+fn unscramble40(y: u64, seed: u64) -> u64 {
+    let mask = SWEEP_SPACE - 1;
+    // Newton's iteration doubles the correct low bits each step: 6 steps pass 64.
+    let mut inverse = SCRAMBLE_MUL;
+    for _ in 0..6 {
+        inverse = inverse.wrapping_mul(2u64.wrapping_sub(SCRAMBLE_MUL.wrapping_mul(inverse)));
+    }
+    let key = scramble_key(seed);
+    let mut v = y & mask;
+    for round in (0..3u64).rev() {
+        v ^= (v >> 19) ^ (v >> 38);
+        v = v.wrapping_mul(inverse) & mask;
+        v ^= key.rotate_left(round as u32 * 13) & mask;
     }
     v
 }
@@ -210,6 +249,8 @@ pub fn frame_bits(len: usize, layer: Layer) -> u64 {
 pub struct FlowSpec {
     pub flow: u32,
     pub dst: MacAddr,
+    /// Sweep the destination MAC instead: frame `i` goes to `dst_sweep.mac(i % count)`.
+    pub dst_sweep: Option<MacSweep>,
     pub src: MacSource,
     /// Outermost first, at most two.
     pub tags: Vec<VlanTag>,
@@ -232,6 +273,7 @@ impl FlowSpec {
         FlowSpec {
             flow,
             dst,
+            dst_sweep: None,
             src: MacSource::Interface,
             tags: Vec::new(),
             vid_sweep: None,
@@ -271,6 +313,10 @@ impl FlowSpec {
                     first.vid
                 ));
             }
+        }
+        if let Some(s) = &self.dst_sweep {
+            s.validate()
+                .map_err(|e| format!("flow {flow}: destination {e}"))?;
         }
         match &self.src {
             MacSource::Interface => {}
@@ -543,6 +589,7 @@ struct FlowRun {
     /// Index into `templates` per frame, in turn.
     size_cycle: Vec<usize>,
     sweep: Option<MacSweep>,
+    dst_sweep: Option<MacSweep>,
     vid_sweep: Option<(usize, VlanTag, u16)>,
     rate: Rate,
     burst: u64,
@@ -579,9 +626,10 @@ impl FlowRun {
             templates,
             size_cycle,
             sweep: match &spec.src {
-                MacSource::Sweep(s) => Some(s.clone()),
+                MacSource::Sweep(s) => Some(*s),
                 _ => None,
             },
+            dst_sweep: spec.dst_sweep,
             vid_sweep: spec
                 .vid_sweep
                 .zip(spec.tags.first())
@@ -615,6 +663,9 @@ impl FlowRun {
         }
         if let Some(s) = &self.sweep {
             slot[6..12].copy_from_slice(&s.mac(self.seq % s.count).0);
+        }
+        if let Some(s) = &self.dst_sweep {
+            slot[..6].copy_from_slice(&s.mac(self.seq % s.count).0);
         }
         if let Some((at, tag, n)) = self.vid_sweep {
             let swept = VlanTag {
@@ -1018,6 +1069,66 @@ mod tests {
     }
 
     #[test]
+    fn a_sweep_finds_the_index_of_each_of_its_macs_and_only_those() {
+        for order in [SweepOrder::Sequential, SweepOrder::Random { seed: 77 }] {
+            let s = MacSweep {
+                base: mac("02:00:00:00:ff:f0"),
+                count: 50_000,
+                order,
+            };
+            for i in (0..s.count).step_by(7).chain([s.count - 1]) {
+                assert_eq!(s.index_of(s.mac(i)), Some(i), "{order:?} index {i}");
+            }
+            let longer = MacSweep { count: 60_000, ..s };
+            let outside = (50_000..60_000)
+                .filter(|&i| s.index_of(longer.mac(i)).is_some())
+                .count();
+            assert_eq!(outside, 0, "{order:?}: a MAC past the sweep's end is not in it");
+            let other_octet = MacAddr([0x06, 0, 0, 0, 0xff, 0xf0]);
+            assert_eq!(s.index_of(other_octet), None);
+        }
+        let first = MacSweep {
+            base: mac("02:00:00:00:00:10"),
+            count: 4,
+            order: SweepOrder::Sequential,
+        };
+        assert_eq!(first.index_of(mac("02:00:00:00:00:0f")), None);
+        assert_eq!(first.index_of(mac("02:00:00:00:00:13")), Some(3));
+        assert_eq!(first.index_of(mac("02:00:00:00:00:14")), None);
+    }
+
+    #[test]
+    fn a_destination_sweep_addresses_each_frame_to_the_next_mac() {
+        let sweep = MacSweep {
+            base: mac("02:00:00:00:30:00"),
+            count: 3,
+            order: SweepOrder::Random { seed: 4 },
+        };
+        let spec = FlowSpec {
+            dst_sweep: Some(sweep),
+            ..FlowSpec::new(9, mac("02:00:00:00:00:02"), 60, Some(5))
+        };
+        spec.validate(1500).unwrap();
+        let mut run = FlowRun::new(&spec, mac("02:00:00:00:00:01")).unwrap();
+        let mut slot = vec![0u8; 60];
+        let mut held = None;
+        for seq in 0..5u64 {
+            let len = run.emit(&mut slot, 0, &mut held, 0);
+            let t = parse_test_frame(&slot[..len], None).unwrap();
+            assert_eq!(t.header.dst, sweep.mac(seq % 3));
+            assert_eq!(t.header.src, mac("02:00:00:00:00:01"));
+        }
+        let vendor = FlowSpec {
+            dst_sweep: Some(MacSweep {
+                base: mac("00:11:22:00:00:00"),
+                ..sweep
+            }),
+            ..spec
+        };
+        assert!(vendor.validate(1500).unwrap_err().contains("destination"));
+    }
+
+    #[test]
     fn sweeps_larger_than_the_mac_space_are_refused() {
         let s = MacSweep {
             base: mac("02:ff:ff:ff:ff:f0"),
@@ -1028,7 +1139,7 @@ mod tests {
         assert!(
             MacSweep {
                 count: 16,
-                ..s.clone()
+                ..s
             }
             .validate()
             .is_ok()
