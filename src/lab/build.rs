@@ -913,7 +913,7 @@ impl Planner<'_> {
     }
 }
 
-fn macvlan_of(net: &Network, source_macs: Vec<MacAddr>) -> MacvlanSpec {
+pub(super) fn macvlan_of(net: &Network, source_macs: Vec<MacAddr>) -> MacvlanSpec {
     MacvlanSpec {
         mode: net.mode,
         nopromisc: net.nopromisc,
@@ -1011,11 +1011,11 @@ pub(crate) struct Built {
 /// Namespaces created per `create_named` call, so a signal is noticed within a few milliseconds.
 const NETNS_CHUNK: usize = 64;
 /// Namespaces created in parallel (measured: 2 threads ~0.5 ms a namespace, 1 thread ~0.75 ms).
-const NETNS_THREADS: usize = 2;
+pub(super) const NETNS_THREADS: usize = 2;
 /// Namespace sockets driven at once in a phase.
-const SOCKETS_IN_FLIGHT: usize = 256;
+pub(super) const SOCKETS_IN_FLIGHT: usize = 256;
 
-fn disable_ipv6() -> io::Result<()> {
+pub(super) fn disable_ipv6() -> io::Result<()> {
     for knob in ["all", "default"] {
         match std::fs::write(format!("/proc/sys/net/ipv6/conf/{knob}/disable_ipv6"), "1") {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),

@@ -4,8 +4,9 @@
 //! the alias `mvlab:<lab>`), and the order of a `lab up`: check privileges and flags, probe the
 //! features the scenario needs, plan, register, build, and on any failure or signal roll back.
 //! The parts live in submodules: `rtnl` (the only rtnetlink code in mvlab), `build` (plan and
-//! execution), `teardown`, `registry`, `clean`, `probe`, `inventory`. It never parses scenarios,
-//! sends test frames or formats reports.
+//! execution), `teardown`, `registry`, `clean`, `probe`, `inventory`, `grow` (endpoints added to
+//! a live lab) and `table` (the switch's forwarding table as measurements read it). It never
+//! parses scenarios, sends test frames or formats reports.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -21,17 +22,21 @@ use crate::scenario::{ParentKind, Scenario};
 
 mod build;
 mod clean;
+mod grow;
 pub mod inventory;
 pub mod probe;
 pub mod registry;
 pub mod rtnl;
+mod table;
 mod teardown;
 
 pub use build::BuildFailure;
 pub use clean::{CleanOptions, CleanReport, clean};
+pub use grow::Growth;
 pub use inventory::{InterfaceInventory, Inventory, NodeInventory};
 pub use registry::{Record, Status};
-pub use rtnl::LinkState;
+pub use rtnl::{LinkState, Neighbour};
+pub use table::{PortCounters, SwitchTable};
 pub use teardown::{TeardownError, TeardownReport};
 
 use build::Plan;
@@ -413,6 +418,21 @@ impl Lab {
                 .into_iter()
                 .map(|(index, mac)| (port(index), mac))
                 .collect())
+        })
+    }
+
+    /// Every neighbour (ARP and ND) entry of `node`'s namespace.
+    pub fn neighbours(&self, node: &str) -> Result<Vec<Neighbour>, LabError> {
+        self.query(node, async |socket| {
+            let mut all = socket
+                .neighbours(netlink_packet_route::AddressFamily::Inet)
+                .await?;
+            all.extend(
+                socket
+                    .neighbours(netlink_packet_route::AddressFamily::Inet6)
+                    .await?,
+            );
+            Ok(all)
         })
     }
 

@@ -26,7 +26,9 @@ use netlink_packet_route::link::{
     InfoPortKind, InfoVeth, InfoVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
     MacVlanFlags, MacVlanMacAddressMode, MacVlanMode, MacVtapMode,
 };
-use netlink_packet_route::neighbour::{NeighbourAttribute, NeighbourMessage, NeighbourState};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
+};
 use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
 use netlink_packet_route::route::{
     RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -293,6 +295,25 @@ impl Rtnl {
             .collect())
     }
 
+    /// Every neighbour (ARP or ND) entry of this socket's namespace for `family`.
+    pub async fn neighbours(&self, family: AddressFamily) -> Result<Vec<Neighbour>, RtnlError> {
+        let mut request = NeighbourMessage::default();
+        request.header.family = family;
+        let answers = self
+            .dump(
+                RouteNetlinkMessage::GetNeighbour(request),
+                "listing the neighbour table",
+            )
+            .await?;
+        Ok(answers
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewNeighbour(n) => Neighbour::from_message(&n),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// The nsids this socket's namespace has assigned to other namespaces.
     pub async fn nsids(&self) -> Result<Vec<i32>, RtnlError> {
         let answers = self
@@ -482,6 +503,22 @@ impl Request {
         Request {
             message: RouteNetlinkMessage::NewRoute(route),
             flags: CREATE,
+            what: what.into(),
+        }
+    }
+
+    /// Forgets every entry bridge `index` learned (IFLA_BR_FDB_FLUSH: static and local entries
+    /// stay), as `ip link set BRIDGE type bridge fdb_flush` does.
+    pub fn flush_bridge_fdb(index: u32, what: impl Into<String>) -> Request {
+        let mut link = LinkMessage::default();
+        link.header.index = index;
+        link.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Bridge),
+            LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::FdbFlush])),
+        ]));
+        Request {
+            message: RouteNetlinkMessage::NewLink(link),
+            flags: CHANGE,
             what: what.into(),
         }
     }
@@ -726,6 +763,10 @@ pub struct LinkState {
     pub tx_bytes: u64,
     pub rx_dropped: u64,
     pub tx_dropped: u64,
+    /// Receive errors; on a macvlan, copies of a broadcast the kernel refused to queue to it
+    /// (`netif_rx` failed: the CPU's backlog was full) or could not clone.
+    pub rx_errors: u64,
+    pub tx_errors: u64,
     pub multicast: u64,
     /// A bridge's learned FDB entries (IFLA_BR_FDB_N_LEARNED).
     pub fdb_learned: Option<u32>,
@@ -733,6 +774,11 @@ pub struct LinkState {
     pub fdb_max_learned: Option<u32>,
     /// A macvlan's mode.
     pub macvlan_mode: Option<MacvlanMode>,
+    /// The broadcast queue length the macvlans of this one's parent use (the largest any of
+    /// them asked for; IFLA_MACVLAN_BC_QUEUE_LEN_USED).
+    pub macvlan_bc_queue_len_used: Option<u32>,
+    /// The parent's broadcast cutoff, when not the kernel's default of 1.
+    pub macvlan_bc_cutoff: Option<i32>,
 }
 
 impl LinkState {
@@ -759,6 +805,8 @@ impl LinkState {
                     state.tx_bytes = s.tx_bytes;
                     state.rx_dropped = s.rx_dropped;
                     state.tx_dropped = s.tx_dropped;
+                    state.rx_errors = s.rx_errors;
+                    state.tx_errors = s.tx_errors;
                     state.multicast = s.multicast;
                 }
                 LinkAttribute::LinkInfo(infos) => state.read_info(infos),
@@ -783,16 +831,78 @@ impl LinkState {
                 }
                 LinkInfo::Data(InfoData::MacVlan(data)) => {
                     for d in data {
-                        if let InfoMacVlan::Mode(mode) = d {
-                            self.macvlan_mode = MacvlanMode::ALL
-                                .into_iter()
-                                .find(|m| macvlan_mode(*m) == *mode);
+                        match d {
+                            InfoMacVlan::Mode(mode) => {
+                                self.macvlan_mode = MacvlanMode::ALL
+                                    .into_iter()
+                                    .find(|m| macvlan_mode(*m) == *mode);
+                            }
+                            InfoMacVlan::BcQueueLenUsed(n) => {
+                                self.macvlan_bc_queue_len_used = Some(*n);
+                            }
+                            InfoMacVlan::BcCutoff(c) => self.macvlan_bc_cutoff = Some(*c),
+                            _ => {}
                         }
                     }
                 }
                 _ => {}
             }
         }
+    }
+}
+
+/// One neighbour table entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Neighbour {
+    pub ifindex: u32,
+    pub ip: IpAddr,
+    /// The link-layer address, once resolved.
+    pub mac: Option<MacAddr>,
+    /// The kernel's NUD state, lower case: `reachable`, `stale`, `incomplete`, `failed`, ...
+    pub state: String,
+}
+
+impl Neighbour {
+    fn from_message(n: &NeighbourMessage) -> Option<Neighbour> {
+        let ip = n.attributes.iter().find_map(|a| match a {
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)) => Some(IpAddr::V4(*ip)),
+            NeighbourAttribute::Destination(NeighbourAddress::Inet6(ip)) => Some(IpAddr::V6(*ip)),
+            _ => None,
+        })?;
+        let mac = n.attributes.iter().find_map(|a| match a {
+            NeighbourAttribute::LinkLayerAddress(b) => <[u8; 6]>::try_from(b.as_slice())
+                .ok()
+                .map(MacAddr),
+            _ => None,
+        });
+        let state = match n.header.state {
+            NeighbourState::Incomplete => "incomplete".to_string(),
+            NeighbourState::Reachable => "reachable".into(),
+            NeighbourState::Stale => "stale".into(),
+            NeighbourState::Delay => "delay".into(),
+            NeighbourState::Probe => "probe".into(),
+            NeighbourState::Failed => "failed".into(),
+            NeighbourState::Noarp => "noarp".into(),
+            NeighbourState::Permanent => "permanent".into(),
+            NeighbourState::None => "none".into(),
+            NeighbourState::Other(v) => format!("0x{v:x}"),
+            _ => "unknown".into(),
+        };
+        Some(Neighbour {
+            ifindex: n.header.ifindex,
+            ip,
+            mac,
+            state,
+        })
+    }
+
+    /// Resolved: the kernel holds a link-layer address it may use.
+    pub fn resolved(&self) -> bool {
+        self.mac.is_some()
+            && matches!(
+                self.state.as_str(),
+                "reachable" | "stale" | "delay" | "probe" | "permanent"
+            )
     }
 }
 

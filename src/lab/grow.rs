@@ -1,0 +1,418 @@
+//! Endpoints added to a live lab (`Lab::grow`), for measurements that grow a network while it
+//! runs (the endpoint ramp). A `Growth` writes every namespace it is about to create into the
+//! lab's registry record before the namespace exists (so `mvlab clean` finds them after a
+//! crash), creates the namespaces, hangs one macvlan per endpoint on its network's link in the
+//! host namespace (one pipelined request each on the host's socket, created directly in the
+//! endpoint's namespace, as `build` does), gives each its alias, addresses, default route and
+//! `lo`, and removes all of it through `teardown` when it is dropped or `remove`d, then takes
+//! the names off the record. It never touches the lab's own nodes and never decides which
+//! endpoints to add: the caller hands it fully addressed `Endpoint`s.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
+
+use super::build::{BuildFailure, NETNS_THREADS, SOCKETS_IN_FLIGHT, disable_ipv6, macvlan_of};
+use super::inventory::{InterfaceInventory, NodeInventory};
+use super::rtnl::{LinkKind, LinkSpec, LinkState, Request, Rtnl, RtnlError};
+use super::teardown::{self, Doomed, TeardownReport};
+use super::{Lab, LabError, Node, Rollback, registry, registry_dir, with_runtime};
+use crate::netns::{self, Netns};
+use crate::scenario::{Endpoint, HOST_NODE, Role, Scenario};
+
+/// The ifindex of every grown endpoint's macvlan inside its own namespace (`lo` is 1).
+const ENDPOINT_INDEX: u32 = 2;
+
+/// Endpoints added to a lab; dropping it removes them.
+#[derive(Debug)]
+pub struct Growth<'a> {
+    lab: &'a Lab,
+    nodes: Vec<GrownNode>,
+}
+
+#[derive(Debug)]
+struct GrownNode {
+    inventory: NodeInventory,
+    netns: Netns,
+}
+
+impl Lab {
+    /// Starts adding endpoints to this lab; everything added goes when the `Growth` does.
+    pub fn grow(&self) -> Growth<'_> {
+        Growth {
+            lab: self,
+            nodes: Vec::new(),
+        }
+    }
+}
+
+/// `ip/prefix`, which the scenario's subnets guarantee is valid.
+fn net4(ip: Ipv4Addr, prefix: u8) -> Ipv4Network {
+    Ipv4Network::new(ip, prefix).expect("prefix lengths come from valid subnets")
+}
+
+fn net6(ip: Ipv6Addr, prefix: u8) -> Ipv6Network {
+    Ipv6Network::new(ip, prefix).expect("prefix lengths come from valid subnets")
+}
+
+impl Growth<'_> {
+    /// The endpoints added so far, in the order they were added.
+    pub fn nodes(&self) -> impl Iterator<Item = Node<'_>> {
+        self.nodes.iter().map(|n| Node {
+            inventory: &n.inventory,
+            netns: &n.netns,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Adds `endpoints` (of `scenario`'s networks, with their addresses and MACs assigned),
+    /// each in a namespace of its own named like the lab's (`<prefix>-<lab>-<name>`). Returns how
+    /// long the kernel took to create them, from the first namespace to the last address. On
+    /// failure, what this call created is removed before the error returns.
+    pub fn add(&mut self, scenario: &Scenario, endpoints: &[Endpoint]) -> Result<Duration, LabError> {
+        let lab = self.lab;
+        let host = lab.node(HOST_NODE).ok_or_else(|| {
+            LabError::bad(
+                format!("lab `{}` has no host node to grow from", lab.name()),
+                "grow labs built from a scenario",
+            )
+        })?;
+        let mut parents = Vec::with_capacity(endpoints.len());
+        for e in endpoints {
+            let link = &scenario.networks[e.network].link;
+            let Some(parent) = host.inventory.interface(link) else {
+                return Err(LabError::bad(
+                    format!("endpoint `{}` needs `{link}`, which the lab's host does not have", e.name),
+                    "grow a lab built from the same scenario",
+                ));
+            };
+            if lab.node(&e.name).is_some() || self.nodes.iter().any(|n| n.inventory.name == e.name) {
+                return Err(LabError::bad(
+                    format!("lab `{}` already has a node `{}`", lab.name(), e.name),
+                    "give added endpoints names of their own",
+                ));
+            }
+            parents.push(parent.index);
+        }
+        let names: Vec<String> = endpoints.iter().map(|e| lab.name.netns(&e.name)).collect();
+        let existing = netns::list_named().map_err(LabError::io("listing /run/netns"))?;
+        if let Some(taken) = names.iter().find(|n| existing.contains(n)) {
+            return Err(LabError::bad(
+                format!("namespace `{taken}` already exists"),
+                "`ip netns list` shows who has it; remove it or rename the endpoints",
+            ));
+        }
+        super::raise_fd_limit(lab.namespaces.len() + self.nodes.len() + endpoints.len())?;
+        self.set_registered(&names, true)?;
+        let started = Instant::now();
+        let created = with_runtime(|runtime| {
+            Ok(create(runtime, lab, &host, scenario, endpoints, &parents, &names))
+        })?;
+        match created {
+            Ok(made) => {
+                let elapsed = started.elapsed();
+                for (e, netns) in endpoints.iter().zip(made) {
+                    self.nodes.push(GrownNode {
+                        inventory: inventory_of(scenario, e, netns.name().unwrap_or_default()),
+                        netns,
+                    });
+                }
+                Ok(elapsed)
+            }
+            Err((cause, doomed)) => {
+                let rollback = with_runtime(|runtime| {
+                    Ok(match teardown::teardown(runtime, doomed, &[]) {
+                        Ok(_) => Rollback::Done,
+                        Err(e) => Rollback::Failed(e),
+                    })
+                })?;
+                if matches!(rollback, Rollback::Done) {
+                    self.set_registered(&names, false)?;
+                }
+                Err(LabError::Build {
+                    lab: lab.name().to_string(),
+                    cause,
+                    rollback,
+                })
+            }
+        }
+    }
+
+    /// Adds `names` to the lab's record (before they exist) or takes them off (once gone).
+    fn set_registered(&self, names: &[String], present: bool) -> Result<(), LabError> {
+        let mut record = self.lab.record()?;
+        if present {
+            record.namespaces.extend(names.iter().cloned());
+        } else {
+            record.namespaces.retain(|n| !names.contains(n));
+        }
+        registry::update(registry_dir(), &record)?;
+        Ok(())
+    }
+
+    /// Every link of each added endpoint's namespace, in the order the endpoints were added.
+    pub fn links(&self) -> Result<Vec<Vec<LinkState>>, LabError> {
+        with_runtime(|runtime| {
+            let mut out = Vec::with_capacity(self.nodes.len());
+            for chunk in self.nodes.chunks(SOCKETS_IN_FLIGHT) {
+                let mut sockets = Vec::with_capacity(chunk.len());
+                for n in chunk {
+                    let socket = n
+                        .netns
+                        .run(|| Rtnl::open(runtime.handle()))
+                        .and_then(|r| r)
+                        .map_err(LabError::io(format!(
+                            "opening a netlink socket in {}",
+                            n.inventory.name
+                        )));
+                    match socket {
+                        Ok(s) => sockets.push(s),
+                        Err(e) => {
+                            runtime.block_on(close_all(sockets));
+                            return Err(e);
+                        }
+                    }
+                }
+                let answers: Vec<Result<Vec<LinkState>, RtnlError>> = runtime.block_on(
+                    stream::iter(&sockets)
+                        .map(|s| s.links())
+                        .buffered(SOCKETS_IN_FLIGHT)
+                        .collect(),
+                );
+                runtime.block_on(close_all(sockets));
+                for answer in answers {
+                    out.push(answer?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Removes every added endpoint, returning once the kernel destroyed their namespaces.
+    pub fn remove(mut self) -> Result<TeardownReport, LabError> {
+        self.remove_all()
+    }
+
+    fn remove_all(&mut self) -> Result<TeardownReport, LabError> {
+        if self.nodes.is_empty() {
+            return Ok(TeardownReport {
+                namespaces: 0,
+                names: 0,
+            });
+        }
+        let nodes = std::mem::take(&mut self.nodes);
+        let names: Vec<String> = nodes.iter().map(|n| n.inventory.netns.clone()).collect();
+        let doomed = nodes
+            .into_iter()
+            .map(|n| Doomed {
+                name: n.inventory.netns,
+                netns: Some(n.netns),
+            })
+            .collect();
+        let report = with_runtime(|runtime| {
+            teardown::teardown(runtime, doomed, &[]).map_err(|source| LabError::Teardown {
+                lab: self.lab.name().to_string(),
+                source,
+            })
+        })?;
+        self.set_registered(&names, false)?;
+        Ok(report)
+    }
+}
+
+impl Drop for Growth<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.remove_all() {
+            eprintln!("mvlab: removing the endpoints added to lab `{}`: {e}", self.lab.name());
+        }
+    }
+}
+
+async fn close_all(sockets: Vec<Rtnl>) {
+    for s in sockets {
+        s.close().await;
+    }
+}
+
+/// The inventory entry of an added endpoint.
+fn inventory_of(scenario: &Scenario, e: &Endpoint, netns: &str) -> NodeInventory {
+    let net = &scenario.networks[e.network];
+    NodeInventory {
+        name: e.name.clone(),
+        role: Role::Endpoint,
+        netns: netns.to_string(),
+        interfaces: vec![InterfaceInventory {
+            name: e.interface.clone(),
+            index: ENDPOINT_INDEX,
+            kind: "macvlan".into(),
+            mac: e.mac,
+            ipv4: vec![net4(e.ipv4, net.ipv4.subnet.prefix())],
+            ipv6: match (e.ipv6, &net.ipv6) {
+                (Some(ip), Some(ipam)) => vec![net6(ip, ipam.subnet.prefix())],
+                _ => Vec::new(),
+            },
+            mode: Some(net.mode),
+            vlan: net.vlan,
+            link: Some(format!("{HOST_NODE}:{}", net.link)),
+            network: Some(net.name.clone()),
+        }],
+    }
+}
+
+/// The requests an added endpoint's own socket sends: alias, addresses, default routes, `lo`.
+fn endpoint_requests(scenario: &Scenario, e: &Endpoint, alias: &str) -> Vec<Request> {
+    let net = &scenario.networks[e.network];
+    let mut out = vec![
+        Request::set_alias(ENDPOINT_INDEX, alias, format!("marking {} as {alias}", e.name)),
+        Request::add_address(
+            ENDPOINT_INDEX,
+            IpAddr::V4(e.ipv4),
+            net.ipv4.subnet.prefix(),
+            format!("adding {} to {}", e.ipv4, e.name),
+        ),
+        Request::add_route(
+            ENDPOINT_INDEX,
+            IpNetwork::V4(net4(Ipv4Addr::UNSPECIFIED, 0)),
+            Some(net.ipv4.gateway.into()),
+            format!("adding the default route of {}", e.name),
+        ),
+    ];
+    if let (Some(ip), Some(ipam)) = (e.ipv6, &net.ipv6) {
+        out.push(Request::add_address(
+            ENDPOINT_INDEX,
+            IpAddr::V6(ip),
+            ipam.subnet.prefix(),
+            format!("adding {ip} to {}", e.name),
+        ));
+        out.push(Request::add_route(
+            ENDPOINT_INDEX,
+            IpNetwork::V6(net6(Ipv6Addr::UNSPECIFIED, 0)),
+            Some(ipam.gateway.into()),
+            format!("adding the IPv6 default route of {}", e.name),
+        ));
+    }
+    out.push(Request::set_up(1, format!("bringing lo up in {}", e.name)));
+    out
+}
+
+/// Creates the namespaces `names` and the endpoints in them. On failure returns why, and every
+/// namespace this call created, for the caller to remove.
+fn create(
+    runtime: &tokio::runtime::Runtime,
+    lab: &Lab,
+    host: &Node<'_>,
+    scenario: &Scenario,
+    endpoints: &[Endpoint],
+    parents: &[u32],
+    names: &[String],
+) -> Result<Vec<Netns>, (BuildFailure, Vec<Doomed>)> {
+    let handle = runtime.handle();
+    let results = netns::create_named(names, NETNS_THREADS, |ns| {
+        let i = names
+            .iter()
+            .position(|n| Some(n.as_str()) == ns.name())
+            .expect("create_named hands init one of the names it was given");
+        if scenario.networks[endpoints[i].network].ipv6.is_none() {
+            disable_ipv6()?;
+        }
+        Rtnl::open(handle)
+    });
+    let mut made: Vec<(Netns, Rtnl)> = Vec::with_capacity(names.len());
+    let mut strays = Vec::new();
+    let mut failure = None;
+    for (name, result) in names.iter().zip(results) {
+        match result {
+            Ok(pair) => made.push(pair),
+            Err(source) => {
+                if source.kind() != io::ErrorKind::AlreadyExists {
+                    strays.push(Doomed {
+                        name: name.clone(),
+                        netns: None,
+                    });
+                }
+                failure.get_or_insert(BuildFailure::Namespace {
+                    name: name.clone(),
+                    source,
+                });
+            }
+        }
+    }
+    if failure.is_none() {
+        let alias = lab.name.alias();
+        let links: Vec<Request> = endpoints
+            .iter()
+            .zip(&made)
+            .zip(parents)
+            .map(|((e, (ns, _)), &parent)| {
+                let spec = LinkSpec {
+                    index: ENDPOINT_INDEX,
+                    mac: Some(e.mac),
+                    up: true,
+                    lower: Some(parent),
+                    netns: Some(ns.as_fd().as_raw_fd()),
+                    ..LinkSpec::new(e.interface.clone())
+                };
+                let net = &scenario.networks[e.network];
+                let mut r =
+                    Request::new_link(&spec, &LinkKind::Macvlan(macvlan_of(net, e.source_macs.clone())));
+                r.describe(format!("creating macvlan {} of {} on {}", e.interface, e.name, net.link));
+                r
+            })
+            .collect();
+        let created = host
+            .netns
+            .run(|| Rtnl::open(handle))
+            .and_then(|r| r)
+            .map_err(|source| BuildFailure::Namespace {
+                name: host.inventory.netns.clone(),
+                source,
+            })
+            .and_then(|socket| {
+                let done = runtime.block_on(socket.run_all(links));
+                runtime.block_on(socket.close());
+                done.map_err(BuildFailure::from)
+            })
+            .and_then(|()| {
+                runtime
+                    .block_on(
+                        stream::iter(endpoints.iter().zip(&made))
+                            .map(|(e, (_, socket))| {
+                                socket.run_all(endpoint_requests(scenario, e, &alias))
+                            })
+                            .buffer_unordered(SOCKETS_IN_FLIGHT)
+                            .try_collect::<Vec<()>>(),
+                    )
+                    .map_err(BuildFailure::from)
+            });
+        if let Err(e) = created {
+            failure = Some(e);
+        }
+    }
+    let (namespaces, sockets): (Vec<Netns>, Vec<Rtnl>) = made.into_iter().unzip();
+    runtime.block_on(close_all(sockets));
+    match failure {
+        None => Ok(namespaces),
+        Some(f) => {
+            let mut doomed: Vec<Doomed> = namespaces
+                .into_iter()
+                .map(|ns| Doomed {
+                    name: ns.name().unwrap_or_default().to_string(),
+                    netns: Some(ns),
+                })
+                .collect();
+            doomed.extend(strays);
+            Err((f, doomed))
+        }
+    }
+}
