@@ -4,8 +4,13 @@
 //! Pure: it reads results and the scenario, and never measures or formats output.
 
 use crate::delivery::{Addressing, Cell};
+use crate::measure::endpoint_ramp::{EndpointRampResult, RampStep};
+use crate::measure::ip_exhaustion::IpExhaustionResult;
+use crate::measure::kstat::NeighbourTable;
 use crate::measure::latency::LatencyResult;
+use crate::measure::mac_sweep::MacSweepResult;
 use crate::measure::matrix::MatrixResult;
+use crate::measure::path::L1_OVERHEAD;
 use crate::measure::rfc2544::{Rfc2544Result, Rfc2544Size};
 use crate::measure::throughput::{ThroughputPoint, ThroughputResult};
 use crate::measure::{ExpectationResult, TestResult};
@@ -281,7 +286,137 @@ fn metric_values(result: &TestResult, metric: &str, size: Option<u32>, bound: &Q
         TestResult::Throughput(t) => throughput_values(t, metric, size, bound),
         TestResult::Rfc2544(r) => rfc2544_values(r, metric, size, bound),
         TestResult::Matrix(_) => Err("a matrix test has no metrics; use a delivery claim".into()),
+        TestResult::AddressCaching(r) => match metric {
+            "capacity" => Ok(f64::from(r.capacity)),
+            "learned" => r
+                .switch_learned
+                .map(f64::from)
+                .ok_or_else(|| "the switch did not say how many addresses it learned".into()),
+            other => Err(format!("`{other}` is not an address-caching metric")),
+        }
+        .map(|v| vec![(String::new(), v)]),
+        TestResult::AddressLearningRate(r) => {
+            // RFC 2889's frames are 64 bytes with FCS; a bit rate counts them at layer 1.
+            let bps = r.learning_rate_pps * f64::from((64 + L1_OVERHEAD) * 8);
+            Ok(vec![(
+                String::new(),
+                rate_in(bound, r.learning_rate_pps, bps),
+            )])
+        }
+        TestResult::EndpointRamp(r) => ramp_values(r, metric, size, bound),
+        TestResult::MacSweep(r) => sweep_value(r, metric).map(|v| vec![(String::new(), v)]),
+        TestResult::IpExhaustion(r) => {
+            exhaustion_value(r, metric).map(|v| vec![(String::new(), v)])
+        }
     }
+}
+
+fn ramp_values(
+    r: &EndpointRampResult,
+    metric: &str,
+    size: Option<u32>,
+    bound: &Quantity,
+) -> Values {
+    if metric == "degraded_at" {
+        return Ok(vec![match r.first_degraded {
+            Some(n) => (size_label(n), f64::from(n)),
+            None => ("(no step degraded)".into(), f64::INFINITY),
+        }]);
+    }
+    let steps = points(&r.steps, size, |s: &RampStep| s.endpoints).map_err(|_| {
+        let all: Vec<String> = r.steps.iter().map(|s| s.endpoints.to_string()).collect();
+        format!(
+            "the ramp has no step of {} endpoints; its steps are {}",
+            size.unwrap_or(0),
+            all.join(", ")
+        )
+    })?;
+    steps
+        .into_iter()
+        .map(|s| {
+            let v = match metric {
+                "broadcast_loss" => s.broadcast.loss_percent,
+                "unattributed" => s.broadcast.unattributed as f64,
+                "create_time" => s.create_per_endpoint_s * 1e9,
+                "memory" => s.memory.per_endpoint_bytes as f64,
+                "p50" | "p99" => {
+                    if s.unicast.latency.samples == 0 {
+                        return Err(format!(
+                            "no unicast frame arrived at {} endpoints, so there is no latency",
+                            s.endpoints
+                        ));
+                    }
+                    s.unicast.latency.metric_ns(metric).unwrap_or(0.0)
+                }
+                "rx_rate" => rate_in(
+                    bound,
+                    s.unicast.throughput.rx_pps,
+                    s.unicast.throughput.rx_bps_l1,
+                ),
+                "loss" => s.unicast.loss_percent(),
+                other => return Err(format!("`{other}` is not an endpoint-ramp metric")),
+            };
+            Ok((size_label(s.endpoints), v))
+        })
+        .collect()
+}
+
+fn sweep_value(r: &MacSweepResult, metric: &str) -> Result<f64, String> {
+    let to = || {
+        r.destination()
+            .ok_or_else(|| format!("`{}` captured nothing", r.to))
+    };
+    Ok(match metric {
+        "macs" => to()?.macs as f64,
+        "missing" => to()?.missing as f64,
+        "loss" => {
+            let got = to()?.frames + to()?.capture_drops;
+            if r.sent == 0 {
+                0.0
+            } else {
+                100.0 * r.sent.saturating_sub(got) as f64 / r.sent as f64
+            }
+        }
+        "leaked" => r.leaked() as f64,
+        "learned" => r
+            .switch_learned_after
+            .map(f64::from)
+            .ok_or("the lab has no switch to learn the sweep")?,
+        other => return Err(format!("`{other}` is not a MAC-sweep metric")),
+    })
+}
+
+fn exhaustion_value(r: &IpExhaustionResult, metric: &str) -> Result<f64, String> {
+    let ipam = || {
+        r.ipam
+            .as_ref()
+            .ok_or("the test asked the IPAM pool for no `containers`")
+    };
+    let (name, table) = match metric.strip_suffix('6') {
+        Some(base) => (base, NeighbourTable::Ndisc),
+        None => (metric, NeighbourTable::Arp),
+    };
+    let fill = || {
+        r.table(table).ok_or_else(|| {
+            format!(
+                "nothing was resolved over {}",
+                if table == NeighbourTable::Arp {
+                    "ARP"
+                } else {
+                    "ND (the network or the peer has no IPv6)"
+                }
+            )
+        })
+    };
+    Ok(match name {
+        "pool" => ipam()?.available as f64,
+        "allocated" => ipam()?.allocated as f64,
+        "refused" => ipam()?.refused as f64,
+        "resolved" => f64::from(fill()?.resolved),
+        "failed" => f64::from(fill()?.failed),
+        "table_fulls" => fill()?.stats.table_fulls as f64,
+        other => return Err(format!("`{other}` is not an ip-exhaustion metric")),
+    })
 }
 
 fn latency_value(l: &LatencyResult, metric: &str) -> Result<f64, String> {

@@ -1083,7 +1083,10 @@ mod tests {
             let outside = (50_000..60_000)
                 .filter(|&i| s.index_of(longer.mac(i)).is_some())
                 .count();
-            assert_eq!(outside, 0, "{order:?}: a MAC past the sweep's end is not in it");
+            assert_eq!(
+                outside, 0,
+                "{order:?}: a MAC past the sweep's end is not in it"
+            );
             let other_octet = MacAddr([0x06, 0, 0, 0, 0xff, 0xf0]);
             assert_eq!(s.index_of(other_octet), None);
         }
@@ -1136,14 +1139,7 @@ mod tests {
             order: SweepOrder::Sequential,
         };
         assert!(s.validate().unwrap_err().contains("does not fit"));
-        assert!(
-            MacSweep {
-                count: 16,
-                ..s
-            }
-            .validate()
-            .is_ok()
-        );
+        assert!(MacSweep { count: 16, ..s }.validate().is_ok());
         let r = MacSweep {
             count: SWEEP_SPACE + 1,
             order: SweepOrder::Random { seed: 1 },

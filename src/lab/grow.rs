@@ -80,7 +80,11 @@ impl Growth<'_> {
     /// each in a namespace of its own named like the lab's (`<prefix>-<lab>-<name>`). Returns how
     /// long the kernel took to create them, from the first namespace to the last address. On
     /// failure, what this call created is removed before the error returns.
-    pub fn add(&mut self, scenario: &Scenario, endpoints: &[Endpoint]) -> Result<Duration, LabError> {
+    pub fn add(
+        &mut self,
+        scenario: &Scenario,
+        endpoints: &[Endpoint],
+    ) -> Result<Duration, LabError> {
         let lab = self.lab;
         let host = lab.node(HOST_NODE).ok_or_else(|| {
             LabError::bad(
@@ -93,11 +97,15 @@ impl Growth<'_> {
             let link = &scenario.networks[e.network].link;
             let Some(parent) = host.inventory.interface(link) else {
                 return Err(LabError::bad(
-                    format!("endpoint `{}` needs `{link}`, which the lab's host does not have", e.name),
+                    format!(
+                        "endpoint `{}` needs `{link}`, which the lab's host does not have",
+                        e.name
+                    ),
                     "grow a lab built from the same scenario",
                 ));
             };
-            if lab.node(&e.name).is_some() || self.nodes.iter().any(|n| n.inventory.name == e.name) {
+            if lab.node(&e.name).is_some() || self.nodes.iter().any(|n| n.inventory.name == e.name)
+            {
                 return Err(LabError::bad(
                     format!("lab `{}` already has a node `{}`", lab.name(), e.name),
                     "give added endpoints names of their own",
@@ -117,7 +125,9 @@ impl Growth<'_> {
         self.set_registered(&names, true)?;
         let started = Instant::now();
         let created = with_runtime(|runtime| {
-            Ok(create(runtime, lab, &host, scenario, endpoints, &parents, &names))
+            Ok(create(
+                runtime, lab, &host, scenario, endpoints, &parents, &names,
+            ))
         })?;
         match created {
             Ok(made) => {
@@ -234,7 +244,10 @@ impl Growth<'_> {
 impl Drop for Growth<'_> {
     fn drop(&mut self) {
         if let Err(e) = self.remove_all() {
-            eprintln!("mvlab: removing the endpoints added to lab `{}`: {e}", self.lab.name());
+            eprintln!(
+                "mvlab: removing the endpoints added to lab `{}`: {e}",
+                self.lab.name()
+            );
         }
     }
 }
@@ -274,7 +287,11 @@ fn inventory_of(scenario: &Scenario, e: &Endpoint, netns: &str) -> NodeInventory
 fn endpoint_requests(scenario: &Scenario, e: &Endpoint, alias: &str) -> Vec<Request> {
     let net = &scenario.networks[e.network];
     let mut out = vec![
-        Request::set_alias(ENDPOINT_INDEX, alias, format!("marking {} as {alias}", e.name)),
+        Request::set_alias(
+            ENDPOINT_INDEX,
+            alias,
+            format!("marking {} as {alias}", e.name),
+        ),
         Request::add_address(
             ENDPOINT_INDEX,
             IpAddr::V4(e.ipv4),
@@ -364,9 +381,14 @@ fn create(
                     ..LinkSpec::new(e.interface.clone())
                 };
                 let net = &scenario.networks[e.network];
-                let mut r =
-                    Request::new_link(&spec, &LinkKind::Macvlan(macvlan_of(net, e.source_macs.clone())));
-                r.describe(format!("creating macvlan {} of {} on {}", e.interface, e.name, net.link));
+                let mut r = Request::new_link(
+                    &spec,
+                    &LinkKind::Macvlan(macvlan_of(net, e.source_macs.clone())),
+                );
+                r.describe(format!(
+                    "creating macvlan {} of {} on {}",
+                    e.interface, e.name, net.link
+                ));
                 r
             })
             .collect();

@@ -870,9 +870,9 @@ impl Neighbour {
             _ => None,
         })?;
         let mac = n.attributes.iter().find_map(|a| match a {
-            NeighbourAttribute::LinkLayerAddress(b) => <[u8; 6]>::try_from(b.as_slice())
-                .ok()
-                .map(MacAddr),
+            NeighbourAttribute::LinkLayerAddress(b) => {
+                <[u8; 6]>::try_from(b.as_slice()).ok().map(MacAddr)
+            }
             _ => None,
         });
         let state = match n.header.state {

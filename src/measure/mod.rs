@@ -13,7 +13,13 @@ use crate::engine::{Attachment, EngineError};
 use crate::lab::{Lab, LabError};
 use crate::scenario::{Scenario, Station, TestKind};
 
+pub mod address_caching;
+pub mod address_learning_rate;
+pub mod endpoint_ramp;
+pub mod ip_exhaustion;
+pub mod kstat;
 pub mod latency;
+pub mod mac_sweep;
 pub mod matrix;
 pub mod path;
 pub mod rfc2544;
@@ -46,6 +52,16 @@ pub enum TestResult {
     Latency(latency::LatencyResult),
     Throughput(throughput::ThroughputResult),
     Rfc2544(rfc2544::Rfc2544Result),
+    #[serde(rename = "address_caching")]
+    AddressCaching(address_caching::AddressCachingResult),
+    #[serde(rename = "address_learning_rate")]
+    AddressLearningRate(address_learning_rate::AddressLearningRateResult),
+    #[serde(rename = "endpoint_ramp")]
+    EndpointRamp(endpoint_ramp::EndpointRampResult),
+    #[serde(rename = "mac_sweep")]
+    MacSweep(mac_sweep::MacSweepResult),
+    #[serde(rename = "ip_exhaustion")]
+    IpExhaustion(ip_exhaustion::IpExhaustionResult),
 }
 
 impl TestResult {
@@ -55,6 +71,11 @@ impl TestResult {
             TestResult::Latency(r) => &r.name,
             TestResult::Throughput(r) => &r.name,
             TestResult::Rfc2544(r) => &r.name,
+            TestResult::AddressCaching(r) => &r.name,
+            TestResult::AddressLearningRate(r) => &r.name,
+            TestResult::EndpointRamp(r) => &r.name,
+            TestResult::MacSweep(r) => &r.name,
+            TestResult::IpExhaustion(r) => &r.name,
         }
     }
 }
@@ -159,6 +180,21 @@ pub fn run_tests(bench: &Bench) -> Result<Vec<TestResult>, MeasureError> {
                 TestResult::Throughput(throughput::measure(bench, &test.name, t)?)
             }
             TestKind::Rfc2544(t) => TestResult::Rfc2544(rfc2544::measure(bench, &test.name, t)?),
+            TestKind::AddressCaching(t) => {
+                TestResult::AddressCaching(address_caching::measure(bench, &test.name, t)?)
+            }
+            TestKind::AddressLearningRate(t) => TestResult::AddressLearningRate(
+                address_learning_rate::measure(bench, &test.name, t)?,
+            ),
+            TestKind::EndpointRamp(t) => {
+                TestResult::EndpointRamp(endpoint_ramp::measure(bench, &test.name, t)?)
+            }
+            TestKind::MacSweep(t) => {
+                TestResult::MacSweep(mac_sweep::measure(bench, &test.name, t)?)
+            }
+            TestKind::IpExhaustion(t) => {
+                TestResult::IpExhaustion(ip_exhaustion::measure(bench, &test.name, t)?)
+            }
         });
     }
     Ok(results)

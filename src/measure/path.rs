@@ -149,21 +149,45 @@ pub struct Path<'a> {
 /// at a value easy to spot in a capture.
 static NEXT_FLOW: AtomicU32 = AtomicU32::new(0x2544_0000);
 
+/// One end of a path: a station, the engine's handle on its interface, and its lab IPv4
+/// address when it has one.
+pub struct End {
+    pub station: Station,
+    pub attachment: Attachment,
+    pub ipv4: Option<Ipv4Addr>,
+}
+
+impl End {
+    /// The scenario station `name` of the bench's lab.
+    pub fn of(bench: &Bench<'_>, name: &str) -> Result<End, MeasureError> {
+        let station = bench.station(name)?;
+        Ok(End {
+            attachment: bench.attach(&station)?,
+            ipv4: lab_ipv4(bench, &station),
+            station,
+        })
+    }
+}
+
 impl<'a> Path<'a> {
     pub fn open(bench: &'a Bench<'a>, from: &str, to: &str) -> Result<Path<'a>, MeasureError> {
-        let from = bench.station(from)?;
-        let to = bench.station(to)?;
-        let sender = bench.attach(&from)?;
-        let receiver = bench.attach(&to)?;
-        let ipv4 = lab_ipv4(bench, &from).zip(lab_ipv4(bench, &to));
-        Ok(Path {
+        Ok(Path::between(
             bench,
-            from,
-            to,
-            sender,
-            receiver,
-            ipv4,
-        })
+            End::of(bench, from)?,
+            End::of(bench, to)?,
+        ))
+    }
+
+    /// A path between two ends resolved by the caller (an endpoint added to a live lab).
+    pub fn between(bench: &'a Bench<'a>, from: End, to: End) -> Path<'a> {
+        Path {
+            bench,
+            ipv4: from.ipv4.zip(to.ipv4),
+            from: from.station,
+            to: to.station,
+            sender: from.attachment,
+            receiver: to.attachment,
+        }
     }
 
     pub fn bench(&self) -> &'a Bench<'a> {

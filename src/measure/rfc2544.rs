@@ -110,24 +110,40 @@ pub struct Rfc2544Result {
     pub sizes: Vec<Rfc2544Size>,
 }
 
+/// A trial of a rate search: the rate it really offered, and whether it passed.
+pub(super) trait RateTrial {
+    fn offered_pps(&self) -> f64;
+    fn passed(&self) -> bool;
+}
+
+impl RateTrial for Trial {
+    fn offered_pps(&self) -> f64 {
+        self.offered_pps
+    }
+
+    fn passed(&self) -> bool {
+        self.passed
+    }
+}
+
 /// Section 26.1: `first` is the trial at the maximum rate `max`; when it fails, `trial(rate)`
 /// bisects between 0 and `max` until the bounds are within `resolution` percent of `max`.
 /// Returns the throughput (the highest offered rate of a passing trial, 0 when none passed) and
-/// every trial, `first` included.
-fn search_throughput<E>(
-    first: Trial,
+/// every trial, `first` included. RFC 2889's learning rate is searched the same way.
+pub(super) fn search_throughput<T: RateTrial, E>(
+    first: T,
     max: f64,
     resolution: f64,
-    mut trial: impl FnMut(f64) -> Result<Trial, E>,
-) -> Result<(f64, Vec<Trial>), E> {
+    mut trial: impl FnMut(f64) -> Result<T, E>,
+) -> Result<(f64, Vec<T>), E> {
     let mut trials = vec![first];
-    if !trials[0].passed {
+    if !trials[0].passed() {
         let (mut low, mut high) = (0.0, max);
         let close_enough = max * resolution / 100.0;
         while high - low > close_enough {
             let rate = (low + high) / 2.0;
             let t = trial(rate)?;
-            if t.passed {
+            if t.passed() {
                 low = rate;
             } else {
                 high = rate;
@@ -137,8 +153,8 @@ fn search_throughput<E>(
     }
     let throughput = trials
         .iter()
-        .filter(|t| t.passed)
-        .map(|t| t.offered_pps)
+        .filter(|t| t.passed())
+        .map(|t| t.offered_pps())
         .fold(0.0, f64::max);
     Ok((throughput, trials))
 }

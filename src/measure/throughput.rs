@@ -71,7 +71,7 @@ impl ThroughputPoint {
         Missing::of(self.sent, self.received, self.capture_drops).path_percent(self.sent)
     }
 
-    fn of(
+    pub(super) fn of(
         frame_size: u32,
         requested_pps: Option<f64>,
         duration: Duration,

@@ -11,7 +11,12 @@ use std::fmt::Write;
 
 use super::svg::{self, Axis, BarChart, Category, HeatCell, HeatMap, LineChart, Point, Series};
 use crate::delivery::{Cell, FrameClass};
+use crate::measure::address_caching::{AddressCachingResult, AddressTrial};
+use crate::measure::address_learning_rate::AddressLearningRateResult;
+use crate::measure::endpoint_ramp::{EndpointRampResult, LossCause, RampStep};
+use crate::measure::ip_exhaustion::IpExhaustionResult;
 use crate::measure::latency::{LatencyResult, LatencyStats};
+use crate::measure::mac_sweep::MacSweepResult;
 use crate::measure::matrix::MatrixResult;
 use crate::measure::rfc2544::{Rfc2544Result, Rfc2544Size};
 use crate::measure::throughput::{FlowCounts, ThroughputPoint, ThroughputResult};
@@ -122,6 +127,11 @@ fn kind(t: &TestResult) -> &'static str {
         TestResult::Latency(_) => "Latency",
         TestResult::Throughput(_) => "Throughput",
         TestResult::Rfc2544(_) => "RFC 2544",
+        TestResult::AddressCaching(_) => "Address caching (RFC 2889)",
+        TestResult::AddressLearningRate(_) => "Address learning rate (RFC 2889)",
+        TestResult::EndpointRamp(_) => "Endpoint ramp",
+        TestResult::MacSweep(_) => "MAC sweep",
+        TestResult::IpExhaustion(_) => "IP exhaustion",
     }
 }
 
@@ -157,6 +167,11 @@ pub fn render(r: &RunResult) -> String {
             TestResult::Latency(l) => latency(&mut out, l),
             TestResult::Throughput(t) => throughput(&mut out, t),
             TestResult::Rfc2544(r) => rfc2544(&mut out, r),
+            TestResult::AddressCaching(c) => address_caching(&mut out, c),
+            TestResult::AddressLearningRate(l) => learning_rate(&mut out, l),
+            TestResult::EndpointRamp(e) => ramp(&mut out, e),
+            TestResult::MacSweep(m) => mac_sweep(&mut out, m),
+            TestResult::IpExhaustion(i) => ip_exhaustion(&mut out, i),
         }
         out.push_str("</section>");
     }
@@ -998,6 +1013,561 @@ fn rfc2544(out: &mut String, r: &Rfc2544Result) {
             .render()
         }),
     );
+}
+
+fn pace(pps: Option<f64>) -> String {
+    pps.map_or("as fast as the sender could".into(), |p| {
+        format!("{} pps", whole(p))
+    })
+}
+
+fn optional(n: Option<u32>) -> String {
+    n.map_or("-".into(), |n| int(u64::from(n)))
+}
+
+fn address_trials(out: &mut String, trials: &[AddressTrial]) {
+    table(
+        out,
+        true,
+        &[
+            "trial",
+            "addresses",
+            "learning (pps)",
+            "switch learned",
+            "test frames",
+            "flooded to the monitor",
+            "delivered to the learning port",
+            "capture drops",
+            "result",
+        ],
+        trials.iter().enumerate().map(|(i, t)| {
+            vec![
+                (i + 1).to_string(),
+                int(u64::from(t.addresses)),
+                whole(t.learning_pps),
+                optional(t.switch_learned),
+                int(t.test_sent),
+                int(t.flooded),
+                int(t.delivered),
+                int(t.capture_drops),
+                if t.passed {
+                    "<span class=\"ok\">all learned</span>".into()
+                } else {
+                    "<span class=\"bad\">flooded</span>".into()
+                },
+            ]
+        }),
+    );
+}
+
+/// A search's trials in order: the value each tried, failed ones as an X.
+fn search_series(name: &str, trials: &[AddressTrial], value: fn(&AddressTrial) -> f64) -> Series {
+    Series::new(
+        name,
+        trials
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let n = (i + 1) as f64;
+                if t.passed {
+                    Point::new(n, value(t))
+                } else {
+                    Point::failed(n, value(t))
+                }
+            })
+            .collect(),
+    )
+}
+
+fn address_caching(out: &mut String, r: &AddressCachingResult) {
+    let _ = write!(
+        out,
+        "<p>Learning port {}, test port {}, monitor port {}; up to {} addresses, frames at {}. A test frame that reaches the monitor port was flooded: its destination was not learned.</p><p><strong>Capacity: {}{} addresses.</strong> The switch's own limit: {}; the switch said it learned {} at the capacity.</p>",
+        esc(&r.learning),
+        esc(&r.test),
+        esc(&r.monitor),
+        int(u64::from(r.max_addresses)),
+        pace(r.rate_pps),
+        if r.at_least { "at least " } else { "" },
+        int(u64::from(r.capacity)),
+        r.switch_limit.map_or("none".into(), |l| int(u64::from(l))),
+        optional(r.switch_learned)
+    );
+    address_trials(out, &r.trials);
+    let mut search = LineChart::new(
+        format!("{}/search", r.name),
+        "binary search for the capacity",
+        Axis::linear("trial"),
+        Axis::from_zero("addresses learned"),
+    )
+    .series(search_series("addresses tried", &r.trials, |t| {
+        f64::from(t.addresses)
+    }))
+    .rule(f64::from(r.capacity), "capacity");
+    let mut learned = LineChart::new(
+        format!("{}/learned", r.name),
+        "what the switch learned per trial",
+        Axis::from_zero("addresses sent by the learning port"),
+        Axis::from_zero("addresses the switch says it learned"),
+    )
+    .series(Series::new(
+        "switch learned",
+        r.trials
+            .iter()
+            .filter_map(|t| {
+                t.switch_learned
+                    .map(|l| Point::new(f64::from(t.addresses), f64::from(l)))
+            })
+            .collect(),
+    ));
+    if let Some(limit) = r.switch_limit {
+        search = search.rule(f64::from(limit), "switch limit");
+        learned = learned.rule(f64::from(limit), "switch limit");
+    }
+    charts(out, [search.render(), learned.render()]);
+}
+
+fn learning_rate(out: &mut String, r: &AddressLearningRateResult) {
+    let _ = write!(
+        out,
+        "<p>Learning port {}, test port {}, monitor port {}; {} addresses. <strong>Learning rate: {}{} pps</strong> (the first trial offered {} pps; search resolution {}%).</p>",
+        esc(&r.learning),
+        esc(&r.test),
+        esc(&r.monitor),
+        int(u64::from(r.addresses)),
+        if r.at_least { "at least " } else { "" },
+        whole(r.learning_rate_pps),
+        whole(r.max_offered_pps),
+        r.resolution_percent
+    );
+    address_trials(out, &r.trials);
+    charts(
+        out,
+        [LineChart::new(
+            format!("{}/search", r.name),
+            "binary search for the learning rate",
+            Axis::linear("trial"),
+            Axis::from_zero("learning frames offered (pps)"),
+        )
+        .series(search_series("offered", &r.trials, |t| t.learning_pps))
+        .rule(r.learning_rate_pps, "learning rate")
+        .render()],
+    );
+}
+
+fn loss_causes(out: &mut String, what: &str, causes: &[LossCause]) {
+    if causes.is_empty() {
+        return;
+    }
+    let _ = write!(out, "<p>{}:</p>", esc(what));
+    table(
+        out,
+        true,
+        &["lost at", "because", "frames", "evidence"],
+        causes
+            .iter()
+            .map(|c| vec![esc(&c.at), esc(&c.because), int(c.frames), esc(&c.evidence)]),
+    );
+}
+
+/// A ramp curve: one value per step over the endpoint count, degraded steps as an X.
+fn ramp_series(name: &str, steps: &[RampStep], value: impl Fn(&RampStep) -> f64) -> Series {
+    Series::new(
+        name,
+        steps
+            .iter()
+            .map(|s| {
+                let (x, y) = (f64::from(s.endpoints), value(s));
+                if s.degraded.is_empty() {
+                    Point::new(x, y)
+                } else {
+                    Point::failed(x, y)
+                }
+            })
+            .collect(),
+    )
+}
+
+fn ramp(out: &mut String, r: &EndpointRampResult) {
+    let _ = write!(
+        out,
+        "<p>Endpoints added to {} (network {}; {} of the scenario's own endpoints share it), 1, 2, 4, ... at a time, each a namespace with one macvlan. Per step: {} broadcasts from {} at {}, then one-way latency and throughput of {}-byte frames from {} to the newest endpoint. Broadcast queue length in use {}{}; net.core.netdev_max_backlog {}. An X marks a step where something degraded.</p>",
+        esc(&r.parent),
+        esc(&r.network),
+        r.others_on_parent,
+        int(u64::from(r.broadcasts)),
+        esc(&r.from),
+        pace(r.rate_pps),
+        r.frame_size,
+        esc(&r.from),
+        optional(r.bc_queue_len),
+        r.bc_cutoff
+            .map_or(String::new(), |c| format!(", bc_cutoff {c}")),
+        r.netdev_max_backlog.map_or("-".into(), int)
+    );
+    match r
+        .first_degraded
+        .and_then(|n| r.steps.iter().find(|s| s.endpoints == n))
+    {
+        Some(s) => {
+            let _ = write!(
+                out,
+                "<p><strong class=\"bad\">First degraded at {} endpoints:</strong> {}.</p>",
+                int(u64::from(s.endpoints)),
+                esc(&s.degraded.join("; "))
+            );
+        }
+        None => out.push_str("<p><strong class=\"ok\">No step degraded.</strong></p>"),
+    }
+    table(
+        out,
+        true,
+        &[
+            "endpoints",
+            "create (ms/endpoint)",
+            "kernel memory (KiB/endpoint)",
+            "broadcast copies",
+            "lost (%)",
+            "unattributed",
+            "p50 (us)",
+            "p99 (us)",
+            "throughput (pps)",
+            "unicast loss (%)",
+            "degraded",
+        ],
+        r.steps.iter().map(|s| {
+            vec![
+                int(u64::from(s.endpoints)),
+                format!("{:.3}", s.create_per_endpoint_s * 1e3),
+                format!("{:.1}", s.memory.per_endpoint_bytes as f64 / 1024.0),
+                format!(
+                    "{} / {}",
+                    int(s.broadcast.delivered),
+                    int(s.broadcast.expected)
+                ),
+                format!("{:.3}", s.broadcast.loss_percent),
+                int(s.broadcast.unattributed),
+                us(s.unicast.latency.p50_ns as f64),
+                us(s.unicast.latency.p99_ns as f64),
+                whole(s.unicast.throughput.rx_pps),
+                format!("{:.3}", s.unicast.loss_percent()),
+                esc(&s.degraded.join("; ")),
+            ]
+        }),
+    );
+    let endpoints = || Axis::log("endpoints on the parent");
+    let key = |what: &str| format!("{}/{what}", r.name);
+    let mut svgs = vec![
+        LineChart::new(
+            key("broadcast"),
+            "broadcast copies delivered",
+            endpoints(),
+            Axis::from_zero("copies delivered (%)"),
+        )
+        .series(ramp_series("delivered", &r.steps, |s| {
+            100.0 - s.broadcast.loss_percent
+        }))
+        .render(),
+        LineChart::new(
+            key("create"),
+            "time to create an endpoint",
+            endpoints(),
+            Axis::from_zero("ms per endpoint added"),
+        )
+        .series(ramp_series("create", &r.steps, |s| {
+            s.create_per_endpoint_s * 1e3
+        }))
+        .render(),
+        LineChart::new(
+            key("memory"),
+            "kernel memory per endpoint (unreclaimable slab and per-CPU, since the start)",
+            endpoints(),
+            Axis::from_zero("KiB per endpoint"),
+        )
+        .series(ramp_series("memory", &r.steps, |s| {
+            s.memory.per_endpoint_bytes as f64 / 1024.0
+        }))
+        .render(),
+        LineChart::new(
+            key("latency"),
+            "unicast one-way latency to the newest endpoint",
+            endpoints(),
+            Axis::from_zero("latency (us)"),
+        )
+        .series(ramp_series("p50", &r.steps, |s| {
+            s.unicast.latency.p50_ns as f64 / 1e3
+        }))
+        .series(ramp_series("p99", &r.steps, |s| {
+            s.unicast.latency.p99_ns as f64 / 1e3
+        }))
+        .render(),
+        LineChart::new(
+            key("throughput"),
+            "unicast throughput to the newest endpoint",
+            endpoints(),
+            Axis::from_zero("frames per second (pps)"),
+        )
+        .series(ramp_series("received", &r.steps, |s| {
+            s.unicast.throughput.rx_pps
+        }))
+        .render(),
+    ];
+    let shown = r
+        .first_degraded
+        .and_then(|n| r.steps.iter().find(|s| s.endpoints == n))
+        .or(r.steps.last());
+    if let Some(s) = shown.filter(|s| !s.broadcast.per_endpoint.is_empty()) {
+        svgs.push(
+            svg::histogram(
+                key("copies"),
+                format!(
+                    "broadcast copies per endpoint at {} endpoints",
+                    int(u64::from(s.endpoints))
+                ),
+                "copies received (of each endpoint's)",
+                "endpoints",
+                &s.broadcast.per_endpoint,
+            )
+            .render(),
+        );
+    }
+    charts(out, svgs);
+    for s in r.steps.iter().filter(|s| !s.degraded.is_empty()) {
+        let _ = write!(
+            out,
+            "<h3>{} endpoints: {}</h3>",
+            int(u64::from(s.endpoints)),
+            esc(&s.degraded.join("; "))
+        );
+        loss_causes(out, "Broadcast copies lost", &s.broadcast.causes);
+        if s.broadcast.unattributed > 0 {
+            let _ = write!(
+                out,
+                "<p class=\"bad\">{} broadcast copies lost with no counter or drop event saying where.</p>",
+                int(s.broadcast.unattributed)
+            );
+        }
+        if let Some(note) = &s.broadcast.tracer_note {
+            let _ = write!(out, "<p class=\"note\">No drop trace: {}</p>", esc(note));
+        }
+        loss_causes(out, "Unicast drops traced", &s.unicast.causes);
+        if !s.memory.slabs.is_empty() {
+            let grown: Vec<String> = s
+                .memory
+                .slabs
+                .iter()
+                .map(|g| format!("{} +{} KiB", g.cache, g.bytes / 1024))
+                .collect();
+            let _ = write!(
+                out,
+                "<p class=\"note\">Slab caches grown most since the ramp began: {}.</p>",
+                esc(&grown.join(", "))
+            );
+        }
+    }
+}
+
+fn mac_sweep(out: &mut String, r: &MacSweepResult) {
+    let _ = write!(
+        out,
+        "<p>{} source MACs ({}) from {} to {}, one frame each at {}: {} sent at {} pps. Each receiver counted the sweep per MAC in a dense array. The switch learned {} before and {} after (limit {}); mvlab's peak resident memory during the sweep: {}.</p>",
+        int(u64::from(r.macs)),
+        match r.order {
+            crate::scenario::MacOrder::Sequential => "in order",
+            crate::scenario::MacOrder::Random => "seeded random order",
+        },
+        esc(&r.from),
+        esc(&r.to),
+        pace(r.rate_pps),
+        int(r.sent),
+        whole(r.offered_pps),
+        optional(r.switch_learned_before),
+        optional(r.switch_learned_after),
+        r.switch_limit.map_or("none".into(), |l| int(u64::from(l))),
+        r.peak_rss_bytes.map_or("-".into(), |b| format!(
+            "{:.1} MiB",
+            b as f64 / f64::from(1u32 << 20)
+        ))
+    );
+    table(
+        out,
+        true,
+        &[
+            "receiver",
+            "frames",
+            "MACs seen",
+            "missing",
+            "more than once",
+            "capture drops",
+            "counters (KiB)",
+            "missing, e.g.",
+        ],
+        r.receivers.iter().map(|x| {
+            vec![
+                esc(&x.station),
+                int(x.frames),
+                int(x.macs),
+                int(x.missing),
+                int(x.repeated),
+                int(x.capture_drops),
+                int(x.counter_bytes / 1024),
+                esc(&x.missing_examples.join(", ")),
+            ]
+        }),
+    );
+    let stations: Vec<Category> = r
+        .receivers
+        .iter()
+        .map(|x| x.station.clone().into())
+        .collect();
+    let mut svgs = vec![
+        BarChart::new(
+            format!("{}/receivers", r.name),
+            "sweep frames and source MACs per receiver",
+            "receiver",
+            Axis::from_zero("count"),
+            stations,
+        )
+        .series(
+            "frames",
+            r.receivers.iter().map(|x| x.frames as f64).collect(),
+        )
+        .series(
+            "MACs seen",
+            r.receivers.iter().map(|x| x.macs as f64).collect(),
+        )
+        .render(),
+    ];
+    if let Some(to) = r.destination() {
+        let last = to.histogram.len().saturating_sub(1);
+        svgs.push(
+            BarChart::new(
+                format!("{}/per-mac", r.name),
+                format!("source MACs by frames received at {}", r.to),
+                "frames received per source MAC",
+                Axis::from_zero("source MACs"),
+                (0..to.histogram.len())
+                    .map(|k| {
+                        if k == last && k > 1 {
+                            format!("{k}+")
+                        } else {
+                            k.to_string()
+                        }
+                        .into()
+                    })
+                    .collect(),
+            )
+            .series(
+                "source MACs",
+                to.histogram.iter().map(|&n| n as f64).collect(),
+            )
+            .render(),
+        );
+    }
+    charts(out, svgs);
+}
+
+fn ip_exhaustion(out: &mut String, r: &IpExhaustionResult) {
+    let _ = write!(
+        out,
+        "<p>Network {}: every endpoint, one after the other, sends a datagram to {} so that its kernel resolves it (ARP, and ND with IPv6), and {} learns the endpoint back. The neighbour tables and their gc_thresh limits are shared by every namespace of the machine.</p>",
+        esc(&r.network),
+        esc(&r.peer),
+        esc(&r.peer)
+    );
+    if let Some(i) = &r.ipam {
+        let _ = write!(
+            out,
+            "<p>Docker's IPAM, asked for {} containers: the pool had {} addresses left, {} allocated, <strong>{} refused</strong>.{}</p>",
+            int(i.asked),
+            int(i.available),
+            int(i.allocated),
+            int(i.refused),
+            i.refusal.as_ref().map_or(String::new(), |why| format!(
+                " Refusal: <em>{}</em>",
+                esc(why)
+            ))
+        );
+    }
+    table(
+        out,
+        true,
+        &[
+            "table",
+            "endpoints",
+            "resolved",
+            "failed",
+            "refused at send",
+            "first refusal",
+            "peer learned",
+            "gc_thresh1/2/3",
+            "entries before → after",
+            "table_fulls",
+            "forced_gc_runs",
+        ],
+        r.neighbours.iter().map(|n| {
+            vec![
+                n.table.as_str().into(),
+                int(u64::from(n.endpoints)),
+                int(u64::from(n.resolved)),
+                int(u64::from(n.failed)),
+                int(u64::from(n.refused)),
+                n.first_refusal.as_ref().map_or("-".into(), |f| {
+                    esc(&format!(
+                        "{} (#{}): {}, {} entries",
+                        f.endpoint, f.position, f.error, f.entries
+                    ))
+                }),
+                int(u64::from(n.peer_entries)),
+                format!(
+                    "{}/{}/{}",
+                    n.thresholds[0], n.thresholds[1], n.thresholds[2]
+                ),
+                format!("{} → {}", int(n.entries_before), int(n.entries_after)),
+                int(n.stats.table_fulls),
+                int(n.stats.forced_gc_runs),
+            ]
+        }),
+    );
+    if r.neighbours.is_empty() {
+        return;
+    }
+    let mut chart = LineChart::new(
+        format!("{}/entries", r.name),
+        "neighbour table size as endpoints resolve",
+        Axis::from_zero("endpoints that sent"),
+        Axis::from_zero("entries in the table"),
+    );
+    for n in &r.neighbours {
+        let refused_from = n
+            .first_refusal
+            .as_ref()
+            .map(|f| f.position)
+            .into_iter()
+            .chain(n.first_table_full)
+            .min()
+            .unwrap_or(u32::MAX);
+        chart = chart.series(Series::new(
+            n.table.as_str(),
+            n.entries
+                .iter()
+                .enumerate()
+                .map(|(i, &e)| {
+                    let position = i as u32 + 1;
+                    if position >= refused_from {
+                        Point::failed(f64::from(position), e as f64)
+                    } else {
+                        Point::new(f64::from(position), e as f64)
+                    }
+                })
+                .collect(),
+        ));
+    }
+    let [_, gc2, gc3] = r.neighbours[0].thresholds;
+    chart = chart
+        .rule(gc2 as f64, "gc_thresh2")
+        .rule(gc3 as f64, "gc_thresh3");
+    charts(out, [chart.render()]);
 }
 
 #[cfg(test)]

@@ -288,5 +288,203 @@ pub fn render(r: &RunResult) -> String {
             }
         }
     }
+    exhaustion(&mut out, r);
     out
+}
+
+/// Labels of a sample: the scenario, the test, and more.
+type Labels<'a> = Vec<(&'a str, String)>;
+
+/// One gauge family with its samples; nothing is written when there are none.
+fn gauges(out: &mut String, name: &str, help: &str, samples: Vec<(Labels<'_>, f64)>) {
+    if samples.is_empty() {
+        return;
+    }
+    let mut f = Family::new(out, name, "gauge", help);
+    for (labels, value) in samples {
+        let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        f.sample(name, &labels, value);
+    }
+}
+
+/// The exhaustion tests' figures: address capacity and learning rate, the endpoint ramp per
+/// step, MAC sweeps per receiver, the IPAM pool and the neighbour tables.
+fn exhaustion(out: &mut String, r: &RunResult) {
+    let base = |test: &str| -> Labels<'_> {
+        vec![("scenario", r.scenario.clone()), ("test", test.to_string())]
+    };
+    let with = |test: &str, more: &[(&'static str, String)]| -> Labels<'_> {
+        let mut l = base(test);
+        l.extend(more.iter().cloned());
+        l
+    };
+    let mut capacity = Vec::new();
+    let mut learned = Vec::new();
+    let mut learning = Vec::new();
+    let mut bc_loss = Vec::new();
+    let mut create = Vec::new();
+    let mut memory = Vec::new();
+    let mut p99 = Vec::new();
+    let mut unicast = Vec::new();
+    let mut degraded = Vec::new();
+    let mut sweep_frames = Vec::new();
+    let mut sweep_macs = Vec::new();
+    let mut sweep_missing = Vec::new();
+    let mut sweep_rss = Vec::new();
+    let mut ipam = Vec::new();
+    let mut resolved = Vec::new();
+    let mut failed = Vec::new();
+    let mut fulls = Vec::new();
+    let mut entries = Vec::new();
+    for t in &r.tests {
+        match t {
+            TestResult::AddressCaching(c) => {
+                capacity.push((base(&c.name), f64::from(c.capacity)));
+                if let Some(l) = c.switch_learned {
+                    learned.push((base(&c.name), f64::from(l)));
+                }
+            }
+            TestResult::AddressLearningRate(l) => {
+                learning.push((base(&l.name), l.learning_rate_pps));
+            }
+            TestResult::EndpointRamp(e) => {
+                for s in &e.steps {
+                    let at = with(&e.name, &[("endpoints", s.endpoints.to_string())]);
+                    bc_loss.push((at.clone(), s.broadcast.loss_percent / 100.0));
+                    create.push((at.clone(), s.create_per_endpoint_s));
+                    memory.push((at.clone(), s.memory.per_endpoint_bytes as f64));
+                    p99.push((at.clone(), s.unicast.latency.p99_ns as f64 / 1e9));
+                    unicast.push((at, s.unicast.throughput.rx_pps));
+                }
+                if let Some(n) = e.first_degraded {
+                    degraded.push((base(&e.name), f64::from(n)));
+                }
+            }
+            TestResult::MacSweep(m) => {
+                for x in &m.receivers {
+                    let at = with(&m.name, &[("receiver", x.station.clone())]);
+                    sweep_frames.push((at.clone(), x.frames as f64));
+                    sweep_macs.push((at.clone(), x.macs as f64));
+                    sweep_missing.push((at, x.missing as f64));
+                }
+                if let Some(b) = m.peak_rss_bytes {
+                    sweep_rss.push((base(&m.name), b as f64));
+                }
+            }
+            TestResult::IpExhaustion(i) => {
+                if let Some(p) = &i.ipam {
+                    for (what, v) in [
+                        ("available", p.available),
+                        ("allocated", p.allocated),
+                        ("refused", p.refused),
+                    ] {
+                        ipam.push((with(&i.name, &[("state", what.to_string())]), v as f64));
+                    }
+                }
+                for n in &i.neighbours {
+                    let at = with(&i.name, &[("table", n.table.as_str().to_string())]);
+                    resolved.push((at.clone(), f64::from(n.resolved)));
+                    failed.push((at.clone(), f64::from(n.failed)));
+                    fulls.push((at.clone(), n.stats.table_fulls as f64));
+                    entries.push((at, n.entries_after as f64));
+                }
+            }
+            _ => {}
+        }
+    }
+    let families = [
+        (
+            "mvlab_address_capacity",
+            "Addresses the switch caches (RFC 2889 5.7).",
+            capacity,
+        ),
+        (
+            "mvlab_address_switch_learned",
+            "Addresses the switch said it learned at the measured capacity.",
+            learned,
+        ),
+        (
+            "mvlab_address_learning_rate_frames_per_second",
+            "Highest rate at which the switch learned every address (RFC 2889 5.8).",
+            learning,
+        ),
+        (
+            "mvlab_ramp_broadcast_loss_ratio",
+            "Broadcast copies lost over copies due, per endpoint-ramp step.",
+            bc_loss,
+        ),
+        (
+            "mvlab_ramp_create_seconds_per_endpoint",
+            "Time the kernel took to create one endpoint, per ramp step.",
+            create,
+        ),
+        (
+            "mvlab_ramp_memory_bytes_per_endpoint",
+            "Kernel memory per endpoint (MemAvailable drop since the ramp began), per step.",
+            memory,
+        ),
+        (
+            "mvlab_ramp_unicast_p99_seconds",
+            "99th percentile one-way unicast latency to the newest endpoint, per step.",
+            p99,
+        ),
+        (
+            "mvlab_ramp_unicast_rx_frames_per_second",
+            "Unicast frames per second received by the newest endpoint, per step.",
+            unicast,
+        ),
+        (
+            "mvlab_ramp_first_degraded_endpoints",
+            "Endpoint count of the first ramp step where anything degraded.",
+            degraded,
+        ),
+        (
+            "mvlab_mac_sweep_frames",
+            "Frames of a MAC sweep that reached a receiver.",
+            sweep_frames,
+        ),
+        (
+            "mvlab_mac_sweep_macs",
+            "Source MACs of a sweep seen at a receiver.",
+            sweep_macs,
+        ),
+        (
+            "mvlab_mac_sweep_missing_macs",
+            "Source MACs of a sweep with no frame at a receiver.",
+            sweep_missing,
+        ),
+        (
+            "mvlab_mac_sweep_peak_resident_bytes",
+            "mvlab's peak resident memory during a MAC sweep.",
+            sweep_rss,
+        ),
+        (
+            "mvlab_ipam_addresses",
+            "Docker IPAM pool addresses: available, allocated and refused of a request.",
+            ipam,
+        ),
+        (
+            "mvlab_neighbour_resolved",
+            "Endpoints whose neighbour entry for the peer resolved.",
+            resolved,
+        ),
+        (
+            "mvlab_neighbour_failed",
+            "Endpoints whose neighbour entry for the peer did not resolve.",
+            failed,
+        ),
+        (
+            "mvlab_neighbour_table_fulls",
+            "Neighbour entries the kernel refused (table full) during the test.",
+            fulls,
+        ),
+        (
+            "mvlab_neighbour_entries",
+            "Entries in the machine's neighbour table at the end of the test.",
+            entries,
+        ),
+    ];
+    for (name, help, samples) in families {
+        gauges(out, name, help, samples);
+    }
 }

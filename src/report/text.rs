@@ -5,7 +5,12 @@
 use std::fmt::Write;
 
 use crate::delivery::Cell;
+use crate::measure::address_caching::{AddressCachingResult, AddressTrial};
+use crate::measure::address_learning_rate::AddressLearningRateResult;
+use crate::measure::endpoint_ramp::{EndpointRampResult, LossCause};
+use crate::measure::ip_exhaustion::IpExhaustionResult;
 use crate::measure::latency::{LatencyResult, LatencyStats};
+use crate::measure::mac_sweep::MacSweepResult;
 use crate::measure::matrix::MatrixResult;
 use crate::measure::rfc2544::Rfc2544Result;
 use crate::measure::throughput::ThroughputResult;
@@ -61,6 +66,11 @@ pub fn render(r: &RunResult, paint: Paint) -> String {
             TestResult::Latency(l) => latency(&mut out, l),
             TestResult::Throughput(t) => throughput(&mut out, t),
             TestResult::Rfc2544(r) => rfc2544(&mut out, r),
+            TestResult::AddressCaching(c) => address_caching(&mut out, c),
+            TestResult::AddressLearningRate(l) => learning_rate(&mut out, l),
+            TestResult::EndpointRamp(e) => ramp(&mut out, e),
+            TestResult::MacSweep(m) => mac_sweep(&mut out, m),
+            TestResult::IpExhaustion(i) => ip_exhaustion(&mut out, i),
         }
     }
     if !r.expectations.is_empty() {
@@ -328,6 +338,270 @@ fn rfc2544(out: &mut String, r: &Rfc2544Result) {
             latency,
             loss,
             b2b
+        );
+    }
+}
+
+fn rate_text(pps: Option<f64>) -> String {
+    pps.map_or("as fast as the sender could".into(), |p| {
+        format!("{p:.0} pps")
+    })
+}
+
+fn address_trials(out: &mut String, trials: &[AddressTrial]) {
+    let _ = writeln!(
+        out,
+        "  {:>5} {:>10} {:>13} {:>14} {:>9} {:>10} {:>10}  result",
+        "trial", "addresses", "learning pps", "switch learned", "flooded", "delivered", "ring drop"
+    );
+    for (i, t) in trials.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {:>5} {:>10} {:>13.0} {:>14} {:>9} {:>10} {:>10}  {}",
+            i + 1,
+            t.addresses,
+            t.learning_pps,
+            t.switch_learned.map_or("-".into(), |n| n.to_string()),
+            t.flooded,
+            t.delivered,
+            t.capture_drops,
+            if t.passed { "all learned" } else { "flooded" }
+        );
+    }
+}
+
+fn address_caching(out: &mut String, r: &AddressCachingResult) {
+    let _ = writeln!(
+        out,
+        "address_caching {}: learning {}, test {}, monitor {}; up to {} addresses, frames at {}",
+        r.name,
+        r.learning,
+        r.test,
+        r.monitor,
+        r.max_addresses,
+        rate_text(r.rate_pps)
+    );
+    let _ = writeln!(
+        out,
+        "  capacity {}{} addresses; the switch's limit: {}; it said it learned {} at the capacity",
+        if r.at_least { "at least " } else { "" },
+        r.capacity,
+        r.switch_limit.map_or("none".into(), |l| l.to_string()),
+        r.switch_learned.map_or("-".into(), |l| l.to_string())
+    );
+    address_trials(out, &r.trials);
+}
+
+fn learning_rate(out: &mut String, r: &AddressLearningRateResult) {
+    let _ = writeln!(
+        out,
+        "address_learning_rate {}: learning {}, test {}, monitor {}; {} addresses",
+        r.name, r.learning, r.test, r.monitor, r.addresses
+    );
+    let _ = writeln!(
+        out,
+        "  learning rate {}{:.0} pps (first trial offered {:.0} pps; search resolution {}%)",
+        if r.at_least { "at least " } else { "" },
+        r.learning_rate_pps,
+        r.max_offered_pps,
+        r.resolution_percent
+    );
+    address_trials(out, &r.trials);
+}
+
+fn kib(bytes: i64) -> String {
+    format!("{:.1} KiB", bytes as f64 / 1024.0)
+}
+
+fn causes(out: &mut String, indent: &str, causes: &[LossCause]) {
+    for c in causes {
+        let _ = writeln!(
+            out,
+            "{indent}lost at {} because {}: {} ({})",
+            c.at, c.because, c.frames, c.evidence
+        );
+    }
+}
+
+fn ramp(out: &mut String, r: &EndpointRampResult) {
+    let _ = writeln!(
+        out,
+        "endpoint_ramp {}: endpoints added to {} (network {}; {} of the scenario's own on it), bcqueuelen {}{}, netdev_max_backlog {}; {} broadcasts from {} at {} per step; unicast {}-byte frames",
+        r.name,
+        r.parent,
+        r.network,
+        r.others_on_parent,
+        r.bc_queue_len.map_or("?".into(), |q| q.to_string()),
+        r.bc_cutoff
+            .map_or(String::new(), |c| format!(", bc_cutoff {c}")),
+        r.netdev_max_backlog.map_or("?".into(), |b| b.to_string()),
+        r.broadcasts,
+        r.from,
+        rate_text(r.rate_pps),
+        r.frame_size
+    );
+    let _ = writeln!(
+        out,
+        "  {:>9} {:>11} {:>12} {:>10} {:>9} {:>9} {:>12} {:>8}  degraded",
+        "endpoints",
+        "create/ep",
+        "kernel mem/ep",
+        "bc loss %",
+        "p50 us",
+        "p99 us",
+        "unicast pps",
+        "loss %"
+    );
+    for s in &r.steps {
+        let _ = writeln!(
+            out,
+            "  {:>9} {:>8.3} ms {:>12} {:>10.3} {:>9.1} {:>9.1} {:>12.0} {:>8.3}  {}",
+            s.endpoints,
+            s.create_per_endpoint_s * 1e3,
+            kib(s.memory.per_endpoint_bytes),
+            s.broadcast.loss_percent,
+            s.unicast.latency.p50_ns as f64 / 1e3,
+            s.unicast.latency.p99_ns as f64 / 1e3,
+            s.unicast.throughput.rx_pps,
+            s.unicast.loss_percent(),
+            if s.degraded.is_empty() {
+                "-".into()
+            } else {
+                s.degraded.join("; ")
+            }
+        );
+    }
+    match r
+        .first_degraded
+        .and_then(|n| r.steps.iter().find(|s| s.endpoints == n))
+    {
+        None => {
+            let _ = writeln!(out, "  no step degraded");
+        }
+        Some(s) => {
+            let _ = writeln!(
+                out,
+                "  first degraded at {} endpoints: {}",
+                s.endpoints,
+                s.degraded.join("; ")
+            );
+            causes(out, "    ", &s.broadcast.causes);
+            if s.broadcast.unattributed > 0 {
+                let _ = writeln!(
+                    out,
+                    "    {} broadcast copies lost with no counter or drop event saying where",
+                    s.broadcast.unattributed
+                );
+            }
+            causes(out, "    unicast: ", &s.unicast.causes);
+            if let Some(note) = &s.broadcast.tracer_note {
+                let _ = writeln!(out, "    (no drop trace: {note})");
+            }
+        }
+    }
+}
+
+fn mac_sweep(out: &mut String, r: &MacSweepResult) {
+    let _ = writeln!(
+        out,
+        "mac_sweep {}: {} source MACs ({:?} order) from {} to {} at {}: {} sent at {:.0} pps",
+        r.name,
+        r.macs,
+        r.order,
+        r.from,
+        r.to,
+        rate_text(r.rate_pps),
+        r.sent,
+        r.offered_pps
+    );
+    let _ = writeln!(
+        out,
+        "  {:>12} {:>10} {:>10} {:>9} {:>9} {:>10} {:>12}",
+        "receiver", "frames", "MACs", "missing", "repeated", "ring drop", "counters"
+    );
+    for x in &r.receivers {
+        let _ = writeln!(
+            out,
+            "  {:>12} {:>10} {:>10} {:>9} {:>9} {:>10} {:>9} KiB",
+            x.station,
+            x.frames,
+            x.macs,
+            x.missing,
+            x.repeated,
+            x.capture_drops,
+            x.counter_bytes / 1024
+        );
+        if !x.missing_examples.is_empty() && x.station == r.to {
+            let _ = writeln!(out, "    missing, e.g.: {}", x.missing_examples.join(", "));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  switch learned {} before, {} after (limit {}); peak resident memory of mvlab during the sweep {}",
+        r.switch_learned_before
+            .map_or("-".into(), |n| n.to_string()),
+        r.switch_learned_after.map_or("-".into(), |n| n.to_string()),
+        r.switch_limit.map_or("none".into(), |n| n.to_string()),
+        r.peak_rss_bytes.map_or("-".into(), |b| format!(
+            "{:.1} MiB",
+            b as f64 / (1 << 20) as f64
+        ))
+    );
+}
+
+fn ip_exhaustion(out: &mut String, r: &IpExhaustionResult) {
+    let _ = writeln!(
+        out,
+        "ip_exhaustion {}: network {}, every endpoint resolves {}",
+        r.name, r.network, r.peer
+    );
+    if let Some(i) = &r.ipam {
+        let _ = writeln!(
+            out,
+            "  IPAM: {} containers asked, the pool had {} addresses left: {} allocated, {} refused",
+            i.asked, i.available, i.allocated, i.refused
+        );
+        if let Some(why) = &i.refusal {
+            let _ = writeln!(out, "    refusal: {why}");
+        }
+    }
+    for n in &r.neighbours {
+        let _ = writeln!(
+            out,
+            "  {} ({}): {} endpoints, {} resolved, {} failed; the peer learned {}; gc_thresh {}/{}/{}; table {} -> {} entries",
+            n.table.as_str(),
+            n.peer_ip,
+            n.endpoints,
+            n.resolved,
+            n.failed,
+            n.peer_entries,
+            n.thresholds[0],
+            n.thresholds[1],
+            n.thresholds[2],
+            n.entries_before,
+            n.entries_after
+        );
+        if let Some(f) = &n.first_refusal {
+            let _ = writeln!(
+                out,
+                "    the kernel refused {} send(s), first {} (endpoint #{}): {} with {} entries in the table",
+                n.refused, f.endpoint, f.position, f.error, f.entries
+            );
+        }
+        if let Some(p) = n.first_table_full {
+            let _ = writeln!(
+                out,
+                "    the table first counted a refusal after endpoint #{p}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "    kernel counters: table_fulls +{}, forced_gc_runs +{}, res_failed +{}, unresolved_discards +{}, allocs +{}",
+            n.stats.table_fulls,
+            n.stats.forced_gc_runs,
+            n.stats.res_failed,
+            n.stats.unresolved_discards,
+            n.stats.allocs
         );
     }
 }

@@ -322,6 +322,16 @@ pub enum TestKind {
     Latency(LatencyTest),
     Throughput(ThroughputTest),
     Rfc2544(Rfc2544Test),
+    #[serde(rename = "address_caching")]
+    AddressCaching(AddressCachingTest),
+    #[serde(rename = "address_learning_rate")]
+    AddressLearningRate(AddressLearningRateTest),
+    #[serde(rename = "endpoint_ramp")]
+    EndpointRamp(EndpointRampTest),
+    #[serde(rename = "mac_sweep")]
+    MacSweep(MacSweepTest),
+    #[serde(rename = "ip_exhaustion")]
+    IpExhaustion(IpExhaustionTest),
 }
 
 impl TestKind {
@@ -331,6 +341,11 @@ impl TestKind {
             TestKind::Latency(_) => "latency",
             TestKind::Throughput(_) => "throughput",
             TestKind::Rfc2544(_) => "rfc2544",
+            TestKind::AddressCaching(_) => "address_caching",
+            TestKind::AddressLearningRate(_) => "address_learning_rate",
+            TestKind::EndpointRamp(_) => "endpoint_ramp",
+            TestKind::MacSweep(_) => "mac_sweep",
+            TestKind::IpExhaustion(_) => "ip_exhaustion",
         }
     }
 }
@@ -391,6 +406,110 @@ pub struct Rfc2544Test {
     pub max_rate: Rate,
     pub frame_loss_steps: bool,
     pub back_to_back: bool,
+}
+
+/// The three switch ports of RFC 2889's address tests, by the station on each.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressPorts {
+    /// Sends frames from the addresses to learn.
+    pub learning: String,
+    /// Sends frames to those addresses.
+    pub test: String,
+    /// Listens on a third port: a test frame arriving there was flooded, so its destination
+    /// was not learned.
+    pub monitor: String,
+}
+
+/// RFC 2889 section 5.7: how many addresses the switch caches, by binary search on the number
+/// of addresses learned.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressCachingTest {
+    pub ports: AddressPorts,
+    /// The search's upper bound.
+    pub max_addresses: u32,
+    /// Pace of the learning and of the test frames.
+    pub rate: Rate,
+}
+
+/// RFC 2889 section 5.8: the highest rate at which the switch still learns every one of
+/// `addresses`, by binary search on the learning frames' rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressLearningRateTest {
+    pub ports: AddressPorts,
+    pub addresses: u32,
+    /// The search's upper bound; `Max` measures what the sender can offer.
+    pub max_rate: Rate,
+    /// The search stops when its bounds are this close (percent of the maximum rate).
+    pub resolution: f64,
+}
+
+/// Endpoints added to one network's parent while the lab runs: 1, 2, 4, ... up to the last
+/// step, each step measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointRampTest {
+    /// Index into `Scenario::networks`.
+    pub network: usize,
+    /// The endpoint count of each step, increasing; the last is the maximum.
+    pub steps: Vec<u32>,
+    /// Every endpoint the ramp may add, in order, addressed from the network's pool and given
+    /// MACs like the scenario's own (named `TEST-N`).
+    pub endpoints: Vec<Endpoint>,
+    /// The station that sends the broadcasts and is the unicast peer.
+    pub from: String,
+    /// Broadcast frames sent at each step.
+    pub broadcasts: u32,
+    /// Their pace.
+    pub rate: Rate,
+    /// Unicast frame size (bytes with FCS) of the latency and throughput trials.
+    pub frame_size: u32,
+    /// Length of each unicast trial.
+    pub duration: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MacOrder {
+    /// base, base+1, ...
+    Sequential,
+    /// A permutation seeded by the scenario's `seed`.
+    Random,
+}
+
+/// Frames from `macs` unique source MACs out of one socket, counted per MAC at each receiver.
+#[derive(Debug, Clone, Serialize)]
+pub struct MacSweepTest {
+    pub from: String,
+    /// The frames' destination.
+    pub to: String,
+    pub macs: u32,
+    pub order: MacOrder,
+    pub rate: Rate,
+    /// Stations that capture (`to` first).
+    pub receivers: Vec<String>,
+}
+
+/// Docker's IPAM asked for more containers than its pool may hold, answered without a kernel.
+#[derive(Debug, Clone, Serialize)]
+pub struct IpamRequest {
+    /// Containers asked for.
+    pub asked: u64,
+    /// Addresses the pool had left for them.
+    pub available: u64,
+    /// Docker's refusal (the same words `mvlab check` uses), when the pool ran dry.
+    pub refusal: Option<String>,
+}
+
+/// Address exhaustion: the IPAM pool's refusal, and every endpoint of a network resolving one
+/// peer over ARP (and ND with an IPv6 subnet) against the machine's neighbour tables.
+#[derive(Debug, Clone, Serialize)]
+pub struct IpExhaustionTest {
+    /// Index into `Scenario::networks`.
+    pub network: usize,
+    /// The peer every endpoint resolves.
+    pub peer: String,
+    pub ipam: Option<IpamRequest>,
+    /// Resolve over ND too (the network and the peer have IPv6).
+    pub ipv6: bool,
 }
 
 impl Scenario {

@@ -8,16 +8,51 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::claims::{self, Claim, ClaimError, NodeSet};
-use super::schema::{RawLatencyMethod, RawPromiscuous, RawTest, RawTestKind, SpannedStr};
-use super::validate::Builder;
+use super::ipam::{Pool, PoolExhausted};
+use super::schema::{
+    RawLatencyMethod, RawMacOrder, RawPromiscuous, RawTest, RawTestKind, SpannedStr,
+};
+use super::validate::{Builder, exhaustion_message, generated_mac, valid_node_name};
 use super::*;
-use crate::delivery::{FrameClass, MatrixSpec};
+use crate::delivery::{FrameClass, MatrixSpec, UNKNOWN_UNICAST_MAC};
 use crate::diag::Span;
 
 /// Metrics each kind's claims may name.
 pub const LATENCY_METRICS: &[&str] = &["min", "mean", "p50", "p90", "p99", "p99.9", "max", "loss"];
 pub const THROUGHPUT_METRICS: &[&str] = &["loss", "rx_rate", "reordered", "duplicates"];
 pub const RFC2544_METRICS: &[&str] = &["throughput", "latency", "loss", "back_to_back"];
+pub const ADDRESS_CACHING_METRICS: &[&str] = &["capacity", "learned"];
+pub const LEARNING_RATE_METRICS: &[&str] = &["learning_rate"];
+pub const RAMP_METRICS: &[&str] = &[
+    "broadcast_loss",
+    "unattributed",
+    "create_time",
+    "memory",
+    "p50",
+    "p99",
+    "rx_rate",
+    "loss",
+    "degraded_at",
+];
+pub const MAC_SWEEP_METRICS: &[&str] = &["macs", "missing", "loss", "leaked", "learned"];
+pub const IP_EXHAUSTION_METRICS: &[&str] = &[
+    "pool",
+    "allocated",
+    "refused",
+    "resolved",
+    "resolved6",
+    "failed",
+    "failed6",
+    "table_fulls",
+    "table_fulls6",
+];
+
+/// Largest address count of RFC 2889's address tests.
+const MAX_ADDRESSES: u32 = 1 << 20;
+/// Most endpoints a ramp may add.
+const MAX_RAMP: u32 = 16_384;
+/// Most source MACs a sweep may use (what a receiver counts by index: 64 MB of counters).
+const MAX_SWEEP_MACS: u32 = 1 << 24;
 
 /// RFC 2544 section 9.1's Ethernet frame sizes.
 pub const RFC2544_SIZES: [u32; 7] = [64, 128, 256, 512, 1024, 1280, 1518];
@@ -36,9 +71,11 @@ fn wrong_unit(
     let rate = ("a rate", "a rate such as 100kpps or 1Gbit");
     let count = ("a count", "a plain number");
     let wanted = match (kind, metric) {
-        (_, "loss") => percent,
-        (TestKind::Latency(_), _) | (TestKind::Rfc2544(_), "latency") => time,
-        (_, "rx_rate" | "throughput") => rate,
+        (_, "loss" | "broadcast_loss") => percent,
+        (TestKind::Latency(_), _)
+        | (TestKind::Rfc2544(_), "latency")
+        | (TestKind::EndpointRamp(_), "create_time" | "p50" | "p99") => time,
+        (_, "rx_rate" | "throughput" | "learning_rate") => rate,
         _ => count,
     };
     let fits = match bound {
@@ -58,6 +95,124 @@ fn wrong_unit(
 
 fn present<T>(v: &Option<Spanned<T>>) -> Option<Span> {
     v.as_ref().map(|s| s.span())
+}
+
+fn kind_word(kind: RawTestKind) -> &'static str {
+    match kind {
+        RawTestKind::Matrix => "matrix",
+        RawTestKind::Latency => "latency",
+        RawTestKind::Throughput => "throughput",
+        RawTestKind::Rfc2544 => "rfc2544",
+        RawTestKind::AddressCaching => "address_caching",
+        RawTestKind::AddressLearningRate => "address_learning_rate",
+        RawTestKind::EndpointRamp => "endpoint_ramp",
+        RawTestKind::MacSweep => "mac_sweep",
+        RawTestKind::IpExhaustion => "ip_exhaustion",
+    }
+}
+
+/// 1, 2, 4, ... below `max`, then `max`.
+fn doubling(max: u32) -> Vec<u32> {
+    let mut steps: Vec<u32> = std::iter::successors(Some(1u32), |n| n.checked_mul(2))
+        .take_while(|&n| n < max)
+        .collect();
+    steps.push(max);
+    steps
+}
+
+/// The switch port a station's frames enter by: a peer's own, else its parent's.
+fn switch_port(s: &Scenario, station: &str) -> Option<String> {
+    if let Some(p) = s.peer(station) {
+        return Some(p.port.name.clone());
+    }
+    let network = match (s.endpoint(station), station.strip_prefix("host:")) {
+        (Some(e), _) => &s.networks[e.network],
+        (None, Some(iface)) => {
+            if let Some(p) = s.parents.iter().find(|p| p.name == iface) {
+                return Some(p.port.name.clone());
+            }
+            let shim = s.host.shim.as_ref().filter(|sh| sh.interface == iface)?;
+            &s.networks[shim.network]
+        }
+        (None, None) => return None,
+    };
+    Some(s.parent_of(network).port.name.clone())
+}
+
+/// A network's IPv4 pool with every address the scenario's nodes hold on it taken.
+fn pool4(s: &Scenario, n: usize) -> Pool<std::net::Ipv4Addr> {
+    let ipam = &s.networks[n].ipv4;
+    let mut pool = Pool::new(
+        (ipam.subnet.network(), ipam.subnet.prefix()),
+        (ipam.ip_range.network(), ipam.ip_range.prefix()),
+        ipam.gateway,
+        ipam.aux_addresses.values().copied(),
+    );
+    let used = s
+        .endpoints
+        .iter()
+        .filter(|e| e.network == n)
+        .map(|e| Some(e.ipv4))
+        .chain(
+            s.peers
+                .iter()
+                .filter(|p| p.network == n)
+                .map(|p| Some(p.ipv4)),
+        )
+        .chain(
+            s.host
+                .addresses
+                .iter()
+                .filter(|h| h.network == n)
+                .map(|h| h.ipv4),
+        )
+        .chain(
+            s.host
+                .shim
+                .iter()
+                .filter(|sh| sh.network == n)
+                .map(|sh| Some(sh.ipv4)),
+        );
+    for ip in used.flatten() {
+        // An address the scenario already holds twice was refused at its own line.
+        let _ = pool.take(ip, false);
+    }
+    pool
+}
+
+/// The IPv6 pool of a network with an IPv6 subnet, its used addresses taken.
+fn pool6(s: &Scenario, n: usize) -> Option<Pool<std::net::Ipv6Addr>> {
+    let ipam = s.networks[n].ipv6.as_ref()?;
+    let mut pool = Pool::new(
+        (ipam.subnet.network(), ipam.subnet.prefix()),
+        (ipam.ip_range.network(), ipam.ip_range.prefix()),
+        ipam.gateway,
+        ipam.aux_addresses.values().copied(),
+    );
+    let used = s
+        .endpoints
+        .iter()
+        .filter(|e| e.network == n)
+        .map(|e| e.ipv6)
+        .chain(s.peers.iter().filter(|p| p.network == n).map(|p| p.ipv6))
+        .chain(
+            s.host
+                .addresses
+                .iter()
+                .filter(|h| h.network == n)
+                .map(|h| h.ipv6),
+        )
+        .chain(
+            s.host
+                .shim
+                .iter()
+                .filter(|sh| sh.network == n)
+                .map(|sh| sh.ipv6),
+        );
+    for ip in used.flatten() {
+        let _ = pool.take(ip, false);
+    }
+    Some(pool)
 }
 
 impl Builder {
@@ -81,12 +236,7 @@ impl Builder {
         for raw in raw {
             let span = raw.span();
             let r = raw.into_inner();
-            let kind_word = match *r.kind.get_ref() {
-                RawTestKind::Matrix => "matrix",
-                RawTestKind::Latency => "latency",
-                RawTestKind::Throughput => "throughput",
-                RawTestKind::Rfc2544 => "rfc2544",
-            };
+            let kind_word = kind_word(*r.kind.get_ref());
             let name = match &r.name {
                 Some(n) => n.get_ref().clone(),
                 None => {
@@ -149,6 +299,68 @@ impl Builder {
                         back_to_back: r.back_to_back.as_ref().is_none_or(|b| *b.get_ref()),
                     })
                 }
+                RawTestKind::AddressCaching => TestKind::AddressCaching(AddressCachingTest {
+                    ports: self.address_ports(&r, s, &stations, span.clone()),
+                    max_addresses: self.count(
+                        r.addresses.as_ref(),
+                        1024,
+                        MAX_ADDRESSES,
+                        "addresses",
+                    ),
+                    rate: self.rate(r.rate.as_ref(), Rate::Pps(10_000.0)),
+                }),
+                RawTestKind::AddressLearningRate => {
+                    TestKind::AddressLearningRate(AddressLearningRateTest {
+                        ports: self.address_ports(&r, s, &stations, span.clone()),
+                        addresses: self.count(
+                            r.addresses.as_ref(),
+                            1000,
+                            MAX_ADDRESSES,
+                            "addresses",
+                        ),
+                        max_rate: self.rate(r.max_rate.as_ref(), Rate::Max),
+                        resolution: self.percent(r.resolution.as_ref(), 5.0).max(0.01),
+                    })
+                }
+                RawTestKind::EndpointRamp => TestKind::EndpointRamp(self.ramp(
+                    &r,
+                    s,
+                    &stations,
+                    &name,
+                    span.clone(),
+                    min_mtu,
+                )),
+                RawTestKind::MacSweep => {
+                    let (from, to) = self.pair(&r, &stations, span.clone());
+                    let mut receivers = vec![to.clone()];
+                    for n in r.receivers.iter().flatten() {
+                        let name = self.station(n, &stations);
+                        if !receivers.contains(&name) {
+                            receivers.push(name);
+                        }
+                    }
+                    if receivers.contains(&from) {
+                        self.error(
+                            span.clone(),
+                            format!("`{from}` both sends the sweep and captures it"),
+                            "capture on stations other than `from`",
+                        );
+                    }
+                    TestKind::MacSweep(MacSweepTest {
+                        from,
+                        to,
+                        macs: self.count(r.macs.as_ref(), 10_000, MAX_SWEEP_MACS, "macs"),
+                        order: match r.order.as_ref().map(|o| *o.get_ref()) {
+                            Some(RawMacOrder::Sequential) => MacOrder::Sequential,
+                            _ => MacOrder::Random,
+                        },
+                        rate: self.rate(r.rate.as_ref(), Rate::Pps(100_000.0)),
+                        receivers,
+                    })
+                }
+                RawTestKind::IpExhaustion => {
+                    TestKind::IpExhaustion(self.ip_exhaustion(&r, s, span.clone()))
+                }
             };
             let expect = self.claims(r.expect.unwrap_or_default(), &kind, &stations);
             out.push(TestSpec {
@@ -163,53 +375,95 @@ impl Builder {
 
     /// Keys of other kinds are refused, with the kinds they belong to.
     fn refuse_foreign_keys(&mut self, r: &RawTest, kind: &str) {
-        let keys: [(&str, Option<Span>, &[&str]); 16] = [
+        const ADDRESS: &[&str] = &["address_caching", "address_learning_rate"];
+        let first = |list: &Option<Vec<SpannedStr>>| {
+            list.as_ref().and_then(|c| c.first()).map(|c| c.span())
+        };
+        let keys: [(&str, Option<Span>, &[&str]); 28] = [
             ("frames", present(&r.frames), &["matrix"]),
-            (
-                "classes",
-                r.classes.as_ref().and_then(|c| c.first()).map(|c| c.span()),
-                &["matrix"],
-            ),
+            ("classes", first(&r.classes), &["matrix"]),
             ("vlan", present(&r.vlan), &["matrix"]),
             ("promiscuous", present(&r.promiscuous), &["matrix"]),
-            (
-                "senders",
-                r.senders.as_ref().and_then(|c| c.first()).map(|c| c.span()),
-                &["matrix"],
-            ),
-            (
-                "receivers",
-                r.receivers
-                    .as_ref()
-                    .and_then(|c| c.first())
-                    .map(|c| c.span()),
-                &["matrix"],
-            ),
+            ("senders", first(&r.senders), &["matrix"]),
+            ("receivers", first(&r.receivers), &["matrix", "mac_sweep"]),
             (
                 "from",
                 present(&r.from),
-                &["latency", "throughput", "rfc2544"],
+                &[
+                    "latency",
+                    "throughput",
+                    "rfc2544",
+                    "endpoint_ramp",
+                    "mac_sweep",
+                ],
             ),
-            ("to", present(&r.to), &["latency", "throughput", "rfc2544"]),
+            (
+                "to",
+                present(&r.to),
+                &["latency", "throughput", "rfc2544", "mac_sweep"],
+            ),
             ("method", present(&r.method), &["latency"]),
-            ("rate", present(&r.rate), &["latency", "throughput"]),
-            ("frame_size", present(&r.frame_size), &["latency"]),
+            (
+                "rate",
+                present(&r.rate),
+                &[
+                    "latency",
+                    "throughput",
+                    "address_caching",
+                    "endpoint_ramp",
+                    "mac_sweep",
+                ],
+            ),
+            (
+                "frame_size",
+                present(&r.frame_size),
+                &["latency", "endpoint_ramp"],
+            ),
             (
                 "frame_sizes",
                 present(&r.frame_sizes),
                 &["throughput", "rfc2544"],
             ),
-            ("duration", present(&r.duration), &["latency", "throughput"]),
+            (
+                "duration",
+                present(&r.duration),
+                &["latency", "throughput", "endpoint_ramp"],
+            ),
             ("trial", present(&r.trial), &["rfc2544"]),
             ("loss_tolerance", present(&r.loss_tolerance), &["rfc2544"]),
             (
                 "max_rate",
-                present(&r.max_rate)
-                    .or(present(&r.resolution))
-                    .or(present(&r.frame_loss_steps))
-                    .or(present(&r.back_to_back)),
+                present(&r.max_rate),
+                &["rfc2544", "address_learning_rate"],
+            ),
+            (
+                "resolution",
+                present(&r.resolution),
+                &["rfc2544", "address_learning_rate"],
+            ),
+            (
+                "frame_loss_steps",
+                present(&r.frame_loss_steps).or(present(&r.back_to_back)),
                 &["rfc2544"],
             ),
+            ("learning", present(&r.learning), ADDRESS),
+            ("test", present(&r.test), ADDRESS),
+            ("monitor", present(&r.monitor), ADDRESS),
+            ("addresses", present(&r.addresses), ADDRESS),
+            (
+                "network",
+                present(&r.network),
+                &["endpoint_ramp", "ip_exhaustion"],
+            ),
+            (
+                "max_endpoints",
+                present(&r.max_endpoints).or(present(&r.broadcasts)),
+                &["endpoint_ramp"],
+            ),
+            ("macs", present(&r.macs), &["mac_sweep"]),
+            ("order", present(&r.order), &["mac_sweep"]),
+            ("containers", present(&r.containers), &["ip_exhaustion"]),
+            ("peer", present(&r.peer), &["ip_exhaustion"]),
         ];
         for (key, at, kinds) in keys {
             if let Some(at) = at
@@ -221,6 +475,286 @@ impl Builder {
                     format!("it belongs to {} tests; remove it here", kinds.join("/")),
                 );
             }
+        }
+    }
+
+    /// A count key between 1 and `max`.
+    fn count(&mut self, raw: Option<&Spanned<u32>>, default: u32, max: u32, key: &str) -> u32 {
+        match raw {
+            Some(v) if (1..=max).contains(v.get_ref()) => *v.get_ref(),
+            Some(v) => {
+                self.error(
+                    v.span(),
+                    format!("`{key}` is {}", v.get_ref()),
+                    format!("give a number from 1 to {max}"),
+                );
+                default
+            }
+            None => default,
+        }
+    }
+
+    /// The network named by `network` (the first one when not given).
+    fn network(&mut self, raw: Option<&SpannedStr>, s: &Scenario) -> usize {
+        let Some(name) = raw else { return 0 };
+        match s.networks.iter().position(|n| n.name == *name.get_ref()) {
+            Some(i) => i,
+            None => {
+                let names: Vec<&str> = s.networks.iter().map(|n| n.name.as_str()).collect();
+                self.error(
+                    name.span(),
+                    format!("there is no network `{}`", name.get_ref()),
+                    format!("name one of: {}", names.join(", ")),
+                );
+                0
+            }
+        }
+    }
+
+    /// The learning, test and monitor stations of an RFC 2889 address test: each named, each
+    /// on a switch port of its own.
+    fn address_ports(
+        &mut self,
+        r: &RawTest,
+        s: &Scenario,
+        stations: &[String],
+        span: Span,
+    ) -> AddressPorts {
+        if let Switch::None { .. } = s.switch {
+            self.error(
+                span.clone(),
+                "an address test needs a switch, and this lab is a bare wire",
+                "remove `[switch] kind = \"none\"`: the test measures the bridge's forwarding table",
+            );
+        }
+        let mut pick = |key: &str, raw: &Option<SpannedStr>| match raw {
+            Some(name) => Some((self.station(name, stations), name.span())),
+            None => {
+                self.error(
+                    span.clone(),
+                    format!("this test needs `{key}`"),
+                    "name three stations on three switch ports: learning, test and monitor (peers have ports of their own)",
+                );
+                None
+            }
+        };
+        let learning = pick("learning", &r.learning);
+        let test = pick("test", &r.test);
+        let monitor = pick("monitor", &r.monitor);
+        let named = [
+            ("learning", &learning),
+            ("test", &test),
+            ("monitor", &monitor),
+        ];
+        for (i, (key, a)) in named.iter().enumerate() {
+            for (other, b) in &named[i + 1..] {
+                let (Some((a, _)), Some((b, at))) = (a, b) else {
+                    continue;
+                };
+                let (pa, pb) = (switch_port(s, a), switch_port(s, b));
+                if pa.is_some() && pa == pb {
+                    self.error(
+                        at.clone(),
+                        format!(
+                            "`{key}` ({a}) and `{other}` ({b}) enter the switch by the same port {}",
+                            pa.unwrap_or_default()
+                        ),
+                        "put each on a port of its own: every peer has one, endpoints share their parent's",
+                    );
+                }
+            }
+        }
+        let name = |n: Option<(String, Span)>| n.map(|(n, _)| n).unwrap_or_default();
+        AddressPorts {
+            learning: name(learning),
+            test: name(test),
+            monitor: name(monitor),
+        }
+    }
+
+    /// An endpoint ramp: its network, steps, the endpoints it may add and its traffic.
+    fn ramp(
+        &mut self,
+        r: &RawTest,
+        s: &Scenario,
+        stations: &[String],
+        name: &str,
+        span: Span,
+        mtu: u32,
+    ) -> EndpointRampTest {
+        let network = self.network(r.network.as_ref(), s);
+        let max = self.count(r.max_endpoints.as_ref(), 1024, MAX_RAMP, "max_endpoints");
+        let at = r.max_endpoints.as_ref().map_or(span.clone(), |m| m.span());
+        let from = match &r.from {
+            Some(f) => self.station(f, stations),
+            None => match s.peers.iter().find(|p| p.network == network) {
+                Some(p) => p.name.clone(),
+                None => {
+                    self.error(
+                        span.clone(),
+                        "this ramp has no station to send its broadcasts",
+                        "name one with `from`, or add a peer on the ramp's network",
+                    );
+                    String::new()
+                }
+            },
+        };
+        if !valid_node_name(&format!("{name}-{max}")) {
+            self.error(
+                r.name.as_ref().map_or(span.clone(), |n| n.span()),
+                format!("the ramp's endpoints would be named `{name}-N`, which is not a node name"),
+                "name the test with letters, digits, `-` and `_` (its endpoints become namespaces)",
+            );
+        }
+        let endpoints = self.ramp_endpoints(s, network, name, max, at);
+        EndpointRampTest {
+            network,
+            steps: doubling(max),
+            endpoints,
+            from,
+            broadcasts: self.count(r.broadcasts.as_ref(), 1000, 10_000_000, "broadcasts"),
+            rate: self.rate(r.rate.as_ref(), Rate::Pps(10_000.0)),
+            frame_size: self.frame_size(r.frame_size.as_ref(), 64, mtu),
+            duration: self.duration(r.duration.as_ref(), Duration::from_millis(200)),
+        }
+    }
+
+    /// `max` endpoints `NAME-1` ... `NAME-max` on `network`: addresses from its pool after the
+    /// scenario's nodes (refused, in Docker's words, when they do not fit), MACs generated as
+    /// the scenario's are and distinct from all of them.
+    fn ramp_endpoints(
+        &mut self,
+        s: &Scenario,
+        network: usize,
+        name: &str,
+        max: u32,
+        at: Span,
+    ) -> Vec<Endpoint> {
+        let net = &s.networks[network];
+        let mut v4 = pool4(s, network);
+        let mut v6 = pool6(s, network);
+        if let Err(PoolExhausted { available, asked }) = v4.reserve_dynamic(u128::from(max)) {
+            let (message, hint) = exhaustion_message(
+                net,
+                "ip_range",
+                &net.ipv4.ip_range.to_string(),
+                available,
+                asked,
+            );
+            self.error(at, message, hint);
+            return Vec::new();
+        }
+        let nodes: HashSet<&str> = s.nodes().into_iter().map(|(n, _)| n).collect();
+        let mut macs: HashSet<MacAddr> = s
+            .parents
+            .iter()
+            .map(|p| p.mac)
+            .chain(s.endpoints.iter().map(|e| e.mac))
+            .chain(s.peers.iter().map(|p| p.mac))
+            .chain(s.host.shim.iter().map(|sh| sh.mac))
+            .chain([UNKNOWN_UNICAST_MAC])
+            .collect();
+        let mut out = Vec::with_capacity(max as usize);
+        for n in 1..=max {
+            let node = format!("{name}-{n}");
+            if nodes.contains(node.as_str()) {
+                self.error(
+                    at,
+                    format!(
+                        "the ramp would add `{node}`, but the scenario has a node of that name"
+                    ),
+                    "rename the test or the node",
+                );
+                return Vec::new();
+            }
+            let key = format!("node/{node}");
+            let mac = (0..)
+                .map(|attempt| generated_mac(s.seed, &key, attempt))
+                .find(|m| macs.insert(*m))
+                .expect("a free MAC among 2^40");
+            out.push(Endpoint {
+                name: node,
+                network,
+                interface: "eth0".into(),
+                mac,
+                ipv4: v4.next_low().expect("the pool's size was checked"),
+                ipv6: v6.as_mut().and_then(|p| p.next_low()),
+                source_macs: net.source_macs.clone(),
+                span: at.clone(),
+            });
+        }
+        out
+    }
+
+    /// The IPAM request and the neighbour-resolution part of an ip_exhaustion test.
+    fn ip_exhaustion(&mut self, r: &RawTest, s: &Scenario, span: Span) -> IpExhaustionTest {
+        let network = self.network(r.network.as_ref(), s);
+        let net = &s.networks[network];
+        let peer = match &r.peer {
+            Some(p) => match s.peer(p.get_ref()) {
+                Some(found) if found.network == network => found.name.clone(),
+                Some(_) => {
+                    self.error(
+                        p.span(),
+                        format!("peer `{}` is not on network `{}`", p.get_ref(), net.name),
+                        "the endpoints resolve a peer of their own subnet",
+                    );
+                    String::new()
+                }
+                None => {
+                    self.error(
+                        p.span(),
+                        format!("there is no peer `{}`", p.get_ref()),
+                        "name one of the scenario's [[peers]]",
+                    );
+                    String::new()
+                }
+            },
+            None => match s.peers.iter().find(|p| p.network == network) {
+                Some(p) => p.name.clone(),
+                None => {
+                    self.error(
+                        span.clone(),
+                        format!(
+                            "network `{}` has no peer for its endpoints to resolve",
+                            net.name
+                        ),
+                        "add a [[peers]] entry on that network, or name one with `peer`",
+                    );
+                    String::new()
+                }
+            },
+        };
+        let ipam = r.containers.as_ref().map(|c| {
+            let asked = u128::from(*c.get_ref());
+            let available = pool4(s, network).available();
+            IpamRequest {
+                asked: asked as u64,
+                available: available.min(u128::from(u64::MAX)) as u64,
+                refusal: (asked > available).then(|| {
+                    exhaustion_message(
+                        net,
+                        "ip_range",
+                        &net.ipv4.ip_range.to_string(),
+                        available,
+                        asked,
+                    )
+                    .0
+                }),
+            }
+        });
+        if ipam.is_none() && !s.endpoints.iter().any(|e| e.network == network) {
+            self.error(
+                span,
+                format!("network `{}` has no endpoints to resolve the peer and the test asks IPAM for no containers", net.name),
+                "add endpoints to the network, or ask for `containers`",
+            );
+        }
+        IpExhaustionTest {
+            network,
+            ipv6: net.ipv6.is_some() && s.peer(&peer).is_some_and(|p| p.ipv6.is_some()),
+            peer,
+            ipam,
         }
     }
 
@@ -409,11 +943,20 @@ impl Builder {
     ) -> Vec<Expectation> {
         let mut out = Vec::new();
         for text in raw {
+            let metrics = match kind {
+                TestKind::Matrix(_) => &[][..],
+                TestKind::Latency(_) => LATENCY_METRICS,
+                TestKind::Throughput(_) => THROUGHPUT_METRICS,
+                TestKind::Rfc2544(_) => RFC2544_METRICS,
+                TestKind::AddressCaching(_) => ADDRESS_CACHING_METRICS,
+                TestKind::AddressLearningRate(_) => LEARNING_RATE_METRICS,
+                TestKind::EndpointRamp(_) => RAMP_METRICS,
+                TestKind::MacSweep(_) => MAC_SWEEP_METRICS,
+                TestKind::IpExhaustion(_) => IP_EXHAUSTION_METRICS,
+            };
             let parsed = match kind {
                 TestKind::Matrix(_) => claims::parse_delivery(text.get_ref()),
-                TestKind::Latency(_) => claims::parse_metric(text.get_ref(), LATENCY_METRICS),
-                TestKind::Throughput(_) => claims::parse_metric(text.get_ref(), THROUGHPUT_METRICS),
-                TestKind::Rfc2544(_) => claims::parse_metric(text.get_ref(), RFC2544_METRICS),
+                _ => claims::parse_metric(text.get_ref(), metrics),
             };
             let claim = match parsed {
                 Ok(c) => c,
@@ -423,6 +966,28 @@ impl Builder {
                     continue;
                 }
             };
+            if let Claim::Metric {
+                frame_size: Some(_),
+                ..
+            } = &claim
+                && matches!(
+                    kind,
+                    TestKind::AddressCaching(_)
+                        | TestKind::AddressLearningRate(_)
+                        | TestKind::MacSweep(_)
+                        | TestKind::IpExhaustion(_)
+                )
+            {
+                self.error(
+                    text.span(),
+                    format!(
+                        "a {} test has no frame sizes or steps to pick with `@`",
+                        kind.as_str()
+                    ),
+                    "leave `@...` out (an endpoint_ramp takes `@N` for its step of N endpoints)",
+                );
+                continue;
+            }
             if let Claim::Metric { metric, bound, .. } = &claim
                 && let Some(unit) = wrong_unit(kind, metric, bound)
             {

@@ -155,6 +155,23 @@ pub enum RawTestKind {
     Latency,
     Throughput,
     Rfc2544,
+    #[serde(rename = "address_caching")]
+    AddressCaching,
+    #[serde(rename = "address_learning_rate")]
+    AddressLearningRate,
+    #[serde(rename = "endpoint_ramp")]
+    EndpointRamp,
+    #[serde(rename = "mac_sweep")]
+    MacSweep,
+    #[serde(rename = "ip_exhaustion")]
+    IpExhaustion,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawMacOrder {
+    Sequential,
+    Random,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -198,6 +215,17 @@ pub struct RawTest {
     pub max_rate: Option<SpannedStr>,
     pub frame_loss_steps: Option<Spanned<bool>>,
     pub back_to_back: Option<Spanned<bool>>,
+    pub learning: Option<SpannedStr>,
+    pub test: Option<SpannedStr>,
+    pub monitor: Option<SpannedStr>,
+    pub addresses: Option<Spanned<u32>>,
+    pub network: Option<SpannedStr>,
+    pub max_endpoints: Option<Spanned<u32>>,
+    pub broadcasts: Option<Spanned<u32>>,
+    pub macs: Option<Spanned<u32>>,
+    pub order: Option<Spanned<RawMacOrder>>,
+    pub containers: Option<Spanned<u32>>,
+    pub peer: Option<SpannedStr>,
     pub expect: Option<Vec<SpannedStr>>,
 }
 
@@ -226,6 +254,17 @@ impl RawTest {
             max_rate: None,
             frame_loss_steps: None,
             back_to_back: None,
+            learning: None,
+            test: None,
+            monitor: None,
+            addresses: None,
+            network: None,
+            max_endpoints: None,
+            broadcasts: None,
+            macs: None,
+            order: None,
+            containers: None,
+            peer: None,
             expect: None,
         }
     }

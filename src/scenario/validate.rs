@@ -195,7 +195,7 @@ fn default_subnet(index: usize) -> (Ipv4Addr, u8) {
 
 /// A deterministic, locally administered unicast MAC for `key` (FNV-1a, then a SplitMix64
 /// finaliser): stable across versions and platforms for a given seed.
-fn generated_mac(seed: u64, key: &str, attempt: u32) -> MacAddr {
+pub(super) fn generated_mac(seed: u64, key: &str, attempt: u32) -> MacAddr {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
     for b in key.bytes().chain(attempt.to_le_bytes()) {
         h ^= u64::from(b);
@@ -217,11 +217,32 @@ fn valid_ifname(name: &str) -> bool {
         && !name.chars().any(char::is_whitespace)
 }
 
-fn valid_node_name(name: &str) -> bool {
+pub(super) fn valid_node_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && name.len() <= NODE_NAME_MAX
+}
+
+/// Docker's refusal when a network's pool has fewer addresses than asked for, and the hint:
+/// one wording for `mvlab check` and for the ip_exhaustion test that reports it.
+pub(super) fn exhaustion_message(
+    network: &Network,
+    key: &str,
+    range: &str,
+    available: u128,
+    asked: u128,
+) -> (String, String) {
+    let ipam = &network.ipv4;
+    (
+        format!(
+            "network `{}` needs {asked} addresses from its pool {range}, which has {available} left (after the network and broadcast addresses, the gateway {}, {} aux address(es) and the fixed addresses)",
+            network.name,
+            ipam.gateway,
+            ipam.aux_addresses.len()
+        ),
+        format!("widen `subnet`/`{key}`, or ask for at most {available} endpoints"),
+    )
 }
 
 impl Builder {
@@ -1469,17 +1490,8 @@ impl Builder {
         available: u128,
         asked: u128,
     ) {
-        let ipam = &net.network.ipv4;
-        self.error(
-            net.endpoints_span.clone(),
-            format!(
-                "network `{}` needs {asked} addresses from its pool {range}, which has {available} left (after the network and broadcast addresses, the gateway {}, {} aux address(es) and the fixed addresses)",
-                net.network.name,
-                ipam.gateway,
-                ipam.aux_addresses.len()
-            ),
-            format!("widen `subnet`/`{key}`, or ask for at most {available} endpoints"),
-        );
+        let (message, hint) = exhaustion_message(&net.network, key, range, available, asked);
+        self.error(net.endpoints_span.clone(), message, hint);
     }
 
     // ----- stage 3: MACs -----
