@@ -775,4 +775,100 @@ mod tests {
         assert!(!v[2].passed);
         assert!(v[2].detail.contains("no 128-byte frames"));
     }
+
+    #[test]
+    fn exhaustion_metrics_read_their_results() {
+        use crate::measure::endpoint_ramp::{BroadcastTrial, EndpointRampResult, RampStep};
+        use crate::measure::ip_exhaustion::{IpExhaustionResult, IpamOutcome};
+        use crate::measure::mac_sweep::{MacSweepResult, SweepReceiver};
+        let s = scenario(
+            "[[peers]]\nname = \"peer\"\n[[tests]]\nkind = \"endpoint_ramp\"\nname = \"ramp\"\nmax_endpoints = 4\nexpect = [\"broadcast_loss@2 = 0%\", \"broadcast_loss = 0%\", \"broadcast_loss@3 = 0%\", \"degraded_at > 4\"]\n[[tests]]\nkind = \"mac_sweep\"\nname = \"sweep\"\nfrom = \"peer\"\nto = \"e1\"\nreceivers = [\"e2\"]\nexpect = [\"missing = 0\", \"loss = 0%\", \"leaked = 0\"]\n[[tests]]\nkind = \"ip_exhaustion\"\nname = \"ip\"\ncontainers = 9\nexpect = [\"refused = 0\", \"resolved6 = 2\"]\n",
+        );
+        let step = |endpoints: u32, loss: f64| RampStep {
+            endpoints,
+            broadcast: BroadcastTrial {
+                loss_percent: loss,
+                ..BroadcastTrial::default()
+            },
+            ..RampStep::default()
+        };
+        let ramp = EndpointRampResult {
+            name: "ramp".into(),
+            network: "net0".into(),
+            parent: "host:eth0".into(),
+            from: "peer".into(),
+            others_on_parent: 2,
+            bc_queue_len: Some(1000),
+            bc_cutoff: None,
+            netdev_max_backlog: Some(1000),
+            broadcasts: 10,
+            rate_pps: None,
+            frame_size: 64,
+            steps: vec![step(1, 0.0), step(2, 0.0), step(4, 12.5)],
+            first_degraded: None,
+        };
+        let receiver = |station: &str, frames: u64, missing: u64| SweepReceiver {
+            station: station.into(),
+            frames,
+            macs: frames,
+            missing,
+            ..SweepReceiver::default()
+        };
+        let sweep = MacSweepResult {
+            name: "sweep".into(),
+            from: "peer".into(),
+            to: "e1".into(),
+            macs: 100,
+            order: crate::scenario::MacOrder::Random,
+            rate_pps: None,
+            sent: 100,
+            offered_pps: 1000.0,
+            receivers: vec![receiver("e1", 98, 2), receiver("e2", 3, 97)],
+            switch_learned_before: Some(0),
+            switch_learned_after: Some(100),
+            switch_limit: None,
+            peak_rss_bytes: None,
+        };
+        let ip = IpExhaustionResult {
+            name: "ip".into(),
+            network: "net0".into(),
+            peer: "peer".into(),
+            ipam: Some(IpamOutcome {
+                asked: 9,
+                available: 250,
+                allocated: 9,
+                refused: 0,
+                refusal: None,
+            }),
+            neighbours: Vec::new(),
+        };
+        let mut results = vec![
+            TestResult::EndpointRamp(ramp),
+            TestResult::MacSweep(sweep),
+            TestResult::IpExhaustion(ip),
+        ];
+        let v = judge(&s, &mut results);
+        let by = |text: &str| v.iter().find(|e| e.text == text).unwrap();
+        assert!(by("broadcast_loss@2 = 0%").passed);
+        let every = by("broadcast_loss = 0%");
+        assert!(!every.passed);
+        assert_eq!(every.measured, "0% @1, 0% @2, 12.5% @4");
+        let absent = by("broadcast_loss@3 = 0%");
+        assert!(
+            absent.detail.contains("its steps are 1, 2, 4"),
+            "{}",
+            absent.detail
+        );
+        let degraded = by("degraded_at > 4");
+        assert!(degraded.passed, "nothing degraded: {degraded:?}");
+        assert!(!by("missing = 0").passed);
+        assert_eq!(by("loss = 0%").measured, "2%");
+        assert_eq!(by("leaked = 0").measured, "3");
+        assert!(by("refused = 0").passed);
+        assert!(
+            by("resolved6 = 2")
+                .detail
+                .contains("nothing was resolved over ND")
+        );
+    }
 }

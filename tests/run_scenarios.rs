@@ -49,6 +49,9 @@ macro_rules! scenario_tests {
             let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
             for entry in std::fs::read_dir(dir).unwrap() {
                 let path = entry.unwrap().path();
+                if path.extension().is_none_or(|e| e != "toml") {
+                    continue;
+                }
                 let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
                 assert!(covered.contains(&stem.as_str()), "scenarios/{stem}.toml is not run by tests/run_scenarios.rs");
             }
@@ -70,4 +73,10 @@ scenario_tests! {
     scale_1000 => "scale-1000",
     rfc2544 => "rfc2544",
     latency => "latency",
+    address_caching => "address-caching",
+    address_learning_rate => "address-learning-rate",
+    endpoint_ramp => "endpoint-ramp",
+    endpoint_ramp_bcqueue => "endpoint-ramp-bcqueue",
+    mac_sweep => "mac-sweep",
+    ip_exhaustion => "ip-exhaustion",
 }

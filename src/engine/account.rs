@@ -753,6 +753,33 @@ mod tests {
     }
 
     #[test]
+    fn a_million_swept_macs_take_four_megabytes_and_no_table() {
+        let sweep = MacSweep {
+            base: MacAddr([6, 0, 0, 0, 0, 0]),
+            count: 1_000_000,
+            order: crate::engine::tx::SweepOrder::Random { seed: 3 },
+        };
+        let mut t = Tally::new(Limits::default()).counting_sweep(sweep);
+        let mut f = frame(1, 0, 0);
+        for i in 0..sweep.count {
+            f.header.src = sweep.mac(i);
+            f.sequence = i;
+            t.record(&Arrival {
+                frame: &f,
+                len: 60,
+                rx_ns: 2_000,
+                pkttype: pkttype::HOST,
+            });
+        }
+        let r = t.finish();
+        let counted = r.sweep.unwrap();
+        assert_eq!(counted.memory_bytes(), 4_000_000);
+        assert!(counted.frames.iter().all(|&n| n == 1));
+        assert!(r.sources.is_empty());
+        assert_eq!(r.untracked_mac_frames, 0);
+    }
+
+    #[test]
     fn merged_threads_add_up() {
         let mut a = Tally::new(Limits::default());
         let mut b = Tally::new(Limits::default());

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::kstat::{self, DropReport, DropTracer, Memory, SlabGrowth};
 use super::latency::LatencyStats;
-use super::path::{End, Length, Path, TrialSpec};
+use super::path::{Encapsulation, End, Length, Path, TrialSpec};
 use super::throughput::ThroughputPoint;
 use super::{Bench, MeasureError};
 use crate::addr::MacAddr;
@@ -58,6 +58,8 @@ const DRAIN_MAX: Duration = Duration::from_secs(30);
 const SLABS_LISTED: usize = 5;
 /// IPv4: unicast trials of larger frames carry IPv4/UDP.
 const ETHERTYPE_IPV4: u16 = 0x0800;
+/// Scenario frame sizes count the FCS; the kernel is handed frames without it.
+const FCS_LEN: usize = 4;
 
 /// Flow ids of the ramp's broadcasts: their own range.
 static NEXT_FLOW: AtomicU32 = AtomicU32::new(0xbca5_0000);
@@ -163,18 +165,22 @@ pub struct UnicastTrials {
 }
 
 impl UnicastTrials {
-    /// Frames the path lost over both trials, percent.
-    pub fn loss_percent(&self) -> f64 {
-        let sent = self.latency_sent + self.throughput.sent;
-        let lost = self.latency_sent.saturating_sub(self.latency_received)
+    /// Frames the path lost over both trials (never those the capture's ring dropped).
+    pub fn lost(&self) -> u64 {
+        self.latency_sent.saturating_sub(self.latency_received)
             + self
                 .throughput
                 .sent
-                .saturating_sub(self.throughput.received + self.throughput.capture_drops);
+                .saturating_sub(self.throughput.received + self.throughput.capture_drops)
+    }
+
+    /// `lost` as a percentage of the frames sent.
+    pub fn loss_percent(&self) -> f64 {
+        let sent = self.latency_sent + self.throughput.sent;
         if sent == 0 {
             0.0
         } else {
-            100.0 * lost as f64 / sent as f64
+            100.0 * self.lost() as f64 / sent as f64
         }
     }
 }
@@ -285,14 +291,14 @@ impl Attribution<'_> {
                 }
             ),
         );
-        // Queue refusals: the tracer's count, else what rx_dropped holds beyond the
-        // broadcasts the parent itself had no protocol for.
-        let by_counter = self
+        // Queue refusals: what the parent's rx_dropped holds beyond the broadcasts the parent
+        // itself had no protocol for (this lab's own counter); the drop trace, machine-wide,
+        // confirms it.
+        let refused = self
             .counters
             .parent_rx_dropped
             .saturating_sub(self.at_parent);
         let traced = self.queue_refusals();
-        let refused = traced.unwrap_or(by_counter);
         blame(
             format!(
                 "{} (the macvlan broadcast queue, bcqueuelen {})",
@@ -305,7 +311,7 @@ impl Attribution<'_> {
                 "{refused} broadcasts refused, each a copy for all {} endpoints; {}; {} rx_dropped +{} ({} of them broadcasts the parent itself had no protocol for)",
                 self.n,
                 match traced {
-                    Some(t) => format!("kfree_skb: {t} in the queue's enqueue"),
+                    Some(t) => format!("kfree_skb: {t} in the queue's enqueue, machine-wide"),
                     None => "no drop trace".into(),
                 },
                 self.parent,
@@ -326,7 +332,7 @@ impl Attribution<'_> {
                 self.netdev_max_backlog
                     .map_or("unknown".into(), |b| b.to_string())
             ),
-            "the backlog was full: the worker queued copies faster than the CPU delivered them"
+            "the backlog was full: copies were queued to the CPU faster than it delivered them"
                 .into(),
             self.counters.endpoints_rx_errors,
             format!(
@@ -595,9 +601,18 @@ impl Ramp<'_> {
             attachment: Attachment::open(&node.inventory.netns, &iface.name)?,
             ipv4: iface.ipv4.first().map(|n| n.ip()),
         };
-        let path = Path::between(bench, End::of(bench, &self.test.from)?, to);
+        let from = End::of(bench, &self.test.from)?;
+        let carried = Encapsulation::choose(
+            from.ipv4.is_some() && to.ipv4.is_some(),
+            self.test.frame_size as usize - FCS_LEN,
+        );
+        let path = Path::between(bench, from, to);
+        // Frames no protocol or socket wanted reached their station: not losses.
         let tracer = DropTracer::start(
-            &[ETHERTYPE_LOCAL_EXPERIMENTAL, ETHERTYPE_IPV4],
+            &[match carried {
+                Encapsulation::Ipv4Udp => ETHERTYPE_IPV4,
+                Encapsulation::Raw => ETHERTYPE_LOCAL_EXPERIMENTAL,
+            }],
             &["UNHANDLED_PROTO", "NO_SOCKET"],
         );
         let trial = |pps: Option<f64>| {
@@ -614,23 +629,7 @@ impl Ramp<'_> {
         let drops = tracer.ok().and_then(|t| t.stop().ok());
         let latency = latency?;
         let throughput = throughput.expect("run after the latency trial")?;
-        let causes = drops
-            .iter()
-            .flat_map(|d| &d.sites)
-            .map(|site| {
-                let (at, because) = site.explain();
-                LossCause {
-                    at,
-                    because,
-                    frames: site.frames,
-                    evidence: format!(
-                        "kfree_skb: {} at {} ({})",
-                        site.frames, site.location, site.reason
-                    ),
-                }
-            })
-            .collect();
-        Ok(UnicastTrials {
+        let mut trials = UnicastTrials {
             to: node.inventory.name.clone(),
             latency: latency.latency.clone(),
             latency_sent: latency.sent,
@@ -641,8 +640,28 @@ impl Ramp<'_> {
                 self.test.duration,
                 &throughput,
             ),
-            causes,
-        })
+            causes: Vec::new(),
+        };
+        // The trace is machine-wide: it explains this path's losses, never more than them.
+        let mut left = trials.lost();
+        for site in drops.iter().flat_map(|d| &d.sites) {
+            let frames = site.frames.min(left);
+            if frames == 0 {
+                continue;
+            }
+            left -= frames;
+            let (at, because) = site.explain();
+            trials.causes.push(LossCause {
+                at,
+                because,
+                frames,
+                evidence: format!(
+                    "kfree_skb: {} at {} ({})",
+                    site.frames, site.location, site.reason
+                ),
+            });
+        }
+        Ok(trials)
     }
 }
 

@@ -1098,30 +1098,39 @@ fn address_caching(out: &mut String, r: &AddressCachingResult) {
         format!("{}/search", r.name),
         "binary search for the capacity",
         Axis::linear("trial"),
-        Axis::from_zero("addresses learned"),
+        Axis::from_zero("addresses"),
     )
     .series(search_series("addresses tried", &r.trials, |t| {
         f64::from(t.addresses)
-    }))
-    .rule(f64::from(r.capacity), "capacity");
+    }));
+    let mut by_size: Vec<Point> = r
+        .trials
+        .iter()
+        .filter_map(|t| {
+            t.switch_learned
+                .map(|l| Point::new(f64::from(t.addresses), f64::from(l)))
+        })
+        .collect();
+    by_size.sort_by(|a, b| a.x.total_cmp(&b.x));
     let mut learned = LineChart::new(
         format!("{}/learned", r.name),
-        "what the switch learned per trial",
+        "what the switch learned, by addresses sent",
         Axis::from_zero("addresses sent by the learning port"),
         Axis::from_zero("addresses the switch says it learned"),
     )
-    .series(Series::new(
-        "switch learned",
-        r.trials
-            .iter()
-            .filter_map(|t| {
-                t.switch_learned
-                    .map(|l| Point::new(f64::from(t.addresses), f64::from(l)))
-            })
-            .collect(),
-    ));
+    .series(Series::new("switch learned", by_size));
+    match r.switch_limit {
+        Some(limit) if limit == r.capacity => {
+            search = search.rule(f64::from(limit), "capacity = switch limit");
+        }
+        Some(limit) => {
+            search = search
+                .rule(f64::from(r.capacity), "capacity")
+                .rule(f64::from(limit), "switch limit");
+        }
+        None => search = search.rule(f64::from(r.capacity), "capacity"),
+    }
     if let Some(limit) = r.switch_limit {
-        search = search.rule(f64::from(limit), "switch limit");
         learned = learned.rule(f64::from(limit), "switch limit");
     }
     charts(out, [search.render(), learned.render()]);
@@ -1191,7 +1200,7 @@ fn ramp_series(name: &str, steps: &[RampStep], value: impl Fn(&RampStep) -> f64)
 fn ramp(out: &mut String, r: &EndpointRampResult) {
     let _ = write!(
         out,
-        "<p>Endpoints added to {} (network {}; {} of the scenario's own endpoints share it), 1, 2, 4, ... at a time, each a namespace with one macvlan. Per step: {} broadcasts from {} at {}, then one-way latency and throughput of {}-byte frames from {} to the newest endpoint. Broadcast queue length in use {}{}; net.core.netdev_max_backlog {}. An X marks a step where something degraded.</p>",
+        "<p>Endpoints added to {} (network {}; {} of the scenario's own endpoints share it) until it has 1, 2, 4, ... of them, each a namespace with one macvlan. Per step: {} broadcasts from {} at {}, then one-way latency and throughput of {}-byte frames from {} to the newest endpoint. Broadcast queue length in use {}{}; net.core.netdev_max_backlog {}. An X marks a step where something degraded.</p>",
         esc(&r.parent),
         esc(&r.network),
         r.others_on_parent,
@@ -1350,7 +1359,7 @@ fn ramp(out: &mut String, r: &EndpointRampResult) {
         if let Some(note) = &s.broadcast.tracer_note {
             let _ = write!(out, "<p class=\"note\">No drop trace: {}</p>", esc(note));
         }
-        loss_causes(out, "Unicast drops traced", &s.unicast.causes);
+        loss_causes(out, "Unicast frames lost", &s.unicast.causes);
         if !s.memory.slabs.is_empty() {
             let grown: Vec<String> = s
                 .memory

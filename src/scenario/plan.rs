@@ -1036,3 +1036,206 @@ impl Builder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Source;
+    use crate::scenario::parse;
+
+    const THREE_PEERS: &str = "[[networks]]\nname = \"n\"\n[[networks.endpoints]]\ncount = 2\n[[peers]]\nname = \"a\"\n[[peers]]\nname = \"b\"\n[[peers]]\nname = \"c\"\n";
+
+    fn ok(text: &str) -> Scenario {
+        parse(Source::new("t.toml", text)).unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    fn refused(text: &str) -> String {
+        match parse(Source::new("t.toml", text)) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(d) => d.to_string(),
+        }
+    }
+
+    #[test]
+    fn steps_double_up_to_the_maximum() {
+        assert_eq!(doubling(1), [1]);
+        assert_eq!(doubling(5), [1, 2, 4, 5]);
+        assert_eq!(doubling(8), [1, 2, 4, 8]);
+    }
+
+    #[test]
+    fn address_tests_need_three_stations_on_three_ports() {
+        let s = ok(&format!(
+            "{THREE_PEERS}[[tests]]\nkind = \"address_caching\"\nlearning = \"a\"\ntest = \"b\"\nmonitor = \"c\"\nexpect = [\"capacity = 100\"]\n"
+        ));
+        let TestKind::AddressCaching(t) = &s.tests[0].kind else {
+            unreachable!()
+        };
+        assert_eq!((t.max_addresses, t.rate), (1024, Rate::Pps(10_000.0)));
+        assert_eq!(t.ports.monitor, "c");
+        let shared = refused(&format!(
+            "{THREE_PEERS}[[tests]]\nkind = \"address_caching\"\nlearning = \"e1\"\ntest = \"e2\"\nmonitor = \"c\"\n"
+        ));
+        assert!(
+            shared.contains("enter the switch by the same port p0"),
+            "{shared}"
+        );
+        let missing = refused(&format!(
+            "{THREE_PEERS}[[tests]]\nkind = \"address_learning_rate\"\nlearning = \"a\"\ntest = \"b\"\n"
+        ));
+        assert!(missing.contains("this test needs `monitor`"), "{missing}");
+        let wire = refused(
+            "[switch]\nkind = \"none\"\n[[networks]]\n[[peers]]\nname = \"a\"\n[[tests]]\nkind = \"address_caching\"\nlearning = \"a\"\ntest = \"e1\"\nmonitor = \"e2\"\n",
+        );
+        assert!(wire.contains("needs a switch"), "{wire}");
+    }
+
+    #[test]
+    fn ramp_endpoints_come_after_the_scenarios_own() {
+        let s = ok(&format!(
+            "{THREE_PEERS}[[tests]]\nkind = \"endpoint_ramp\"\nname = \"grow\"\nmax_endpoints = 5\n"
+        ));
+        let TestKind::EndpointRamp(t) = &s.tests[0].kind else {
+            unreachable!()
+        };
+        assert_eq!(t.steps, [1, 2, 4, 5]);
+        assert_eq!(t.from, "a", "the first peer of the network sends");
+        let names: Vec<&str> = t.endpoints.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["grow-1", "grow-2", "grow-3", "grow-4", "grow-5"]);
+        assert_eq!(
+            t.endpoints[0].ipv4.to_string(),
+            "198.18.0.4",
+            "after e1 and e2"
+        );
+        let mut macs: Vec<MacAddr> = t.endpoints.iter().map(|e| e.mac).collect();
+        macs.extend(s.stations().iter().map(|st| st.mac));
+        let all = macs.len();
+        macs.sort();
+        macs.dedup();
+        assert_eq!(macs.len(), all, "no MAC is used twice");
+        assert!(
+            t.endpoints
+                .iter()
+                .all(|e| e.mac.is_lab_safe() && e.interface == "eth0")
+        );
+    }
+
+    #[test]
+    fn a_ramp_the_pool_cannot_hold_is_refused_in_dockers_words() {
+        let e = refused(&format!(
+            "{THREE_PEERS}[[tests]]\nkind = \"endpoint_ramp\"\nmax_endpoints = 300\n"
+        ));
+        assert!(
+            e.contains("needs 300 addresses from its pool 198.18.0.0/24, which has 248 left"),
+            "{e}"
+        );
+        let taken = refused(&format!(
+            "{THREE_PEERS}[[networks.endpoints]]\nname = \"r-1\"\n[[tests]]\nkind = \"endpoint_ramp\"\nname = \"r\"\nmax_endpoints = 2\n"
+        ));
+        assert!(taken.contains("would add `r-1`"), "{taken}");
+    }
+
+    #[test]
+    fn ipam_requests_are_answered_with_the_pool_size() {
+        let s = ok(&format!(
+            "{THREE_PEERS}[[tests]]\nkind = \"ip_exhaustion\"\ncontainers = 300\npeer = \"b\"\n"
+        ));
+        let TestKind::IpExhaustion(t) = &s.tests[0].kind else {
+            unreachable!()
+        };
+        let ipam = t.ipam.as_ref().unwrap();
+        assert_eq!((ipam.asked, ipam.available), (300, 248));
+        assert!(
+            ipam.refusal
+                .as_ref()
+                .unwrap()
+                .contains("which has 248 left")
+        );
+        assert_eq!(t.peer, "b");
+        assert!(!t.ipv6);
+        let fits = ok(&format!(
+            "{THREE_PEERS}[[tests]]\nkind = \"ip_exhaustion\"\ncontainers = 10\n"
+        ));
+        let TestKind::IpExhaustion(t) = &fits.tests[0].kind else {
+            unreachable!()
+        };
+        assert_eq!(t.ipam.as_ref().unwrap().refusal, None);
+        let stranger = refused(&format!(
+            "{THREE_PEERS}[[tests]]\nkind = \"ip_exhaustion\"\npeer = \"e1\"\n"
+        ));
+        assert!(stranger.contains("there is no peer `e1`"), "{stranger}");
+    }
+
+    #[test]
+    fn claims_of_the_exhaustion_kinds() {
+        let test = |kind: &str, extra: &str, claim: &str| {
+            format!("{THREE_PEERS}[[tests]]\nkind = \"{kind}\"\n{extra}expect = [\"{claim}\"]\n")
+        };
+        let ports = "learning = \"a\"\ntest = \"b\"\nmonitor = \"c\"\n";
+        ok(&test("address_caching", ports, "learned >= 100"));
+        ok(&test(
+            "address_learning_rate",
+            ports,
+            "learning_rate > 10kpps",
+        ));
+        ok(&test(
+            "endpoint_ramp",
+            "max_endpoints = 4\n",
+            "broadcast_loss@4 = 0%",
+        ));
+        ok(&test(
+            "endpoint_ramp",
+            "max_endpoints = 4\n",
+            "create_time < 5ms",
+        ));
+        ok(&test(
+            "mac_sweep",
+            "from = \"a\"\nto = \"e1\"\n",
+            "missing = 0",
+        ));
+        ok(&test("ip_exhaustion", "", "table_fulls6 = 0"));
+        let sized = refused(&test("address_caching", ports, "capacity@64 = 100"));
+        assert!(sized.contains("no frame sizes or steps"), "{sized}");
+        let unit = refused(&test("endpoint_ramp", "", "broadcast_loss < 5us"));
+        assert!(unit.contains("is not measured in a time"), "{unit}");
+        let unknown = refused(&test(
+            "mac_sweep",
+            "from = \"a\"\nto = \"e1\"\n",
+            "capacity = 1",
+        ));
+        assert!(
+            unknown.contains("`capacity` is not a metric of this test"),
+            "{unknown}"
+        );
+        let foreign = refused(&test(
+            "mac_sweep",
+            "from = \"a\"\nto = \"e1\"\nmax_endpoints = 4\n",
+            "missing = 0",
+        ));
+        assert!(
+            foreign.contains("`max_endpoints` does not apply to a mac_sweep test"),
+            "{foreign}"
+        );
+        let own = refused(&test(
+            "mac_sweep",
+            "from = \"a\"\nto = \"e1\"\nreceivers = [\"a\"]\n",
+            "missing = 0",
+        ));
+        assert!(
+            own.contains("both sends the sweep and captures it"),
+            "{own}"
+        );
+    }
+
+    #[test]
+    fn every_full_size_scenario_is_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/full");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            load(&path).unwrap_or_else(|d| panic!("{}: {d}", path.display()));
+            seen += 1;
+        }
+        assert!(seen >= 6, "only {seen} full-size scenarios");
+    }
+}

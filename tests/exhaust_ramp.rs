@@ -1,0 +1,187 @@
+//! The endpoint ramp on real labs (as root; fails without it): endpoints added to a live lab
+//! exist as `ip` sees them, answer ping, are in the lab's registry record while they live and
+//! are gone (namespaces and record entries) when the growth ends, also when a signal cuts the
+//! ramp short; and a broadcast queue made too small loses copies that the ramp attributes, every
+//! one, to that queue, with tcpdump on the parent and `ip -s` as outside witnesses.
+
+mod exhaust_support;
+mod lab_support;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use exhaust_support::Tcpdump;
+use lab_support::{addresses, ip_json, link, namespaces_with, netns, ping, require_root, up};
+use mvlab::diag::Source;
+use mvlab::lab::Lab;
+use mvlab::measure::{Bench, MeasureError, endpoint_ramp};
+use mvlab::scenario::{self, EndpointRampTest, Scenario, TestKind};
+use serde_json::Value;
+
+fn scenario(network: &str, ramp: &str) -> Scenario {
+    let text = format!(
+        "[[networks]]\nname = \"n\"\nendpoints = []\n{network}[[peers]]\nname = \"peer\"\n[[tests]]\nkind = \"endpoint_ramp\"\nname = \"grow\"\n{ramp}"
+    );
+    scenario::parse(Source::new("ramp.toml", text)).unwrap_or_else(|d| panic!("{d}"))
+}
+
+fn ramp_of(s: &Scenario) -> &EndpointRampTest {
+    match &s.tests[0].kind {
+        TestKind::EndpointRamp(t) => t,
+        _ => unreachable!(),
+    }
+}
+
+/// The namespaces the lab's registry record lists.
+fn registered(lab: &Lab) -> Vec<String> {
+    let path = format!("{}/mvlab-{}.json", mvlab::lab::registry::DIR, lab.name());
+    let record: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    record["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn grown_endpoints_are_real_reachable_registered_and_removed() {
+    require_root();
+    let s = scenario("", "max_endpoints = 3\n");
+    let t = ramp_of(&s);
+    let lab = up(&s, "xgrow");
+    let mut growth = lab.grow();
+    growth.add(&s, &t.endpoints[..1]).unwrap();
+    growth.add(&s, &t.endpoints[1..]).unwrap();
+    assert_eq!(growth.len(), 3);
+    for e in &t.endpoints {
+        let ns = netns(lab.name(), &e.name);
+        let l = link(&ns, "eth0");
+        assert_eq!(l["linkinfo"]["info_kind"], "macvlan", "{l}");
+        assert_eq!(l["linkinfo"]["info_data"]["mode"], "bridge", "{l}");
+        assert_eq!(l["address"], e.mac.to_string());
+        assert_eq!(l["ifalias"], format!("mvlab:{}", lab.name()));
+        assert_eq!(addresses(&ns, "eth0"), [format!("{}/24", e.ipv4)]);
+        assert!(registered(&lab).contains(&ns), "{ns} is in the record");
+    }
+    let peer = s.peer("peer").unwrap().ipv4.to_string();
+    assert!(ping(&netns(lab.name(), "grow-3"), &peer));
+    let links = growth.links().unwrap();
+    assert_eq!(links.len(), 3);
+    assert!(
+        links
+            .iter()
+            .all(|l| l.iter().any(|l| l.name == "eth0" && l.up))
+    );
+    drop(growth);
+    let prefix = format!("mvlab-{}-grow-", lab.name());
+    assert!(namespaces_with(&prefix).is_empty());
+    assert!(registered(&lab).iter().all(|n| !n.starts_with(&prefix)));
+    lab.down().unwrap();
+}
+
+/// The parent's rx_dropped as `ip -s` reads it in the host namespace.
+fn parent_rx_dropped(lab: &str) -> u64 {
+    let l = ip_json(
+        Some(&netns(lab, "host")),
+        &["-s", "link", "show", "dev", "eth0"],
+    );
+    l[0]["stats64"]["rx"]["dropped"].as_u64().unwrap()
+}
+
+#[test]
+fn copies_a_full_broadcast_queue_loses_are_all_attributed_to_it() {
+    require_root();
+    let s = scenario(
+        "bcqueuelen = 10\n",
+        "max_endpoints = 4\nbroadcasts = 1000\nrate = \"max\"\nduration = \"50ms\"\n",
+    );
+    let lab = up(&s, "xbcq");
+    let host = netns(lab.name(), "host");
+    let dump = Tcpdump::start(&host, "eth0", "ether broadcast", Path::new("/dev/null"));
+    let dropped_before = parent_rx_dropped(lab.name());
+    let stop = AtomicBool::new(false);
+    let bench = Bench {
+        lab: &lab,
+        scenario: &s,
+        stop: &stop,
+        pcap_dir: None,
+        progress: &|_: &str| {},
+    };
+    let r = endpoint_ramp::measure(&bench, "grow", ramp_of(&s)).unwrap();
+    let dropped = parent_rx_dropped(lab.name()) - dropped_before;
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let seen = dump.stop().received_by_filter;
+    assert_eq!(r.bc_queue_len, Some(10));
+    assert_eq!(
+        r.steps.iter().map(|s| s.endpoints).collect::<Vec<_>>(),
+        [1, 2, 4]
+    );
+    assert!(
+        r.steps.iter().any(|s| s.broadcast.loss_percent > 0.0),
+        "a 10-frame queue under an unpaced burst loses copies: {:?}",
+        r.steps
+            .iter()
+            .map(|s| s.broadcast.loss_percent)
+            .collect::<Vec<_>>()
+    );
+    for step in &r.steps {
+        let b = &step.broadcast;
+        let lost = b.expected - b.delivered;
+        assert_eq!(b.unattributed, 0, "{b:?}");
+        assert_eq!(b.causes.iter().map(|c| c.frames).sum::<u64>(), lost);
+        assert_eq!(b.per_endpoint.len() as u32, step.endpoints);
+        if lost > 0 {
+            assert!(
+                b.causes[0].at.contains("broadcast queue, bcqueuelen 10"),
+                "{:?}",
+                b.causes
+            );
+            assert_eq!(
+                lost % u64::from(step.endpoints),
+                0,
+                "a refusal costs every endpoint a copy"
+            );
+        }
+        assert_eq!(b.at_parent, b.sent, "every broadcast reached the parent");
+    }
+    let sent: u64 = r.steps.iter().map(|s| s.broadcast.sent).sum();
+    assert_eq!(seen, sent, "tcpdump on the parent saw every broadcast sent");
+    let counted: u64 = r
+        .steps
+        .iter()
+        .map(|s| s.broadcast.counters.parent_rx_dropped)
+        .sum();
+    assert_eq!(dropped, counted, "`ip -s` and the ramp read the same drops");
+    assert!(namespaces_with(&format!("mvlab-{}-grow-", lab.name())).is_empty());
+    lab.down().unwrap();
+}
+
+#[test]
+fn an_interrupted_ramp_removes_what_it_added() {
+    require_root();
+    let s = scenario(
+        "",
+        "max_endpoints = 8\nbroadcasts = 10\nduration = \"20ms\"\n",
+    );
+    let lab = up(&s, "xstop");
+    let stop = AtomicBool::new(false);
+    let progress = |what: &str| {
+        if what.contains("4 in all") {
+            stop.store(true, Ordering::SeqCst);
+        }
+    };
+    let bench = Bench {
+        lab: &lab,
+        scenario: &s,
+        stop: &stop,
+        pcap_dir: None,
+        progress: &progress,
+    };
+    let r = endpoint_ramp::measure(&bench, "grow", ramp_of(&s));
+    assert!(matches!(r, Err(MeasureError::Interrupted)), "{r:?}");
+    let prefix = format!("mvlab-{}-grow-", lab.name());
+    assert!(namespaces_with(&prefix).is_empty());
+    assert!(registered(&lab).iter().all(|n| !n.starts_with(&prefix)));
+    lab.down().unwrap();
+}
