@@ -1,7 +1,7 @@
 //! The endpoint ramp: macvlan endpoints added to one network's parent while the lab runs (1, 2,
 //! 4, ... up to the maximum, each a namespace with one macvlan, through `Lab::grow`), and at
 //! every step: how long the kernel took to create the new ones, the memory its objects took
-//! (/proc/meminfo against the ramp's start, and the slab caches that grew most), broadcast
+//! (/proc/meminfo around their creation, and the slab caches that grew most), broadcast
 //! delivery (each endpoint should get one copy of every broadcast `from` sends), and unicast
 //! latency and throughput between `from` and the newest endpoint. The curve, the first step
 //! where anything degrades and why, and for every lost broadcast copy where the kernel lost it
@@ -64,37 +64,49 @@ const FCS_LEN: usize = 4;
 /// Flow ids of the ramp's broadcasts: their own range.
 static NEXT_FLOW: AtomicU32 = AtomicU32::new(0xbca5_0000);
 
-/// Kernel memory taken since the ramp began (negative: released). Machine-wide figures: the
-/// kernel objects (unreclaimable slab and per-CPU memory) move little with other work, while
-/// MemAvailable also moves with every page cache of the machine.
+/// Kernel memory the endpoints took. Machine-wide figures read just before and just after a
+/// step's endpoints were created, so other work on the machine moves them only in that window;
+/// the kernel objects (unreclaimable slab and per-CPU memory) move little with other work,
+/// while MemAvailable also moves with every page cache. Slabs grow by whole pages, so a step of
+/// a few endpoints may read 0 or a page's worth: the figure means something from tens of
+/// endpoints on.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MemoryUse {
-    /// Unreclaimable slab plus per-CPU memory: the namespaces', devices' and their tables'.
+    /// Unreclaimable slab plus per-CPU memory the step's creation took.
     pub kernel_kb: i64,
     pub unreclaimable_slab_kb: i64,
     pub slab_kb: i64,
     pub percpu_kb: i64,
-    /// How far MemAvailable fell.
+    /// How far MemAvailable fell while the step's endpoints were created.
     pub available_drop_kb: i64,
-    /// `kernel_kb` per endpoint on the parent, in bytes.
+    /// `kernel_kb` per endpoint the step added, in bytes.
     pub per_endpoint_bytes: i64,
-    /// The slab caches that grew most.
+    /// Unreclaimable slab plus per-CPU memory since the ramp began (every endpoint so far).
+    pub total_kernel_kb: i64,
+    /// The slab caches that grew most while the step's endpoints were created.
     pub slabs: Vec<SlabGrowth>,
 }
 
 impl MemoryUse {
-    fn since(before: &Memory, after: &Memory, slabs: Vec<SlabGrowth>, endpoints: u32) -> MemoryUse {
-        let delta = |f: fn(&Memory) -> u64| f(after) as i64 - f(before) as i64;
-        let unreclaimable_slab_kb = delta(|m| m.unreclaimable_slab_kb);
-        let percpu_kb = delta(|m| m.percpu_kb);
-        let kernel_kb = unreclaimable_slab_kb + percpu_kb;
+    fn of_step(
+        start: &Memory,
+        before: &Memory,
+        after: &Memory,
+        slabs: Vec<SlabGrowth>,
+        added: u32,
+    ) -> MemoryUse {
+        let delta = |from: &Memory, f: fn(&Memory) -> u64| f(after) as i64 - f(from) as i64;
+        let kernel =
+            |from: &Memory| delta(from, |m| m.unreclaimable_slab_kb) + delta(from, |m| m.percpu_kb);
+        let kernel_kb = kernel(before);
         MemoryUse {
             kernel_kb,
-            unreclaimable_slab_kb,
-            slab_kb: delta(|m| m.slab_kb),
-            percpu_kb,
-            available_drop_kb: -delta(|m| m.available_kb),
-            per_endpoint_bytes: kernel_kb * 1024 / i64::from(endpoints.max(1)),
+            unreclaimable_slab_kb: delta(before, |m| m.unreclaimable_slab_kb),
+            slab_kb: delta(before, |m| m.slab_kb),
+            percpu_kb: delta(before, |m| m.percpu_kb),
+            available_drop_kb: -delta(before, |m| m.available_kb),
+            per_endpoint_bytes: kernel_kb * 1024 / i64::from(added.max(1)),
+            total_kernel_kb: kernel(start),
             slabs,
         }
     }
@@ -131,6 +143,8 @@ pub struct BroadcastCounters {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BroadcastTrial {
     pub sent: u64,
+    /// The rate the broadcasts really left at (frames over the sending time).
+    pub offered_pps: f64,
     /// Broadcasts that reached the parent (its capture counted them).
     pub at_parent: u64,
     /// One copy of each broadcast sent per endpoint.
@@ -506,7 +520,9 @@ impl Ramp<'_> {
             Ok(Ok(report)) => (Some(report), None),
             Ok(Err(e)) | Err(e) => (None, Some(e)),
         };
-        let sent = sent?.frames;
+        let sent = sent?;
+        let offered_pps = sent.frames_per_second;
+        let sent = sent.frames;
         let after = match waited {
             Ok(links) => links,
             Err(()) => endpoint_links(growth)?,
@@ -568,6 +584,7 @@ impl Ramp<'_> {
         .causes();
         Ok(BroadcastTrial {
             sent,
+            offered_pps,
             at_parent: at_parent.min(sent),
             expected,
             delivered,
@@ -692,8 +709,7 @@ pub fn measure(
         .count() as u32;
     let netdev_max_backlog = kstat::netdev_max_backlog();
     let mut growth = bench.lab.grow();
-    let memory_before = kstat::memory();
-    let slabs_before = kstat::slabs();
+    let memory_start = kstat::memory();
     let mut steps: Vec<RampStep> = Vec::with_capacity(test.steps.len());
     let (mut bc_queue_len, mut bc_cutoff) = (None, None);
     let mut have = 0usize;
@@ -704,13 +720,16 @@ pub fn measure(
             "{name}: adding {} endpoint(s), {target} in all",
             new.len()
         ));
+        let (memory_before, slabs_before) = (kstat::memory(), kstat::slabs());
         let took = growth.add(scenario, new)?;
         have = target as usize;
-        let memory = MemoryUse::since(
+        let memory_after = kstat::memory();
+        let memory = MemoryUse::of_step(
+            &memory_start,
             &memory_before,
-            &kstat::memory(),
+            &memory_after,
             kstat::slab_growth(&slabs_before, &kstat::slabs(), SLABS_LISTED),
-            target,
+            new.len() as u32,
         );
         if bc_queue_len.is_none() {
             let first = endpoint_links(&growth)?;

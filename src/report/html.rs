@@ -1235,6 +1235,7 @@ fn ramp(out: &mut String, r: &EndpointRampResult) {
             "endpoints",
             "create (ms/endpoint)",
             "kernel memory (KiB/endpoint)",
+            "broadcasts offered (pps)",
             "broadcast copies",
             "lost (%)",
             "unattributed",
@@ -1249,6 +1250,7 @@ fn ramp(out: &mut String, r: &EndpointRampResult) {
                 int(u64::from(s.endpoints)),
                 format!("{:.3}", s.create_per_endpoint_s * 1e3),
                 format!("{:.1}", s.memory.per_endpoint_bytes as f64 / 1024.0),
+                whole(s.broadcast.offered_pps),
                 format!(
                     "{} / {}",
                     int(s.broadcast.delivered),
@@ -1289,7 +1291,7 @@ fn ramp(out: &mut String, r: &EndpointRampResult) {
         .render(),
         LineChart::new(
             key("memory"),
-            "kernel memory per endpoint (unreclaimable slab and per-CPU, since the start)",
+            "kernel memory per endpoint added (unreclaimable slab and per-CPU)",
             endpoints(),
             Axis::from_zero("KiB per endpoint"),
         )
@@ -1333,7 +1335,7 @@ fn ramp(out: &mut String, r: &EndpointRampResult) {
                     "broadcast copies per endpoint at {} endpoints",
                     int(u64::from(s.endpoints))
                 ),
-                "copies received (of each endpoint's)",
+                "copies each endpoint received",
                 "endpoints",
                 &s.broadcast.per_endpoint,
             )
@@ -1369,7 +1371,7 @@ fn ramp(out: &mut String, r: &EndpointRampResult) {
                 .collect();
             let _ = write!(
                 out,
-                "<p class=\"note\">Slab caches grown most since the ramp began: {}.</p>",
+                "<p class=\"note\">Slab caches grown most while this step's endpoints were created: {}.</p>",
                 esc(&grown.join(", "))
             );
         }
