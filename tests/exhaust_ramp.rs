@@ -2,7 +2,8 @@
 //! exist as `ip` sees them, answer ping, are in the lab's registry record while they live and
 //! are gone (namespaces and record entries) when the growth ends, also when a signal cuts the
 //! ramp short; and a broadcast queue made too small loses copies that the ramp attributes, every
-//! one, to that queue, with tcpdump on the parent and `ip -s` as outside witnesses.
+//! one, to that queue, with tcpdump on the parent and `ip -s` as outside witnesses. A run
+//! killed mid-ramp leaves what `mvlab clean` removes, and one interrupted removes it itself.
 
 mod exhaust_support;
 mod lab_support;
@@ -11,7 +12,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use exhaust_support::Tcpdump;
-use lab_support::{addresses, ip_json, link, namespaces_with, netns, ping, require_root, up};
+use lab_support::{
+    addresses, assert_gone, ip_json, link, mvlab, namespaces_with, netns, ping, require_root,
+    scenario_path, unique, up,
+};
 use mvlab::diag::Source;
 use mvlab::lab::Lab;
 use mvlab::measure::{Bench, MeasureError, endpoint_ramp};
@@ -184,4 +188,63 @@ fn an_interrupted_ramp_removes_what_it_added() {
     assert!(namespaces_with(&prefix).is_empty());
     assert!(registered(&lab).iter().all(|n| !n.starts_with(&prefix)));
     lab.down().unwrap();
+}
+
+/// `mvlab run scenarios/endpoint-ramp.toml` as lab `lab`, once it has grown endpoints.
+fn ramp_run_that_grew(lab: &str) -> std::process::Child {
+    let child = mvlab()
+        .arg("run")
+        .arg(scenario_path("endpoint-ramp"))
+        .args(["--name", lab])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let grown = format!("mvlab-{lab}-endpoint_ramp-");
+    let started = std::time::Instant::now();
+    while namespaces_with(&grown).len() < 2 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the ramp never grew"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
+#[test]
+fn a_ramp_killed_mid_way_leaves_only_what_clean_removes() {
+    require_root();
+    let lab = unique("xkill");
+    let mut child = ramp_run_that_grew(&lab);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    let out = mvlab().arg("clean").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_gone(&lab);
+}
+
+#[test]
+fn a_ramp_interrupted_mid_way_removes_everything_itself() {
+    require_root();
+    let lab = unique("xint");
+    let child = ramp_run_that_grew(&lab);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_gone(&lab);
 }
