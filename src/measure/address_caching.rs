@@ -223,7 +223,8 @@ fn search_capacity<E>(
     Ok((low, false))
 }
 
-/// A scenario rate as a frame rate of the address tests' frames (`None`: as fast as possible).
+/// A scenario rate as a frame rate of the address tests' 64-byte frames (`None`: as fast as
+/// possible).
 pub(super) fn pps(rate: Rate) -> Option<f64> {
     rate.pps(FRAME_LEN as u32 + 4)
 }

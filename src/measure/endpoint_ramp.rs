@@ -61,6 +61,11 @@ const ETHERTYPE_IPV4: u16 = 0x0800;
 /// Scenario frame sizes count the FCS; the kernel is handed frames without it.
 const FCS_LEN: usize = 4;
 
+/// The broadcasts' rate in frames a second (`None`: as fast as the sender can).
+fn broadcast_pps(test: &EndpointRampTest) -> Option<f64> {
+    test.rate.pps((FRAME_LEN + FCS_LEN) as u32)
+}
+
 /// Flow ids of the ramp's broadcasts: their own range.
 static NEXT_FLOW: AtomicU32 = AtomicU32::new(0xbca5_0000);
 
@@ -489,7 +494,7 @@ impl Ramp<'_> {
         )?;
         let id = NEXT_FLOW.fetch_add(1, Ordering::Relaxed);
         let flow = FlowSpec {
-            rate: super::address_caching::pps(self.test.rate).map_or(TxRate::Max, TxRate::Pps),
+            rate: broadcast_pps(self.test).map_or(TxRate::Max, TxRate::Pps),
             ..FlowSpec::new(
                 id,
                 MacAddr::BROADCAST,
@@ -773,7 +778,7 @@ pub fn measure(
         bc_cutoff,
         netdev_max_backlog,
         broadcasts: test.broadcasts,
-        rate_pps: super::address_caching::pps(test.rate),
+        rate_pps: broadcast_pps(test),
         frame_size: test.frame_size,
         first_degraded: steps
             .iter()

@@ -1,6 +1,9 @@
 //! The `[[tests]]` entries: per kind, the keys that apply, their defaults, and checks against the
-//! lab (station names exist, frame sizes fit the MTU), plus each test's `expect` claims. Runs after
-//! the lab part of the scenario is settled, since it needs the stations.
+//! lab (station names exist, frame sizes fit the MTU, address tests' stations sit on ports of
+//! their own), plus each test's `expect` claims. Also settles what an exhaustion test needs from
+//! the scenario's pools: the endpoints a ramp may add (addresses after the scenario's own nodes,
+//! MACs generated like theirs) and Docker's answer to an IPAM request, in `check`'s words. Runs
+//! after the lab part of the scenario is settled, since it needs the stations and addresses.
 
 use std::collections::HashSet;
 use std::time::Duration;
