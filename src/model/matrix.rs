@@ -31,7 +31,10 @@ pub fn primed_fdb(fabric: &Fabric) -> Fdb {
             sink: &mut counts,
             promiscuous: false,
         }
-        .send(node, Frame::priming(fabric.nodes[node].mac));
+        .send(
+            node,
+            fabric.sent_by(node, Frame::priming(fabric.nodes[node].mac)),
+        );
         counts.clear();
     }
     fdb
@@ -68,7 +71,8 @@ impl<'a> Walker<'a> {
 
     fn class_frame(&self, from: NodeId, class: FrameClass, to: NodeId, vlan: u16) -> Frame {
         let n = &self.fabric.nodes;
-        Frame::of_class(n[from].mac, class, n[to].mac, vlan)
+        self.fabric
+            .sent_by(from, Frame::of_class(n[from].mac, class, n[to].mac, vlan))
     }
 }
 
