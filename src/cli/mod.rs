@@ -11,6 +11,7 @@ use crate::diag::Outcome;
 mod check;
 mod lab;
 mod simulate;
+mod switch;
 mod traffic;
 
 /// Build macvlan labs in network namespaces, predict every frame's path, and measure what the
@@ -40,6 +41,8 @@ pub enum Command {
     Capture(traffic::CaptureArgs),
     /// Send every arriving test frame back with its MACs swapped (round-trip latency).
     Reflect(traffic::ReflectArgs),
+    /// The emulated switch of a persistent lab: serve it, show its counters and events.
+    Switch(switch::SwitchArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -56,5 +59,6 @@ fn run(command: Command) -> Outcome {
         Command::Gen(args) => traffic::gen_command(&args),
         Command::Capture(args) => traffic::capture_command(&args),
         Command::Reflect(args) => traffic::reflect_command(&args),
+        Command::Switch(args) => switch::run(args),
     }
 }

@@ -344,6 +344,10 @@ impl<S: Sink> Walk<'_, S> {
             ),
             Violation::Shutdown => {
                 self.fdb.emulated.shut_down.push(port);
+                self.fdb.emulated.table.retain(|_, p| *p != port);
+                let entries = &mut self.fdb.entries;
+                entries.retain(|_, p| *p != port);
+                self.fdb.order.retain(|m| entries.contains_key(m));
                 format!(
                     "{what}: violation (shutdown): {name} stops; this and every later frame in or out of it is dropped"
                 )

@@ -63,6 +63,10 @@ pub fn render(r: &RunResult, paint: Paint) -> String {
             TestResult::Rfc2544(r) => rfc2544(&mut out, r),
         }
     }
+    if let Some(switch) = &r.switch {
+        out.push('\n');
+        out.push_str(&super::switch::render(switch));
+    }
     if !r.expectations.is_empty() {
         let _ = writeln!(out, "\nexpectations");
         for e in &r.expectations {

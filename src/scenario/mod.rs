@@ -114,7 +114,7 @@ pub struct Bridge {
 }
 
 /// Per-port bridge flags (`ip link set DEV type bridge_slave ...`), with the kernel's defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Port {
     /// The port's interface name in the switch namespace (`p0`, `p1`, ...).
     pub name: String,
@@ -131,7 +131,7 @@ pub struct Port {
 
 /// Per-port settings of the emulated switch. The defaults are a plain VLAN-unaware port with no
 /// limits, which is what a Linux bridge port without vlan_filtering is.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortPolicy {
     pub vlan: PortVlan,
     /// What happens to frames whose outer tag is an 802.1ad (S-)tag.
@@ -145,7 +145,7 @@ pub struct PortPolicy {
 
 /// VLAN membership of a port. A switch is VLAN-aware as soon as one port is an access or trunk
 /// port; validation then makes every `Transparent` port an access port of VLAN 1.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "kebab-case")]
 pub enum PortVlan {
     /// VLAN-unaware: frames keep whatever tags they carry, learning ignores them.
@@ -162,7 +162,7 @@ pub enum PortVlan {
 }
 
 /// The policy for frames whose outer tag is an 802.1ad S-tag (TPID 0x88a8).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OuterTags {
     /// Forwarded as payload: the S-tag does not classify the frame and leaves with it.
@@ -173,7 +173,7 @@ pub enum OuterTags {
 }
 
 /// Port security: at most `max_macs` source addresses (static ones included) per port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortSecurity {
     pub max_macs: u32,
     pub violation: Violation,
@@ -182,7 +182,7 @@ pub struct PortSecurity {
 }
 
 /// What a frame from one source too many does, as switches name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Violation {
     /// The frame is dropped; no violation is counted or logged.
