@@ -4,7 +4,7 @@
 //! Pure: it reads results and the scenario, and never measures or formats output.
 
 use crate::delivery::{Addressing, Cell};
-use crate::measure::latency::{LatencyResult, loss_percent};
+use crate::measure::latency::LatencyResult;
 use crate::measure::matrix::MatrixResult;
 use crate::measure::rfc2544::{Rfc2544Result, Rfc2544Size};
 use crate::measure::throughput::{ThroughputPoint, ThroughputResult};
@@ -361,7 +361,7 @@ fn rfc2544_values(r: &Rfc2544Result, metric: &str, size: Option<u32>, bound: &Qu
                 "loss" => s
                     .frame_loss
                     .first()
-                    .map(|t| loss_percent(t.sent, t.received))
+                    .map(|t| t.loss_percent)
                     .ok_or("the frame loss steps were not run")?,
                 "back_to_back" => s
                     .back_to_back
@@ -476,6 +476,8 @@ mod tests {
                 vlan: 100,
                 promiscuous: vec![false, true],
             },
+            senders: vec![],
+            receivers: vec![],
             cells,
             promiscuity: vec![],
             fdb: vec![],
@@ -530,9 +532,11 @@ mod tests {
             to: "peer".into(),
             method: LatencyMethod::OneWay,
             frame_size: 64,
+            encapsulation: Default::default(),
             rate_pps: 1000.0,
             sent: 1000,
             received: 1000,
+            capture_drops: 0,
             stats: LatencyStats {
                 samples: 1000,
                 p99_ns: 150_000,

@@ -180,6 +180,8 @@ fn small_matrix() -> MatrixResult {
             vlan: 100,
             promiscuous: vec![false, true],
         },
+        senders: stations[..4].iter().map(|s| s.to_string()).collect(),
+        receivers: stations.iter().map(|s| s.to_string()).collect(),
         cells,
         promiscuity: vec![Promiscuity {
             promiscuous_pass: false,
@@ -202,9 +204,11 @@ fn small_run() -> RunResult {
         received: (offered_pps * (1.0 - loss_percent / 100.0)) as u64,
         loss_percent,
         passed: loss_percent == 0.0,
+        capture_drops: 0,
     };
     let size = |frame_size: u32, max: f64, tput: f64| Rfc2544Size {
         frame_size,
+        encapsulation: Default::default(),
         max_offered_pps: max,
         throughput_pps: tput,
         throughput_bps_l1: tput * f64::from(frame_size + 20) * 8.0,
@@ -222,6 +226,8 @@ fn small_run() -> RunResult {
         back_to_back: Some(BackToBack {
             frames: 1234.5,
             trials: vec![1200, 1269],
+            longest_tried: 2000,
+            bursts: 14,
         }),
     };
     RunResult {
@@ -242,9 +248,11 @@ fn small_run() -> RunResult {
                 to: "peer".into(),
                 method: LatencyMethod::OneWay,
                 frame_size: 64,
+                encapsulation: Default::default(),
                 rate_pps: 1000.0,
                 sent: 1000,
                 received: 1000,
+                capture_drops: 0,
                 stats: stats(1),
             }),
             TestResult::Throughput(ThroughputResult {
@@ -281,6 +289,7 @@ fn small_run() -> RunResult {
                 to: "peer".into(),
                 trial_s: 1.0,
                 loss_tolerance_percent: 0.0,
+                resolution_percent: 1.0,
                 sizes: vec![
                     size(64, 400_000.0, 180_000.0),
                     size(512, 200_000.0, 150_000.0),
@@ -545,6 +554,8 @@ fn large_run(endpoints: usize, classes: Vec<FrameClass>, passes: Vec<bool>) -> R
             vlan: 100,
             promiscuous: passes,
         },
+        senders: stations[..senders].to_vec(),
+        receivers: stations.clone(),
         cells,
         promiscuity: vec![],
         fdb: vec![],
@@ -635,9 +646,11 @@ fn degenerate_results_still_give_a_well_formed_page() {
             to: "peer".into(),
             method: LatencyMethod::RoundTrip,
             frame_size: 64,
+            encapsulation: Default::default(),
             rate_pps: 0.0,
             sent: 0,
             received: 0,
+            capture_drops: 0,
             stats: LatencyStats::default(),
         }),
         TestResult::Throughput(ThroughputResult {
@@ -653,6 +666,7 @@ fn degenerate_results_still_give_a_well_formed_page() {
             to: "peer".into(),
             trial_s: 1.0,
             loss_tolerance_percent: 0.0,
+            resolution_percent: 1.0,
             sizes: vec![],
         }),
     ];

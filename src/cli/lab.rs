@@ -4,14 +4,14 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Subcommand};
 
+use super::signals;
 use crate::diag::Outcome;
 use crate::lab::probe::{self, Feature};
 use crate::lab::{self, CleanOptions, DEFAULT_PREFIX, Inventory, Lab, LabError, LabOptions};
-use crate::scenario::{self, Role};
+use crate::scenario::Role;
 
 #[derive(Debug, Args)]
 #[command(
@@ -148,73 +148,20 @@ pub fn run(args: LabArgs) -> Outcome {
     }
 }
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Sets `INTERRUPTED` on SIGINT or SIGTERM from now on (the handlers are in place when this
-/// returns), instead of letting either signal kill the process half-way through a build.
-fn catch_signals() -> std::io::Result<()> {
-    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            use tokio::signal::unix::{SignalKind, signal};
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_io()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    // The receiver waits for exactly one message.
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            runtime.block_on(async move {
-                let streams = signal(SignalKind::interrupt())
-                    .and_then(|i| Ok((i, signal(SignalKind::terminate())?)));
-                let (mut int, mut term) = match streams {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let _ = ready_tx.send(Ok(()));
-                loop {
-                    tokio::select! {
-                        _ = int.recv() => {},
-                        _ = term.recv() => {},
-                    }
-                    INTERRUPTED.store(true, Ordering::Relaxed);
-                }
-            });
-        })?;
-    ready_rx
-        .recv()
-        .map_err(|_| std::io::Error::other("the signal thread ended before it was ready"))?
-}
-
 fn up(args: UpArgs) -> Outcome {
-    let scenario = match &args.scenario {
-        Some(path) => match scenario::load(path) {
-            Ok(s) => s,
-            Err(diags) => {
-                eprint!("{diags}");
-                return Outcome::BadInput;
-            }
-        },
-        None => scenario::default_scenario(),
+    let scenario = match super::load_scenario(args.scenario.as_deref()) {
+        Ok(s) => s,
+        Err(outcome) => return outcome,
     };
-    if let Err(e) = catch_signals() {
-        eprintln!("error: installing the SIGINT/SIGTERM handler: {e}");
-        return Outcome::RuntimeFailure;
+    if let Err(outcome) = signals::catch() {
+        return outcome;
     }
     let options = LabOptions {
         name: args.name,
         prefix: args.prefix,
         use_real_parent: args.use_real_parent,
         persistent: true,
-        interrupt: Some(&INTERRUPTED),
+        interrupt: Some(&signals::INTERRUPTED),
     };
     let lab = match Lab::up(&scenario, options) {
         Ok(lab) => lab,

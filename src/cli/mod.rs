@@ -2,14 +2,18 @@
 //! library. No logic of its own beyond parsing arguments, calling one library entry point, and
 //! turning its result into output and an exit code.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::diag::Outcome;
+use crate::scenario::{self, Scenario};
 
 mod check;
 mod lab;
+mod run;
+mod signals;
 mod simulate;
 mod switch;
 mod traffic;
@@ -33,6 +37,8 @@ pub enum Command {
     Lab(lab::LabArgs),
     /// Remove what killed labs left behind (and only that).
     Clean(lab::CleanArgs),
+    /// Build a scenario's lab, run its tests, check every expectation, tear the lab down.
+    Run(run::RunArgs),
     /// Predict every delivery of a scenario with the packet-path model (no root, no kernel).
     Simulate(simulate::SimulateArgs),
     /// Send test frames from an interface in a namespace (batched, paced, swept, tagged).
@@ -55,10 +61,23 @@ fn run(command: Command) -> Outcome {
         Command::Doctor(args) => lab::doctor(args),
         Command::Lab(args) => lab::run(args),
         Command::Clean(args) => lab::clean(args),
+        Command::Run(args) => run::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Gen(args) => traffic::gen_command(&args),
         Command::Capture(args) => traffic::capture_command(&args),
         Command::Reflect(args) => traffic::reflect_command(&args),
         Command::Switch(args) => switch::run(args),
+    }
+}
+
+/// The scenario at `path`, or the built-in default; problems are printed, with the outcome to
+/// exit with.
+fn load_scenario(path: Option<&Path>) -> Result<Scenario, Outcome> {
+    match path {
+        Some(path) => scenario::load(path).map_err(|diags| {
+            eprint!("{diags}");
+            Outcome::BadInput
+        }),
+        None => Ok(scenario::default_scenario()),
     }
 }

@@ -489,6 +489,11 @@ pub struct FlowReceived {
 }
 
 impl FlowReceived {
+    /// The flow's one-way latency histogram (ns), behind the summary in `latency`.
+    pub fn latency_histogram(&self) -> &Histogram<u64> {
+        &self.histogram
+    }
+
     fn from_tally(flow: u32, t: FlowTally) -> FlowReceived {
         FlowReceived {
             flow,

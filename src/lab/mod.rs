@@ -14,6 +14,7 @@ use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 
+use crate::addr::MacAddr;
 use crate::diag::{Diagnostic, Diagnostics, Outcome};
 use crate::netns::Netns;
 use crate::scenario::{ParentKind, SWITCH_NODE, Scenario};
@@ -423,18 +424,45 @@ impl Lab {
         })
     }
 
-    /// Every link in `node`'s namespace, with counters (promiscuity, rx/tx packets, bytes and
-    /// drops) and, for the bridge, its learned-FDB count.
-    pub fn links(&self, node: &str) -> Result<Vec<LinkState>, LabError> {
+    /// Runs netlink queries on a socket opened in `node`'s namespace.
+    fn query<T: Send>(
+        &self,
+        node: &str,
+        queries: impl AsyncFnOnce(&Rtnl) -> Result<T, RtnlError> + Send,
+    ) -> Result<T, LabError> {
         let netns = self.netns_of(node)?;
         with_runtime(|runtime| {
             let socket = netns
                 .run(|| Rtnl::open(runtime.handle()))
                 .and_then(|r| r)
                 .map_err(LabError::io(format!("opening a netlink socket in {node}")))?;
-            let links = runtime.block_on(socket.links());
+            let answer = runtime.block_on(queries(&socket));
             runtime.block_on(socket.close());
-            Ok(links?)
+            Ok(answer?)
+        })
+    }
+
+    /// Every link in `node`'s namespace, with counters (promiscuity, rx/tx packets, bytes and
+    /// drops) and, for the bridge, its learned-FDB count.
+    pub fn links(&self, node: &str) -> Result<Vec<LinkState>, LabError> {
+        self.query(node, async |socket| socket.links().await)
+    }
+
+    /// What the bridge in `node`'s namespace learned: (port name, MAC) pairs.
+    pub fn learned_fdb(&self, node: &str) -> Result<Vec<(String, MacAddr)>, LabError> {
+        self.query(node, async |socket| {
+            let fdb = socket.learned_fdb().await?;
+            let links = socket.links().await?;
+            let port = |index: u32| {
+                links
+                    .iter()
+                    .find(|l| l.index == index)
+                    .map_or_else(|| index.to_string(), |l| l.name.clone())
+            };
+            Ok(fdb
+                .into_iter()
+                .map(|(index, mac)| (port(index), mac))
+                .collect())
         })
     }
 

@@ -26,6 +26,7 @@ use netlink_packet_route::link::{
     InfoPortKind, InfoVeth, InfoVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
     MacVlanFlags, MacVlanMacAddressMode, MacVlanMode, MacVtapMode,
 };
+use netlink_packet_route::neighbour::{NeighbourAttribute, NeighbourMessage, NeighbourState};
 use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
 use netlink_packet_route::route::{
     RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
@@ -256,6 +257,40 @@ impl Rtnl {
             }
         }
         Err(RtnlError::closed(&what))
+    }
+
+    /// The entries a bridge of this namespace learned (`bridge fdb show dynamic`): one per
+    /// (port ifindex, MAC). Local, static and the ports' own entries are left out.
+    pub async fn learned_fdb(&self) -> Result<Vec<(u32, MacAddr)>, RtnlError> {
+        let mut request = NeighbourMessage::default();
+        request.header.family = AddressFamily::Bridge;
+        let answers = self
+            .dump(
+                RouteNetlinkMessage::GetNeighbour(request),
+                "listing the bridge's forwarding table",
+            )
+            .await?;
+        Ok(answers
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewNeighbour(n)
+                    if matches!(
+                        n.header.state,
+                        NeighbourState::Reachable | NeighbourState::Stale
+                    ) =>
+                {
+                    n.attributes.iter().find_map(|a| match a {
+                        NeighbourAttribute::LinkLayerAddress(b) if b.len() == 6 => {
+                            let mut mac = [0u8; 6];
+                            mac.copy_from_slice(b);
+                            Some((n.header.ifindex, MacAddr(mac)))
+                        }
+                        _ => None,
+                    })
+                }
+                _ => None,
+            })
+            .collect())
     }
 
     /// The nsids this socket's namespace has assigned to other namespaces.

@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 use crate::diag::Outcome;
 use crate::engine::{Attachment, EngineError};
 use crate::lab::{Lab, LabError};
-use crate::scenario::{Scenario, Station};
+use crate::scenario::{Scenario, Station, TestKind};
 
 pub mod latency;
 pub mod matrix;
+pub mod path;
 pub mod rfc2544;
 pub mod throughput;
 
@@ -145,5 +146,71 @@ impl MeasureError {
             MeasureError::Lab(e) => e.outcome(),
             MeasureError::Interrupted => Outcome::RuntimeFailure,
         }
+    }
+}
+
+/// Runs every test of the scenario on the bench's lab, in file order.
+pub fn run_tests(bench: &Bench) -> Result<Vec<TestResult>, MeasureError> {
+    let mut results = Vec::with_capacity(bench.scenario.tests.len());
+    for test in &bench.scenario.tests {
+        bench.check_stop()?;
+        (bench.progress)(&format!("{}: starting", test.name));
+        results.push(match &test.kind {
+            TestKind::Matrix(t) => TestResult::Matrix(matrix::measure(bench, &test.name, t)?),
+            TestKind::Latency(t) => TestResult::Latency(latency::measure(bench, &test.name, t)?),
+            TestKind::Throughput(t) => {
+                TestResult::Throughput(throughput::measure(bench, &test.name, t)?)
+            }
+            TestKind::Rfc2544(t) => TestResult::Rfc2544(rfc2544::measure(bench, &test.name, t)?),
+        });
+    }
+    Ok(results)
+}
+
+/// The running kernel's release (`uname -r`).
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or_else(|_| "unknown".into(), |s| s.trim().to_string())
+}
+
+/// A moment as RFC 3339 in UTC, e.g. `2026-11-22T14:05:09Z`.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(super::rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            super::rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            super::rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_359_909)),
+            "2026-11-22T15:05:09Z"
+        );
     }
 }

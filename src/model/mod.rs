@@ -99,9 +99,12 @@ pub fn predict_matrix(
     let senders = pick(&test.senders, &|n| fabric.is_sender(n))?;
     let receivers = pick(&test.receivers, &|_| true)?;
     let fdb = matrix::primed_fdb(&fabric);
+    let names = |ids: &[NodeId]| ids.iter().map(|&n| fabric.nodes[n].name.clone()).collect();
     Ok(MatrixResult {
         name: name.to_string(),
         spec: test.spec.clone(),
+        senders: names(&senders),
+        receivers: names(&receivers),
         cells: matrix::predict_cells(&fabric, &test.spec, &senders, &receivers),
         promiscuity: promiscuity(&fabric, &test.spec),
         fdb: switch::fdb_entries(&fabric, &fdb, &test.spec.promiscuous),

@@ -140,16 +140,7 @@ fn matrix(out: &mut String, m: &MatrixResult, paint: Paint) {
         "matrix {}: {} frame(s) per sender, class and destination; received count per cell (+NL = leaked to a receiver it was not addressed to; ! = not as expected)",
         m.name, m.spec.frames
     );
-    let mut senders: Vec<&str> = Vec::new();
-    let mut receivers: Vec<&str> = Vec::new();
-    for c in &m.cells {
-        if !senders.contains(&c.from.as_str()) {
-            senders.push(&c.from);
-        }
-        if !receivers.contains(&c.to.as_str()) {
-            receivers.push(&c.to);
-        }
-    }
+    let (senders, receivers) = (&m.senders, &m.receivers);
     for &promiscuous in &m.spec.promiscuous {
         for class in &m.spec.classes {
             let cells: Vec<&Cell> = m
@@ -179,20 +170,20 @@ fn matrix(out: &mut String, m: &MatrixResult, paint: Paint) {
             let _ = writeln!(out, "\n  {class}, {pass}");
             let w = receivers
                 .iter()
-                .chain(&senders)
+                .chain(senders)
                 .map(|s| s.len())
                 .max()
                 .unwrap_or(4)
                 .max(5)
                 + 1;
             let _ = write!(out, "  {}", pad("from\\to", w));
-            for r in &receivers {
+            for r in receivers {
                 let _ = write!(out, "{}", pad(r, w));
             }
             out.push('\n');
-            for s in &senders {
+            for s in senders {
                 let _ = write!(out, "  {}", pad(s, w));
-                for r in &receivers {
+                for r in receivers {
                     let text = cells
                         .iter()
                         .find(|c| c.from == *s && c.to == *r)
@@ -291,10 +282,9 @@ fn throughput(out: &mut String, t: &ThroughputResult) {
         "ring drop"
     );
     for p in &t.points {
-        let offered = if p.offered_pps > 0.0 {
-            format!("{:.0}", p.offered_pps)
-        } else {
-            "max".into()
+        let offered = match p.requested_pps {
+            Some(_) => format!("{:.0}", p.offered_pps),
+            None => format!("max {:.0}", p.offered_pps),
         };
         let _ = writeln!(
             out,

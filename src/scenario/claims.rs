@@ -346,7 +346,8 @@ fn offset(text: &str, needle: &str) -> std::ops::Range<usize> {
 /// Parses a delivery claim of a matrix test.
 pub fn parse_delivery(text: &str) -> Result<Claim, ClaimError> {
     const SHAPE: &str = "write it as `FROM -> TO CLASS[ promiscuous| not-promiscuous][ leaked]: COUNT`, e.g. `e1 -> e2 unicast: all`";
-    let Some((lhs, rhs)) = text.split_once(':') else {
+    // Station names may hold a colon (`host:eth0`); the count never does.
+    let Some((lhs, rhs)) = text.rsplit_once(':') else {
         return Err(err(
             0..text.len(),
             "a delivery claim needs `: COUNT` at the end",
@@ -535,6 +536,10 @@ mod tests {
                 ..
             }
         ));
+        let c = parse_delivery("host:eth0 -> host:shim0 broadcast: none").unwrap();
+        assert!(
+            matches!(c, Claim::Delivery { from: NodeSet::Node(ref f), to: NodeSet::Node(ref t), count: CountCheck::None, .. } if f == "host:eth0" && t == "host:shim0")
+        );
         let e = parse_delivery("e1 -> e2 anycast: all").unwrap_err();
         assert_eq!(&"e1 -> e2 anycast: all"[e.at.clone()], "anycast");
         let e = parse_delivery("e1 -> e2 unicast: lots").unwrap_err();

@@ -27,7 +27,7 @@ mod plan;
 mod schema;
 mod validate;
 
-pub use defaults::{DEFAULT_NAME, DEFAULT_TEXT, default_scenario};
+pub use defaults::{DEFAULT_NAME, DEFAULT_TEXT, default_scenario, default_scenario_with};
 pub use validate::{load, parse};
 
 #[cfg(test)]

@@ -61,7 +61,19 @@ fn present<T>(v: &Option<Spanned<T>>) -> Option<Span> {
 }
 
 impl Builder {
+    /// The scenario's tests; a scenario that lists none gets one matrix test with the defaults,
+    /// held to the model, so every lab is a conformance test of the kernel.
     pub(super) fn tests(&mut self, raw: Vec<Spanned<RawTest>>, s: &Scenario) -> Vec<TestSpec> {
+        if raw.is_empty() {
+            let stations: Vec<String> = s.stations().into_iter().map(|st| st.name).collect();
+            let matrix = RawTest::of_kind(RawTestKind::Matrix);
+            return vec![TestSpec {
+                name: "matrix".into(),
+                kind: TestKind::Matrix(self.matrix(&matrix, &stations)),
+                expect: Vec::new(),
+                span: 0..0,
+            }];
+        }
         let stations: Vec<String> = s.stations().into_iter().map(|st| st.name).collect();
         let min_mtu = s.parents.iter().map(|p| p.mtu).min().unwrap_or(1500);
         let mut names = HashSet::new();

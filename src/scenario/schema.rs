@@ -227,3 +227,33 @@ pub struct RawTest {
     pub back_to_back: Option<Spanned<bool>>,
     pub expect: Option<Vec<SpannedStr>>,
 }
+
+impl RawTest {
+    /// An entry of `kind` with every other key left out (its defaults).
+    pub fn of_kind(kind: RawTestKind) -> RawTest {
+        RawTest {
+            kind: Spanned::new(0..0, kind),
+            name: None,
+            frames: None,
+            classes: None,
+            vlan: None,
+            promiscuous: None,
+            senders: None,
+            receivers: None,
+            from: None,
+            to: None,
+            method: None,
+            rate: None,
+            frame_size: None,
+            frame_sizes: None,
+            duration: None,
+            trial: None,
+            loss_tolerance: None,
+            resolution: None,
+            max_rate: None,
+            frame_loss_steps: None,
+            back_to_back: None,
+            expect: None,
+        }
+    }
+}

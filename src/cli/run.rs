@@ -1,0 +1,261 @@
+//! `mvlab run`: build a scenario's lab, run its tests, hold the kernel to the model and to the
+//! scenario's expectations, write the reports asked for, tear the lab down, and exit with the
+//! verdict (0 all held, 1 an expectation failed, 2 bad input, 3 the kernel lacks a feature, 4 the
+//! run could not complete).
+
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::signals;
+use crate::diag::Outcome;
+use crate::lab::probe::{self, Feature};
+use crate::lab::{DEFAULT_PREFIX, Lab, LabOptions};
+use crate::measure::{self, Bench, RunResult, TestResult};
+use crate::report;
+use crate::scenario::{self, MacvlanMode, Scenario, TestKind};
+use crate::{model, verdict};
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  mvlab run                                  the built-in conformance pass over every macvlan mode
+  mvlab run scenarios/vepa.toml              one scenario; a table on the terminal
+  mvlab run scenarios/bridge.toml --json out.json --junit junit.xml --prom metrics.prom
+  mvlab run scenarios/private-hairpin.toml --keep --name dbg    keep the lab to poke at it
+  mvlab run scenarios/rfc2544.toml --report html/               charts in html/index.html
+
+Exit codes: 0 every expectation held; 1 one did not; 2 bad input; 3 the kernel lacks a feature
+the scenario needs; 4 the run could not complete (the lab is removed in every case but --keep).")]
+pub struct RunArgs {
+    /// Scenario file; the built-in default scenario (every macvlan mode side by side) when omitted.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: Option<PathBuf>,
+    /// Name of the lab (namespaces are PREFIX-NAME-NODE); the scenario's name by default.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Prefix of every namespace the lab creates.
+    #[arg(long, default_value = DEFAULT_PREFIX)]
+    pub prefix: String,
+    /// Write the result as JSON to FILE (`-` for standard output, which then carries only JSON).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write JUnit XML (one testcase per expectation) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write Prometheus text exposition to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub prom: Option<PathBuf>,
+    /// Write one pcapng per receiving station and test into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub pcap: Option<PathBuf>,
+    /// Write a self-contained HTML page with charts to DIR/index.html.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Keep the lab afterwards (remove it with `mvlab lab down NAME`).
+    #[arg(long)]
+    pub keep: bool,
+    /// Do not hold the kernel to the packet-path model (only the scenario's own expectations).
+    #[arg(long)]
+    pub no_model: bool,
+    /// Allow `kind = "existing"` parents: macvlans on a real interface of this machine.
+    #[arg(long)]
+    pub use_real_parent: bool,
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("a valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+fn create_dir(dir: &Path) -> Result<(), Outcome> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        eprintln!("error: cannot create {}: {e}", dir.display());
+        Outcome::BadInput
+    })
+}
+
+/// The built-in scenario narrowed to the macvlan modes this kernel supports (each probed by
+/// creating a throwaway macvlan), saying which it left out.
+fn default_for_this_kernel() -> Result<Scenario, Outcome> {
+    let features: Vec<Feature> = MacvlanMode::ALL
+        .iter()
+        .map(|&m| Feature::Macvlan(m))
+        .collect();
+    let probes = probe::probe(&features);
+    let supported = |mode: MacvlanMode| {
+        probes
+            .iter()
+            .any(|p| p.feature == Feature::Macvlan(mode) && p.available)
+    };
+    for p in probes.iter().filter(|p| !p.available) {
+        eprintln!(
+            "note: this kernel lacks {} ({}); the built-in scenario leaves it out",
+            p.description, p.detail
+        );
+    }
+    scenario::default_scenario_with(supported).ok_or_else(|| {
+        eprintln!("error: this kernel supports no macvlan mode (or mvlab is not root); `mvlab doctor` says more");
+        Outcome::MissingFeature
+    })
+}
+
+pub fn run(args: RunArgs) -> Outcome {
+    let scenario = match &args.scenario {
+        Some(_) => super::load_scenario(args.scenario.as_deref()),
+        None => default_for_this_kernel(),
+    };
+    let scenario = match scenario {
+        Ok(s) => s,
+        Err(outcome) => return outcome,
+    };
+    for dir in [&args.pcap, &args.report].into_iter().flatten() {
+        if let Err(outcome) = create_dir(dir) {
+            return outcome;
+        }
+    }
+    if let Err(outcome) = signals::catch() {
+        return outcome;
+    }
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    let bar = progress_bar();
+    bar.set_message(format!("building lab for {}", scenario.name));
+    let options = LabOptions {
+        name: args.name.clone(),
+        prefix: args.prefix.clone(),
+        use_real_parent: args.use_real_parent,
+        persistent: false,
+        interrupt: Some(&signals::INTERRUPTED),
+    };
+    let mut lab = match Lab::up(&scenario, options) {
+        Ok(lab) => lab,
+        Err(e) => {
+            bar.finish_and_clear();
+            eprintln!("{e}");
+            return e.outcome();
+        }
+    };
+    let show = |msg: &str| bar.set_message(msg.to_string());
+    let bench = Bench {
+        lab: &lab,
+        scenario: &scenario,
+        stop: &signals::INTERRUPTED,
+        pcap_dir: args.pcap.clone(),
+        progress: &show,
+    };
+    let measured = measure::run_tests(&bench);
+    bar.finish_and_clear();
+    let outcome = match measured {
+        Ok(mut tests) => {
+            let expectations = judge(&scenario, &mut tests, args.no_model);
+            let result = RunResult {
+                scenario: scenario.name.clone(),
+                description: scenario.description.clone(),
+                lab: lab.name().to_string(),
+                kernel: measure::kernel_release(),
+                mvlab_version: env!("CARGO_PKG_VERSION").to_string(),
+                started: measure::rfc3339(started),
+                duration_s: clock.elapsed().as_secs_f64(),
+                passed: expectations.iter().all(|e| e.passed),
+                tests,
+                expectations,
+            };
+            write_reports(&args, &result)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.outcome()
+        }
+    };
+    if args.keep {
+        return match lab.persist() {
+            Ok(()) => {
+                eprintln!(
+                    "lab `{0}` kept; remove it with `mvlab lab down {0}`",
+                    lab.name()
+                );
+                outcome
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Outcome::RuntimeFailure
+            }
+        };
+    }
+    match lab.down() {
+        Ok(_) => outcome,
+        Err(e) => {
+            eprintln!("{e}");
+            Outcome::RuntimeFailure
+        }
+    }
+}
+
+/// The scenario's expectations and, unless turned off, the model's prediction of every matrix.
+fn judge(
+    scenario: &Scenario,
+    tests: &mut [TestResult],
+    no_model: bool,
+) -> Vec<measure::ExpectationResult> {
+    let mut expectations = verdict::judge(scenario, tests);
+    if no_model {
+        return expectations;
+    }
+    for (spec, result) in scenario.tests.iter().zip(tests.iter_mut()) {
+        if let (TestKind::Matrix(test), TestResult::Matrix(measured)) = (&spec.kind, result) {
+            match model::predict_matrix(scenario, &spec.name, test) {
+                Ok(predicted) => {
+                    expectations.extend(verdict::conform(scenario, measured, &predicted))
+                }
+                Err(e) => eprintln!("warning: the model cannot predict `{}`: {e}", spec.name),
+            }
+        }
+    }
+    expectations
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), Outcome> {
+    std::fs::write(path, text).map_err(|e| {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        Outcome::RuntimeFailure
+    })
+}
+
+fn write_reports(args: &RunArgs, result: &RunResult) -> Outcome {
+    let json = || serde_json::to_string_pretty(result).expect("results serialise");
+    let json_to_stdout = args.json.as_deref() == Some(Path::new("-"));
+    if json_to_stdout {
+        println!("{}", json());
+    } else {
+        print!(
+            "{}",
+            report::text::render(result, report::text::Paint::for_stdout())
+        );
+    }
+    let files: [(Option<PathBuf>, &dyn Fn() -> String); 4] = [
+        (args.json.clone().filter(|_| !json_to_stdout), &json),
+        (args.junit.clone(), &|| report::junit::render(result)),
+        (args.prom.clone(), &|| report::prom::render(result)),
+        (args.report.as_ref().map(|d| d.join("index.html")), &|| {
+            report::html::render(result)
+        }),
+    ];
+    for (path, render) in files {
+        if let Some(path) = path
+            && let Err(outcome) = write_file(&path, &render())
+        {
+            return outcome;
+        }
+    }
+    if result.passed {
+        Outcome::Passed
+    } else {
+        Outcome::ExpectationFailed
+    }
+}

@@ -1,0 +1,61 @@
+//! SIGINT and SIGTERM for commands that build labs: instead of killing the process half-way, a
+//! signal sets `INTERRUPTED`, which builds, measurements and sends check, so the lab is torn down
+//! before the process exits.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::diag::Outcome;
+
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Sets `INTERRUPTED` on SIGINT or SIGTERM from now on (the handlers are in place when this
+/// returns), instead of letting either signal kill the process half-way through a build.
+fn install() -> std::io::Result<()> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            use tokio::signal::unix::{SignalKind, signal};
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    // The receiver waits for exactly one message.
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let streams = signal(SignalKind::interrupt())
+                    .and_then(|i| Ok((i, signal(SignalKind::terminate())?)));
+                let (mut int, mut term) = match streams {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                loop {
+                    tokio::select! {
+                        _ = int.recv() => {},
+                        _ = term.recv() => {},
+                    }
+                    INTERRUPTED.store(true, Ordering::Relaxed);
+                }
+            });
+        })?;
+    ready_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("the signal thread ended before it was ready"))?
+}
+
+/// Installs the handlers; the error is already reported when this fails.
+pub fn catch() -> Result<(), Outcome> {
+    install().map_err(|e| {
+        eprintln!("error: installing the SIGINT/SIGTERM handler: {e}");
+        Outcome::RuntimeFailure
+    })
+}

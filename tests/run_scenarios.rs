@@ -1,0 +1,73 @@
+//! Every shipped scenario through `mvlab run` on the real kernel (as root; fails without it):
+//! each passes its own expectations and the model's prediction, or exits 3 naming a feature this
+//! kernel lacks. `scenarios/` is the conformance suite; this keeps it honest.
+
+mod lab_support;
+
+use std::process::Command;
+
+use lab_support::{require_root, scenario_path, unique};
+
+/// Runs one scenario; a missing kernel feature is accepted only with exit 3 and the feature named.
+fn passes(name: &str) {
+    require_root();
+    let lab = unique(&format!("sc{}", name.len()));
+    let out = Command::new(env!("CARGO_BIN_EXE_mvlab"))
+        .arg("run")
+        .arg(scenario_path(name))
+        .args(["--name", &lab])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    match out.status.code() {
+        Some(0) => assert!(stdout.contains("PASSED"), "{stdout}"),
+        Some(3) => assert!(
+            stderr.contains("this kernel lacks"),
+            "{name}: exit 3 without naming the feature: {stderr}"
+        ),
+        code => panic!("{name}: exit {code:?}\n{stdout}\n{stderr}"),
+    }
+    let left: Vec<String> = mvlab::netns::list_named()
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.starts_with(&format!("mvlab-{lab}-")))
+        .collect();
+    assert!(left.is_empty(), "{name} left {left:?}");
+}
+
+macro_rules! scenario_tests {
+    ($($test:ident => $file:literal),* $(,)?) => {
+        $(#[test] fn $test() { passes($file); })*
+
+        #[test]
+        fn every_shipped_scenario_has_a_test() {
+            let covered = [$($file),*];
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
+                assert!(covered.contains(&stem.as_str()), "scenarios/{stem}.toml is not run by tests/run_scenarios.rs");
+            }
+        }
+    };
+}
+
+scenario_tests! {
+    default_scenario => "default",
+    bridge => "bridge",
+    vepa => "vepa",
+    vepa_hairpin => "vepa-hairpin",
+    private => "private",
+    private_hairpin => "private-hairpin",
+    passthru => "passthru",
+    source => "source",
+    host_shim => "host-shim",
+    vlan_trunk => "vlan-trunk",
+    scale_1000 => "scale-1000",
+    rfc2544 => "rfc2544",
+    latency => "latency",
+}
