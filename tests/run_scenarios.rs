@@ -70,4 +70,7 @@ scenario_tests! {
     scale_1000 => "scale-1000",
     rfc2544 => "rfc2544",
     latency => "latency",
+    switch_vlans => "switch-vlans",
+    switch_native_vlan => "switch-native-vlan",
+    switch_port_security => "switch-port-security",
 }
