@@ -18,7 +18,7 @@ use crate::addr::MacAddr;
 use crate::diag::{Diagnostic, Diagnostics, Outcome};
 use crate::netns::Netns;
 use crate::scenario::{ParentKind, SWITCH_NODE, Scenario};
-use crate::switch::{SwitchConfig, SwitchError, SwitchReport};
+use crate::switch::{EntryKind, SwitchConfig, SwitchError, SwitchReport};
 
 mod build;
 mod clean;
@@ -448,8 +448,17 @@ impl Lab {
         self.query(node, async |socket| socket.links().await)
     }
 
-    /// What the bridge in `node`'s namespace learned: (port name, MAC) pairs.
+    /// What the bridge in `node`'s namespace learned: (port name, MAC) pairs; for the switch
+    /// node of a lab with an emulated switch, the entries that switch learned.
     pub fn learned_fdb(&self, node: &str) -> Result<Vec<(String, MacAddr)>, LabError> {
+        if node == SWITCH_NODE && self.switch_config.is_some() {
+            let table = self.switch_report()?.map(|r| r.table).unwrap_or_default();
+            return Ok(table
+                .into_iter()
+                .filter(|e| e.kind != EntryKind::Static)
+                .map(|e| (e.port, e.mac))
+                .collect());
+        }
         self.query(node, async |socket| {
             let fdb = socket.learned_fdb().await?;
             let links = socket.links().await?;

@@ -24,7 +24,6 @@ use crate::engine::rx::{Capture, CaptureHandle, CaptureReport, CaptureSpec};
 use crate::engine::tx::{self, FlowSpec, Rate as TxRate, SendPlan};
 use crate::engine::wire::VlanTag;
 use crate::scenario::{HOST_NODE, MatrixTest, Role, SWITCH_NODE, Scenario, Station, Switch};
-use crate::switch::EntryKind;
 
 /// A device's promiscuity counter during a pass (`ip -d link`'s `promiscuity`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -310,24 +309,10 @@ impl Pass<'_> {
             .into_iter()
             .map(|s| (s.mac, s.name))
             .collect();
-        let learned: Vec<(String, MacAddr)> = match &scenario.switch {
-            Switch::Bridge(bridge) => lab
-                .learned_fdb(SWITCH_NODE)?
-                .into_iter()
-                .filter(|(port, _)| *port != bridge.name)
-                .collect(),
-            _ => lab
-                .switch_report()?
-                .map(|r| {
-                    r.table
-                        .into_iter()
-                        .filter(|e| e.kind != EntryKind::Static)
-                        .map(|e| (e.port, e.mac))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        };
-        for (port, mac) in learned {
+        for (port, mac) in lab.learned_fdb(SWITCH_NODE)? {
+            if matches!(&scenario.switch, Switch::Bridge(b) if port == b.name) {
+                continue;
+            }
             result.fdb.push(FdbEntry {
                 promiscuous_pass: self.promiscuous,
                 port,

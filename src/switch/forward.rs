@@ -402,10 +402,7 @@ impl Forwarding {
             let Some(tagged) = egress_tagging(&cfg.policy.vlan, vlan) else {
                 continue;
             };
-            plan.egress.push((
-                port,
-                (self.vlan_aware && tagged).then_some((pcp << 13) | vlan),
-            ));
+            plan.egress.push((port, self.push_tci(tagged, vlan, pcp)));
         }
         for &(port, _) in &plan.egress {
             self.ports[usize::from(port)].flooded += 1;
