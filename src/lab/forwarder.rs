@@ -23,6 +23,8 @@ use crate::switch::{Forwarder, SwitchConfig, SwitchReport};
 pub const DIR: &str = "/run/mvlab/switch";
 /// What `switch serve` prints on standard output once it forwards.
 pub const READY: &str = "forwarding";
+/// How long `switch serve` may take to open its ports.
+const START_WAIT: Duration = Duration::from_secs(10);
 /// How often a serving process writes its report.
 const STATE_EVERY: Duration = Duration::from_secs(1);
 /// How often a serving process looks at its stop flag.
@@ -84,14 +86,19 @@ pub(super) fn spawn(name: &LabName, exe: &Path) -> Result<Owner, LabError> {
                 exe.display()
             )))?
     };
-    let mut line = String::new();
+    // The child prints one line once it forwards, or exits (EOF) after writing its log.
+    let (tx, rx) = std::sync::mpsc::channel();
     if let Some(out) = child.stdout.take() {
-        // The child prints one line once it forwards, or exits (EOF) after writing its log.
-        BufReader::new(out)
-            .read_line(&mut line)
-            .map_err(LabError::io("waiting for the switch forwarder"))?;
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(out).read_line(&mut line);
+            // The receiver may have given up waiting.
+            let _ = tx.send(line);
+        });
     }
+    let line = rx.recv_timeout(START_WAIT).unwrap_or_default();
     if line.trim() != READY {
+        let _ = child.kill();
         let _ = child.wait();
         let why = fs::read_to_string(&log_file).unwrap_or_default();
         return Err(LabError::Io {
