@@ -170,6 +170,28 @@ fn lab_up_forwards_in_a_process_that_lab_down_stops() {
         ping(&lab.netns("e1"), "198.18.0.254"),
         "e1 reaches the peer through the switch"
     );
+    let second = mvlab()
+        .args([
+            "switch",
+            "serve",
+            "--lab",
+            &lab.lab,
+            "--prefix",
+            &lab.prefix,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        second.status.code(),
+        Some(2),
+        "a second forwarder is refused"
+    );
+    assert!(
+        String::from_utf8_lossy(&second.stderr)
+            .contains(&format!("already forwarded by process {pid}")),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     // Two echo requests in, two replies out, at least.
     lab.show_when(|r| rx(r, "p0") >= 2 && rx(r, "p1") >= 2);
     let text = mvlab()

@@ -101,10 +101,11 @@ pub(super) fn spawn(name: &LabName, exe: &Path) -> Result<Owner, LabError> {
         let _ = child.kill();
         let _ = child.wait();
         let why = fs::read_to_string(&log_file).unwrap_or_default();
+        // Its content goes into the error; the lab's teardown will not look for it.
+        let _ = fs::remove_file(&log_file);
         return Err(LabError::Io {
             what: format!(
-                "the emulated switch's forwarder did not start (its log {}: {})",
-                log_file.display(),
+                "the emulated switch's forwarder did not start (it said: {})",
                 why.trim()
             ),
             source: io::Error::other("forwarder exited"),
@@ -185,11 +186,36 @@ pub fn serve(
     stopped: impl Fn() -> bool,
 ) -> Result<SwitchReport, LabError> {
     let attached = Lab::attach(lab, prefix)?;
-    let Some(config) = attached.switch_config.clone() else {
-        return Err(LabError::BadInput(
-            crate::diag::Diagnostic::whole(None, format!("lab `{lab}` has no emulated switch"))
-                .hint("only labs of scenarios with `[switch] kind = \"emulated\"` have one")
+    let record = attached.record()?;
+    let refuse = |message: String, hint: &str| {
+        LabError::BadInput(
+            crate::diag::Diagnostic::whole(None, message)
+                .hint(hint)
                 .into(),
+        )
+    };
+    if !record.persistent {
+        return Err(refuse(
+            format!(
+                "lab `{lab}` is held by process {}, which forwards its switch itself",
+                record.owner.pid
+            ),
+            "only a persistent lab (`mvlab lab up`) is served by `switch serve`",
+        ));
+    }
+    if let Some(other) = record.forwarder.filter(|o| o.is_alive()) {
+        return Err(refuse(
+            format!(
+                "lab `{lab}`'s switch is already forwarded by process {}",
+                other.pid
+            ),
+            "two forwarders would send every frame twice; stop that one first",
+        ));
+    }
+    let Some(config) = attached.switch_config.clone() else {
+        return Err(refuse(
+            format!("lab `{lab}` has no emulated switch"),
+            "only labs of scenarios with `[switch] kind = \"emulated\"` have one",
         ));
     };
     fs::create_dir_all(DIR).map_err(LabError::io(format!("creating {DIR}")))?;
