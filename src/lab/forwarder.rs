@@ -4,7 +4,8 @@
 //! detached from the terminal, recorded in the lab's registry record and stopped by `lab down`
 //! and `clean` before anything else is removed. The serving process writes the switch's report
 //! to `/run/mvlab/switch/<prefix>-<lab>.json` every second, which `mvlab switch show` reads.
-//! This module starts, stops and finds forwarders; the forwarding itself is `crate::switch`.
+//! This module starts, stops and finds forwarders; it must not forward (that is `crate::switch`)
+//! nor remove anything of a lab but the forwarder's own process and files.
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Write};

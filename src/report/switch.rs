@@ -1,6 +1,7 @@
 //! The emulated switch's report as a person reads it: per-port counters with every drop by
 //! reason, per-VLAN counters, the table, and the event log (the last `EVENTS_SHOWN` events;
-//! JSON has them all). Used by the run's terminal report and `mvlab switch show`.
+//! JSON has them all). Used by the run's terminal report and `mvlab switch show`. It only
+//! formats a `SwitchReport`; it never asks a switch for one.
 
 use std::fmt::Write;
 
