@@ -133,6 +133,7 @@ fn main() {
         passed: true,
         tests,
         expectations: Vec::new(),
+        switch: None,
     };
     print!("{}", text::render(&run, Paint(false)));
     println!("\nwall clock per test:");

@@ -14,4 +14,5 @@ pub mod model;
 pub mod netns;
 pub mod report;
 pub mod scenario;
+pub mod switch;
 pub mod verdict;

@@ -1,7 +1,8 @@
 //! RFC 2889 address caching and learning rate on real Linux bridges (as root; fails without
 //! it): the measured capacity equals `fdb_max_learned` and the bridge's own count, an unlimited
 //! bridge learns every number tried, and a trial's flooded frames are what tcpdump sees on the
-//! monitor port; what the bridge holds afterwards is checked with `bridge fdb`.
+//! monitor port; what the bridge holds afterwards is checked with `bridge fdb`. The emulated
+//! switch is measured by the same test, unchanged.
 
 mod exhaust_support;
 mod lab_support;
@@ -166,5 +167,30 @@ fn the_learning_rate_of_a_bridge_is_what_the_sender_offers() {
     assert!(r.learning_rate_pps > 0.0);
     assert_eq!(r.trials[0].switch_learned, Some(500));
     assert_eq!(made_up_entries(lab.name()), 500);
+    lab.down().unwrap();
+}
+
+#[test]
+fn the_emulated_switch_is_measured_by_the_same_test() {
+    require_root();
+    // It forgets only by ageing: one second here, so each trial starts from an empty table.
+    let s = scenario(
+        "[switch]\nkind = \"emulated\"\nfdb_max_learned = 10\nageing_time = 1\n",
+        "kind = \"address_caching\"\naddresses = 24\nrate = \"20kpps\"\n",
+    );
+    let lab = up(&s, "xemul");
+    let stop = AtomicBool::new(false);
+    let TestKind::AddressCaching(test) = &s.tests[0].kind else {
+        unreachable!()
+    };
+    let r = address_caching::measure(&bench(&lab, &s, &stop), "cache", test).unwrap();
+    assert_eq!(
+        (r.capacity, r.switch_limit, r.switch_learned),
+        (10, Some(10), Some(10))
+    );
+    // The switch's own report agrees: its table holds at most the limit of made-up addresses.
+    let report = lab.switch_report().unwrap().unwrap();
+    let made_up = report.table.iter().filter(|e| e.mac.0[0] == 0x06).count();
+    assert_eq!(made_up, 10);
     lab.down().unwrap();
 }

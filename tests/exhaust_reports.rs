@@ -250,6 +250,7 @@ fn sample() -> RunResult {
                 detail: "expected = 0%, but the value@4 is 3%".into(),
             },
         ],
+        switch: None,
     }
 }
 

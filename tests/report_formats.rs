@@ -45,6 +45,7 @@ fn sample() -> RunResult {
         started: "2026-11-22T10:00:00Z".into(),
         duration_s: 1.5,
         passed: false,
+        switch: None,
         tests: vec![
             TestResult::Matrix(MatrixResult {
                 name: "matrix".into(),

@@ -239,6 +239,7 @@ fn small_run() -> RunResult {
         started: "2026-11-22T10:00:00Z".into(),
         duration_s: 12.25,
         passed: false,
+        switch: None,
         tests: vec![
             TestResult::Matrix(small_matrix()),
             TestResult::Latency(LatencyResult {

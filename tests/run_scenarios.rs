@@ -79,4 +79,7 @@ scenario_tests! {
     endpoint_ramp_bcqueue => "endpoint-ramp-bcqueue",
     mac_sweep => "mac-sweep",
     ip_exhaustion => "ip-exhaustion",
+    switch_vlans => "switch-vlans",
+    switch_native_vlan => "switch-native-vlan",
+    switch_port_security => "switch-port-security",
 }

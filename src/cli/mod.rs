@@ -15,6 +15,7 @@ mod lab;
 mod run;
 mod signals;
 mod simulate;
+mod switch;
 mod traffic;
 
 /// Build macvlan labs in network namespaces, predict every frame's path, and measure what the
@@ -46,6 +47,8 @@ pub enum Command {
     Capture(traffic::CaptureArgs),
     /// Send every arriving test frame back with its MACs swapped (round-trip latency).
     Reflect(traffic::ReflectArgs),
+    /// The emulated switch of a persistent lab: serve it, show its counters and events.
+    Switch(switch::SwitchArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn run(command: Command) -> Outcome {
         Command::Gen(args) => traffic::gen_command(&args),
         Command::Capture(args) => traffic::capture_command(&args),
         Command::Reflect(args) => traffic::reflect_command(&args),
+        Command::Switch(args) => switch::run(args),
     }
 }
 

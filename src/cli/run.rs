@@ -149,10 +149,17 @@ pub fn run(args: RunArgs) -> Outcome {
         pcap_dir: args.pcap.clone(),
         progress: &show,
     };
-    let measured = measure::run_tests(&bench);
+    let measured = measure::run_tests(&bench)
+        .map_err(|e| (e.to_string(), e.outcome()))
+        .and_then(|tests| {
+            let switch = lab
+                .switch_report()
+                .map_err(|e| (e.to_string(), e.outcome()))?;
+            Ok((tests, switch))
+        });
     bar.finish_and_clear();
     let outcome = match measured {
-        Ok(mut tests) => {
+        Ok((mut tests, switch)) => {
             let expectations = judge(&scenario, &mut tests, args.no_model);
             let result = RunResult {
                 scenario: scenario.name.clone(),
@@ -165,12 +172,13 @@ pub fn run(args: RunArgs) -> Outcome {
                 passed: expectations.iter().all(|e| e.passed),
                 tests,
                 expectations,
+                switch,
             };
             write_reports(&args, &result)
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            e.outcome()
+        Err((message, outcome)) => {
+            eprintln!("error: {message}");
+            outcome
         }
     };
     if args.keep {

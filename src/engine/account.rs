@@ -247,7 +247,7 @@ impl FlowTally {
 /// A multiply-rotate hasher for the small integer keys of the hot path (flow ids, MACs packed in
 /// a u64): several times cheaper than SipHash; these keys come from the lab, not an attacker.
 #[derive(Debug, Clone, Copy, Default)]
-struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
@@ -269,7 +269,7 @@ impl Hasher for KeyHasher {
     }
 }
 
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
 fn mac_key(mac: MacAddr) -> u64 {
     let mut b = [0u8; 8];

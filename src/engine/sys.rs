@@ -338,6 +338,39 @@ impl PacketSocket {
         }
     }
 
+    /// Sends `frames` (at most `MAX_BATCH`) with one `sendmmsg`, each frame gathered from two
+    /// parts (a rewritten header and the rest, left where it was received). Returns how many
+    /// the kernel took; it stops at the first it refused.
+    pub fn send_gather(&self, frames: &[[&[u8]; 2]]) -> io::Result<usize> {
+        let n = frames.len().min(MAX_BATCH);
+        // SAFETY: iovec and mmsghdr are plain old data; all-zero is valid.
+        let mut iov: [[libc::iovec; 2]; MAX_BATCH] = unsafe { zeroed() };
+        let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { zeroed() };
+        for i in 0..n {
+            for (v, part) in iov[i].iter_mut().zip(frames[i]) {
+                v.iov_base = part.as_ptr() as *mut libc::c_void;
+                v.iov_len = part.len();
+            }
+            msgs[i].msg_hdr.msg_iov = iov[i].as_mut_ptr();
+            msgs[i].msg_hdr.msg_iovlen = 2;
+        }
+        // SAFETY: every msg points at two iovecs over live slices; the socket is bound, so no
+        // address is needed; the kernel only reads the frames.
+        let sent = unsafe { libc::sendmmsg(self.fd.as_raw_fd(), msgs.as_mut_ptr(), n as u32, 0) };
+        if sent < 0 {
+            Err(last_error("sendmmsg"))
+        } else {
+            Ok(sent as usize)
+        }
+    }
+
+    /// A receive buffer of `bytes`, above the sysctl limit when root (SO_RCVBUFFORCE).
+    pub fn set_receive_buffer(&self, bytes: usize) -> io::Result<()> {
+        let v = bytes.min(i32::MAX as usize) as libc::c_int;
+        self.set_int(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, v)
+            .or_else(|_| self.set_int(libc::SOL_SOCKET, libc::SO_RCVBUF, v))
+    }
+
     /// Receives up to `meta.len()` frames into `buf` slots of `slot` bytes, each starting at
     /// `headroom` within its slot. With `block`, waits for the first (at most the receive
     /// timeout); without, takes only what is there. Returns how many.
@@ -467,6 +500,37 @@ fn poll_in(fd: RawFd, timeout: Duration) -> io::Result<bool> {
         return Err(last_error("poll"));
     }
     Ok(r > 0)
+}
+
+/// Waits up to `timeout` until one of `sockets` has a frame to read; sets `ready[i]` for each
+/// that has. Returns how many are ready (0 when the wait ended first or a signal came).
+pub fn poll_readable(
+    sockets: &[PacketSocket],
+    timeout: Duration,
+    ready: &mut [bool],
+) -> io::Result<usize> {
+    const MAX_POLLED: usize = 1024;
+    let n = sockets.len().min(ready.len()).min(MAX_POLLED);
+    // SAFETY: pollfd is plain old data; all-zero is valid.
+    let mut fds: [libc::pollfd; MAX_POLLED] = unsafe { zeroed() };
+    for (fd, s) in fds.iter_mut().zip(&sockets[..n]) {
+        fd.fd = s.fd.as_raw_fd();
+        fd.events = libc::POLLIN;
+    }
+    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: `fds[..n]` are valid pollfds over open descriptors.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), n as libc::nfds_t, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(0);
+        }
+        return Err(last_error("poll"));
+    }
+    for (flag, fd) in ready.iter_mut().zip(&fds[..n]) {
+        *flag = fd.revents & (libc::POLLIN | libc::POLLERR) != 0;
+    }
+    Ok(r as usize)
 }
 
 /// A VLAN tag from packet metadata: `(tpid, tci)`, when the kernel says one was stripped.

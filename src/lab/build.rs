@@ -501,7 +501,7 @@ impl Planner<'_> {
     /// socket that creates it, and its inventory label.
     fn parent_wire(&mut self, mtu: u32, parent: &str, port: &Port) -> (LinkSpec, Sender, String) {
         let (ns, name, mac) = match &self.s.switch {
-            Switch::Bridge(_) => (SWITCH, port.name.clone(), None),
+            Switch::Bridge(_) | Switch::Emulated(_) => (SWITCH, port.name.clone(), None),
             Switch::None { .. } => {
                 let peer = &self.s.peers[0];
                 (self.ns(&peer.name), peer.interface.clone(), Some(peer.mac))
@@ -515,7 +515,7 @@ impl Planner<'_> {
         spec.master = self.bridge;
         let node = self.namespaces[ns].node.clone();
         match &self.s.switch {
-            Switch::Bridge(_) => {
+            Switch::Bridge(_) | Switch::Emulated(_) => {
                 self.ports.push((index, port.clone()));
                 self.interface(
                     SWITCH,
@@ -608,7 +608,7 @@ impl Planner<'_> {
                     ipv4: vec![ipv4],
                     ipv6,
                     mode: Some(net.mode),
-                    vlan: net.vlan,
+                    vlan: net.vlan.or(net.frame_vlan),
                     link: Some(base.label.clone()),
                     network: Some(net.name.clone()),
                 },
@@ -709,7 +709,7 @@ impl Planner<'_> {
                 ipv4: vec![ipv4],
                 ipv6,
                 mode: Some(MacvlanMode::Bridge),
-                vlan: net.vlan,
+                vlan: net.vlan.or(net.frame_vlan),
                 link: Some(base.label.clone()),
                 network: Some(net.name.clone()),
             },
@@ -824,7 +824,7 @@ impl Planner<'_> {
                 ipv4: Vec::new(),
                 ipv6: Vec::new(),
                 mode: None,
-                vlan: None,
+                vlan: net.frame_vlan,
                 link: Some(link),
                 network: Some(net.name.clone()),
             };
@@ -893,8 +893,14 @@ impl Planner<'_> {
         }
     }
 
+    /// Bridge port flags; the emulated switch's ports are plain veths whose flags its
+    /// forwarder applies itself.
     fn ports(&mut self) {
-        for (index, port) in std::mem::take(&mut self.ports) {
+        let ports = std::mem::take(&mut self.ports);
+        if self.bridge.is_none() {
+            return;
+        }
+        for (index, port) in ports {
             self.step(1, Sender::Lab(SWITCH), Op::PortFlags { index, port });
         }
     }

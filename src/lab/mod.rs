@@ -18,10 +18,12 @@ use serde::Serialize;
 use crate::addr::MacAddr;
 use crate::diag::{Diagnostic, Diagnostics, Outcome};
 use crate::netns::Netns;
-use crate::scenario::{ParentKind, Scenario};
+use crate::scenario::{ParentKind, SWITCH_NODE, Scenario};
+use crate::switch::{EntryKind, SwitchConfig, SwitchError, SwitchReport};
 
 mod build;
 mod clean;
+pub mod forwarder;
 mod grow;
 pub mod inventory;
 pub mod probe;
@@ -168,6 +170,8 @@ pub enum LabError {
         #[source]
         source: io::Error,
     },
+    #[error(transparent)]
+    Switch(#[from] SwitchError),
 }
 
 impl LabError {
@@ -176,6 +180,7 @@ impl LabError {
         match self {
             LabError::BadInput(_) | LabError::Unknown { .. } => Outcome::BadInput,
             LabError::MissingFeature(_) => Outcome::MissingFeature,
+            LabError::Switch(e) => e.outcome(),
             _ => Outcome::RuntimeFailure,
         }
     }
@@ -226,6 +231,10 @@ pub struct Lab {
     persistent: bool,
     /// Set once torn down (or handed over), so `Drop` does nothing.
     done: bool,
+    /// The emulated switch's settings, when the lab has one.
+    switch_config: Option<SwitchConfig>,
+    /// Who forwards for the emulated switch.
+    switch: forwarder::Running,
 }
 
 /// A node of a live lab: what it is and its namespace.
@@ -291,8 +300,9 @@ impl Lab {
             record.phase = Phase::Up;
             record.persistent = options.persistent;
             record.inventory = Some(built.inventory.clone());
-            // Until the record says so, the lab is not persistent: if writing it fails, dropping
-            // `lab` removes what was built.
+            record.switch = SwitchConfig::of(scenario);
+            // Until the record says so and the switch forwards, the lab is not persistent: if
+            // either fails, dropping `lab` removes what was built.
             let mut lab = Lab {
                 name: name.clone(),
                 inventory: built.inventory,
@@ -300,8 +310,11 @@ impl Lab {
                 first_deleted,
                 persistent: false,
                 done: false,
+                switch_config: record.switch.clone(),
+                switch: forwarder::Running::None,
             };
             registry::update(registry_dir(), &record)?;
+            lab.start_switch(options.persistent)?;
             lab.persistent = options.persistent;
             Ok(lab)
         })
@@ -337,7 +350,44 @@ impl Lab {
             first_deleted: record.first_deleted,
             persistent: true,
             done: false,
+            switch_config: record.switch,
+            switch: record
+                .forwarder
+                .map_or(forwarder::Running::None, forwarder::Running::Process),
         })
+    }
+
+    /// Starts forwarding for an emulated switch: on a thread of this process, or for a lab that
+    /// outlives it, in a `switch serve` process.
+    fn start_switch(&mut self, persistent: bool) -> Result<(), LabError> {
+        let Some(config) = self.switch_config.clone() else {
+            return Ok(());
+        };
+        self.switch = if persistent {
+            let exe = std::env::current_exe()
+                .map_err(LabError::io("finding this program to run `switch serve`"))?;
+            forwarder::Running::Process(forwarder::spawn(&self.name, &exe)?)
+        } else {
+            forwarder::Running::Thread(forwarder::start_thread(self, config)?)
+        };
+        Ok(())
+    }
+
+    /// The emulated switch's counters, table and events now (`None` without one).
+    pub fn switch_report(&self) -> Result<Option<SwitchReport>, LabError> {
+        match &self.switch {
+            forwarder::Running::None => Ok(None),
+            forwarder::Running::Thread(f) => Ok(Some(f.report()?)),
+            forwarder::Running::Process(_) => forwarder::read_state(&self.name),
+        }
+    }
+
+    /// Stops a forwarder thread (a serving process is stopped by `remove`); its final report.
+    fn stop_switch(&mut self) -> Option<SwitchReport> {
+        match std::mem::take(&mut self.switch) {
+            forwarder::Running::Thread(f) => f.stop().ok(),
+            _ => None,
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -403,8 +453,17 @@ impl Lab {
         self.query(node, async |socket| socket.links().await)
     }
 
-    /// What the bridge in `node`'s namespace learned: (port name, MAC) pairs.
+    /// What the bridge in `node`'s namespace learned: (port name, MAC) pairs; for the switch
+    /// node of a lab with an emulated switch, the entries that switch learned.
     pub fn learned_fdb(&self, node: &str) -> Result<Vec<(String, MacAddr)>, LabError> {
+        if node == SWITCH_NODE && self.switch_config.is_some() {
+            let table = self.switch_report()?.map(|r| r.table).unwrap_or_default();
+            return Ok(table
+                .into_iter()
+                .filter(|e| e.kind != EntryKind::Static)
+                .map(|e| (e.port, e.mac))
+                .collect());
+        }
         self.query(node, async |socket| {
             let fdb = socket.learned_fdb().await?;
             let links = socket.links().await?;
@@ -449,12 +508,17 @@ impl Lab {
             })
     }
 
-    /// Keeps the lab after this value is dropped and the process exits.
+    /// Keeps the lab after this value is dropped and the process exits. An emulated switch
+    /// forwarding on a thread of this process is handed over to a `switch serve` process.
     pub fn persist(&mut self) -> Result<(), LabError> {
         let mut record = self.record()?;
         record.persistent = true;
         registry::update(registry_dir(), &record)?;
         self.persistent = true;
+        if matches!(self.switch, forwarder::Running::Thread(_)) {
+            self.stop_switch();
+            self.start_switch(true)?;
+        }
         Ok(())
     }
 
@@ -470,6 +534,7 @@ impl Lab {
     /// Removes the lab, returning once the kernel has destroyed its namespaces.
     pub fn down(mut self) -> Result<TeardownReport, LabError> {
         self.done = true;
+        self.stop_switch();
         let namespaces = std::mem::take(&mut self.namespaces);
         remove(
             &self.name,
@@ -490,6 +555,7 @@ impl Drop for Lab {
         if self.done || self.persistent {
             return;
         }
+        self.stop_switch();
         let namespaces = std::mem::take(&mut self.namespaces);
         let doomed = namespaces
             .into_iter()
@@ -512,6 +578,9 @@ fn remove(
 ) -> Result<TeardownReport, LabError> {
     let dir = registry_dir();
     if let Some(mut record) = registry::read(dir, &name.prefix, &name.lab)? {
+        if let Some(owner) = record.forwarder.take() {
+            forwarder::stop_process(name, owner);
+        }
         record.phase = Phase::TearingDown;
         record.persistent = false;
         record.owner = Owner::current().map_err(LabError::io("reading /proc/self/stat"))?;
@@ -740,6 +809,8 @@ fn register(
         namespaces,
         first_deleted: first_deleted.to_vec(),
         inventory: None,
+        switch: None,
+        forwarder: None,
     };
     let dir = registry_dir();
     match registry::create(dir, &record) {

@@ -86,7 +86,7 @@ impl Feature {
             }
             Feature::Macvtap => "load the macvtap module (modprobe macvtap)",
             Feature::Vlan => {
-                "load the 8021q module (modprobe 8021q), or remove `vlan` from the network"
+                "load the 8021q module (modprobe 8021q), or set `tagged_frames = true` on the network (its endpoints then tag their frames themselves), or remove `vlan`"
             }
             Feature::Ipvlan => "load the ipvlan module (modprobe ipvlan)",
         }

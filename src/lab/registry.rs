@@ -14,6 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::inventory::Inventory;
+use crate::switch::SwitchConfig;
 
 /// Where records live.
 pub const DIR: &str = "/run/mvlab/labs";
@@ -33,6 +34,11 @@ impl Owner {
             io::Error::new(io::ErrorKind::InvalidData, "cannot read /proc/self/stat")
         })?;
         Ok(Owner { pid, start_time })
+    }
+
+    /// The running process `pid`, identified by its start time; `None` when there is none.
+    pub fn of(pid: u32) -> io::Result<Option<Owner>> {
+        Ok(start_time(pid)?.map(|start_time| Owner { pid, start_time }))
     }
 
     /// True while the owning process runs (a new process with the same pid does not count).
@@ -91,6 +97,12 @@ pub struct Record {
     pub first_deleted: Vec<(String, String)>,
     /// Set once the lab is built.
     pub inventory: Option<Inventory>,
+    /// The emulated switch's settings, when the lab has one (`mvlab switch serve` reads them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch: Option<SwitchConfig>,
+    /// The `mvlab switch serve` process forwarding a persistent lab's emulated switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarder: Option<Owner>,
 }
 
 /// How a lab looks from outside, for `lab ls` and `clean`.
@@ -307,6 +319,8 @@ mod tests {
             namespaces: vec![format!("mvlab-{lab}-host")],
             first_deleted: vec![(format!("mvlab-{lab}-host"), "eth0".into())],
             inventory: None,
+            switch: None,
+            forwarder: None,
         }
     }
 

@@ -1,15 +1,26 @@
 //! The switch's forwarding table and port counters as measurements read them: how many addresses
 //! it learned, its limit, each port's counters and drops, and forgetting what it learned between
 //! trials. This is the one lab-level seam the exhaustion tests use, so they work unchanged
-//! against any switch the lab builds: today a Linux bridge in the `switch` namespace (read and
-//! flushed over rtnetlink); another kind of switch answers the same two calls. It never builds a
-//! switch (that is `build`) and never decides what a count means (that is `measure`).
+//! against any switch the lab builds: a Linux bridge in the `switch` namespace (read and flushed
+//! over rtnetlink) or the emulated switch (read from its report; it takes no flush request, so
+//! forgetting waits for its entries to age out). It never builds or runs a switch (that is
+//! `build` and `forwarder`) and never decides what a count means (that is `measure`).
+
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::rtnl::{LinkState, Request};
 use super::{Lab, LabError};
 use crate::scenario::SWITCH_NODE;
+use crate::switch::{EntryKind, SwitchReport};
+
+/// The longest ageing time forgetting an emulated switch's table may wait out.
+const MAX_AGEING_WAIT: u32 = 10;
+/// How often an ageing table is looked at.
+const AGEING_POLL: Duration = Duration::from_millis(200);
+/// What the emulated switch's ageing may take past `ageing_time` (it ages once a second).
+const AGEING_SLACK: Duration = Duration::from_secs(3);
 
 /// The switch's forwarding table and ports at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +58,36 @@ impl PortCounters {
     }
 }
 
+/// The entries an emulated switch learned (dynamic and sticky ones; static ones are not learned).
+fn learned_entries(report: &SwitchReport) -> u32 {
+    report
+        .table
+        .iter()
+        .filter(|e| e.kind != EntryKind::Static)
+        .count() as u32
+}
+
 impl Lab {
+    /// The emulated switch's table and ports, as a `SwitchTable`.
+    fn emulated_table(&self, report: &SwitchReport) -> SwitchTable {
+        SwitchTable {
+            device: format!("{SWITCH_NODE}:emulated"),
+            learned: learned_entries(report),
+            limit: self.switch_config.as_ref().and_then(|c| c.fdb_max_learned),
+            ports: report
+                .ports
+                .iter()
+                .map(|p| PortCounters {
+                    port: format!("{SWITCH_NODE}:{}", p.name),
+                    rx_packets: p.rx_frames,
+                    tx_packets: p.tx_frames,
+                    rx_dropped: p.drops.iter().map(|d| d.frames).sum(),
+                    tx_dropped: 0,
+                })
+                .collect(),
+        }
+    }
+
     /// The switch device (a bridge) and its ports, by interface name; `None` without a switch.
     fn switch_devices(&self) -> Option<(String, Vec<String>)> {
         let node = self.node(SWITCH_NODE)?;
@@ -64,6 +104,9 @@ impl Lab {
     /// The switch's learned-address count, limit and port counters; `None` when the lab has
     /// no switch (a bare wire).
     pub fn switch_table(&self) -> Result<Option<SwitchTable>, LabError> {
+        if let Some(report) = self.switch_report()? {
+            return Ok(Some(self.emulated_table(&report)));
+        }
         let Some((bridge, ports)) = self.switch_devices() else {
             return Ok(None);
         };
@@ -84,8 +127,40 @@ impl Lab {
     }
 
     /// Makes the switch forget every address it learned (static entries stay); nothing to do
-    /// without a switch.
+    /// without a switch. A bridge flushes at once; the emulated switch forgets as its entries
+    /// age, so this waits for that (refused when its ageing time is long).
     pub fn flush_switch_table(&self) -> Result<(), LabError> {
+        if let Some(config) = &self.switch_config {
+            if config.ageing_time > MAX_AGEING_WAIT {
+                return Err(LabError::bad(
+                    format!(
+                        "the emulated switch forgets learned addresses only as they age, and its ageing_time is {} s",
+                        config.ageing_time
+                    ),
+                    format!(
+                        "set [switch] ageing_time to at most {MAX_AGEING_WAIT} for address tests"
+                    ),
+                ));
+            }
+            let deadline = Duration::from_secs(u64::from(config.ageing_time)) + AGEING_SLACK;
+            let started = Instant::now();
+            loop {
+                let learned = self.switch_report()?.map_or(0, |r| learned_entries(&r));
+                if learned == 0 {
+                    return Ok(());
+                }
+                if started.elapsed() > deadline {
+                    return Err(LabError::bad(
+                        format!(
+                            "the emulated switch still holds {learned} learned addresses {:.0} s after they should have aged out",
+                            deadline.as_secs_f64()
+                        ),
+                        "something keeps sending from them; stop that traffic during address tests",
+                    ));
+                }
+                std::thread::sleep(AGEING_POLL);
+            }
+        }
         let Some((bridge, _)) = self.switch_devices() else {
             return Ok(());
         };

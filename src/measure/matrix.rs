@@ -8,7 +8,9 @@
 //! drained, the promiscuity counters and the bridge's table are read while the sockets still
 //! hold their state, and the captures stop. Matrix frames carry the test payload right after the
 //! Ethernet header (IEEE local experimental EtherType 0x88B5): their class is their destination
-//! MAC and tag, nothing else.
+//! MAC and tag, nothing else. A station of a tagged-frame network puts its VLAN's tag outermost
+//! on everything it sends, the priming frame included, and counts only frames whose outer tag is
+//! its VLAN's (as the `PARENT.VID` sub-interface it stands in for would).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -195,16 +197,34 @@ impl Pass<'_> {
     /// every sender before any test frame (as the model assumes).
     fn prime(&self) -> Result<(), MeasureError> {
         for (s, from) in self.senders.iter().enumerate() {
-            let flow = FlowSpec::new(
+            let mut flow = FlowSpec::new(
                 flow_id(s, PRIMING_CLASS as usize, NO_DESTINATION),
                 UNKNOWN_UNICAST_MAC,
                 FRAME_LEN,
                 Some(1),
             );
+            flow.tags = self.tags(from, None);
             self.send(from, vec![flow])?;
         }
         std::thread::sleep(DRAIN);
         Ok(())
+    }
+
+    /// The 802.1Q tags a frame from `from` carries, outermost first: the station's own VLAN
+    /// in tagged-frame mode, then the class's tag.
+    fn tags(&self, from: &Station, class_vlan: Option<u16>) -> Vec<VlanTag> {
+        self.bench
+            .scenario
+            .frame_vlan(&from.name)
+            .into_iter()
+            .chain(class_vlan)
+            .map(|vid| VlanTag {
+                tpid: 0x8100,
+                pcp: 0,
+                dei: false,
+                vid,
+            })
+            .collect()
     }
 
     fn send_all(&self) -> Result<(), MeasureError> {
@@ -235,14 +255,7 @@ impl Pass<'_> {
                         Some(u64::from(self.spec.frames)),
                     );
                     flow.rate = TxRate::Pps(PACE_PPS);
-                    if class.tagged {
-                        flow.tags = vec![VlanTag {
-                            tpid: 0x8100,
-                            pcp: 0,
-                            dei: false,
-                            vid: self.spec.vlan,
-                        }];
-                    }
+                    flow.tags = self.tags(from, class.tagged.then_some(self.spec.vlan));
                     flows.push(flow);
                 }
             }
@@ -270,9 +283,9 @@ impl Pass<'_> {
                 promiscuity: link.promiscuity,
             });
         }
-        let Switch::Bridge(bridge) = &scenario.switch else {
+        if !scenario.switch.has_ports() {
             return Ok(());
-        };
+        }
         let mut ports: Vec<String> = scenario
             .parents
             .iter()
@@ -297,7 +310,7 @@ impl Pass<'_> {
             .map(|s| (s.mac, s.name))
             .collect();
         for (port, mac) in lab.learned_fdb(SWITCH_NODE)? {
-            if port == bridge.name {
+            if matches!(&scenario.switch, Switch::Bridge(b) if port == b.name) {
                 continue;
             }
             result.fdb.push(FdbEntry {
@@ -314,11 +327,24 @@ impl Pass<'_> {
     fn cells(&self, reports: &[CaptureReport]) -> Vec<Cell> {
         let received: Vec<HashMap<u32, u64>> = reports
             .iter()
-            .map(|r| {
+            .zip(self.receivers)
+            .map(|(r, to)| {
+                let vlan = self.bench.scenario.frame_vlan(&to.name);
                 r.received
                     .flows
                     .iter()
-                    .map(|f| (f.flow, f.received))
+                    .map(|f| {
+                        let counted = match vlan {
+                            None => f.received,
+                            Some(vid) => f
+                                .tags
+                                .iter()
+                                .filter(|t| t.tags.as_slice().first().is_some_and(|o| o.vid == vid))
+                                .map(|t| t.frames)
+                                .sum(),
+                        };
+                        (f.flow, counted)
+                    })
                     .collect()
             })
             .collect();

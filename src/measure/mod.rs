@@ -42,6 +42,9 @@ pub struct RunResult {
     pub passed: bool,
     pub tests: Vec<TestResult>,
     pub expectations: Vec<ExpectationResult>,
+    /// The emulated switch's counters, table and event log over the run (none with a bridge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch: Option<crate::switch::SwitchReport>,
 }
 
 /// One test's measured result, tagged by kind.

@@ -21,7 +21,7 @@ use crate::engine::Attachment;
 use crate::engine::reflect::{ReflectSpec, Reflector};
 use crate::engine::rx::{Capture, CaptureSpec};
 use crate::engine::tx::{self, FlowSpec, IpEnds, SendPlan};
-use crate::engine::wire::PayloadKind;
+use crate::engine::wire::{PayloadKind, VlanTag};
 use crate::scenario::Station;
 
 /// The Ethernet FCS: scenario frame sizes count it, the kernel is handed frames without it.
@@ -205,7 +205,21 @@ impl<'a> Path<'a> {
             rate: spec.pps.map_or(tx::Rate::Max, tx::Rate::Pps),
             ..FlowSpec::new(flow, self.to.mac, len, count)
         };
-        let encapsulation = Encapsulation::choose(self.ipv4.is_some(), len);
+        // Tagged-frame mode: the sender's network VLAN rides on every frame.
+        flow.tags = self
+            .bench
+            .scenario
+            .frame_vlan(&self.from.name)
+            .map(|vid| VlanTag {
+                tpid: 0x8100,
+                pcp: 0,
+                dei: false,
+                vid,
+            })
+            .into_iter()
+            .collect();
+        // A tagged frame's IP stack would not see it: tagged-frame mode sends raw frames.
+        let encapsulation = Encapsulation::choose(self.ipv4.is_some() && flow.tags.is_empty(), len);
         if let (Encapsulation::Ipv4Udp, Some((src4, dst4))) = (encapsulation, self.ipv4) {
             flow.kind = PayloadKind::Ipv4Udp;
             flow.ip = IpEnds {

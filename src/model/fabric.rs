@@ -10,10 +10,13 @@ use ipnetwork::{Ipv4Network, Ipv6Network};
 
 use crate::addr::MacAddr;
 use crate::model::ModelError;
-use crate::model::frame::link_local;
+use crate::model::frame::{Frame, link_local};
 use crate::scenario::{HOST_NODE, MacvlanMode, ParentKind, Port, SWITCH_NODE, Scenario, Switch};
 
 pub type NodeId = usize;
+
+/// How traces name the emulated switch.
+pub const EMULATED_NAME: &str = "the emulated switch";
 pub type DevId = usize;
 pub type LinkId = usize;
 pub type PortId = usize;
@@ -39,6 +42,9 @@ pub struct Node {
     pub ipv6: Option<(Ipv6Addr, Vec<Ipv6Network>)>,
     /// Index into `Scenario::networks` the node is addressed from, when it has one.
     pub network: Option<usize>,
+    /// Tagged-frame mode: the VLAN id the node puts on every test frame it sends and looks for
+    /// on every frame it receives.
+    pub tag: Option<u16>,
 }
 
 /// A macvlan device: an endpoint's interface or the host shim.
@@ -109,13 +115,24 @@ pub struct SwitchPort {
     pub attached: Attached,
 }
 
-/// The Linux bridge of the switch namespace.
+/// The switch of the switch namespace: a Linux bridge, or mvlab's emulated switch (the same
+/// ports and table settings, plus the rules of `emulated.rs`).
 #[derive(Debug, Clone)]
 pub struct BridgeDev {
     pub name: String,
     pub ports: Vec<SwitchPort>,
     pub ageing_time: u32,
     pub fdb_max_learned: Option<u32>,
+    pub kind: SwitchKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwitchKind {
+    Bridge,
+    Emulated {
+        /// New entries learned per second at most.
+        learning_rate: Option<u32>,
+    },
 }
 
 /// What the parents plug into.
@@ -224,6 +241,7 @@ impl Fabric {
                 ipv4,
                 ipv6,
                 network: s.host.addresses.iter().find(on_parent).map(|a| a.network),
+                tag: None,
             });
         }
         let mut devs = Vec::new();
@@ -248,6 +266,7 @@ impl Fabric {
                 ipv4: Some((shim.ipv4, vec![net.ipv4.ip_range])),
                 ipv6,
                 network: Some(shim.network),
+                tag: net.frame_vlan,
             });
             devs.push(Macvlan {
                 node,
@@ -282,6 +301,7 @@ impl Fabric {
                 ipv4: Some((e.ipv4, vec![net.ipv4.subnet])),
                 ipv6,
                 network: Some(e.network),
+                tag: net.frame_vlan,
             });
             devs.push(Macvlan {
                 node,
@@ -314,6 +334,7 @@ impl Fabric {
                     _ => None,
                 },
                 network: Some(p.network),
+                tag: net.and_then(|n| n.frame_vlan),
             });
             peers.push(PeerDev { node, port: None });
         }
@@ -357,8 +378,25 @@ impl Fabric {
             link.devs.push(id);
         }
 
-        let segment = match &s.switch {
-            Switch::None { .. } => {
+        let table = match &s.switch {
+            Switch::None { .. } => None,
+            Switch::Bridge(b) => Some((
+                b.name.clone(),
+                b.ageing_time,
+                b.fdb_max_learned,
+                SwitchKind::Bridge,
+            )),
+            Switch::Emulated(e) => Some((
+                EMULATED_NAME.to_string(),
+                e.ageing_time,
+                e.fdb_max_learned,
+                SwitchKind::Emulated {
+                    learning_rate: e.learning_rate,
+                },
+            )),
+        };
+        let segment = match table {
+            None => {
                 if s.parents.len() != 1 || s.peers.len() > 1 {
                     return Err(ModelError::Inconsistent(format!(
                         "a bare wire joins one parent to at most one peer, not {} parents and {} peers",
@@ -371,7 +409,7 @@ impl Fabric {
                     peer: (!peers.is_empty()).then_some(0),
                 }
             }
-            Switch::Bridge(b) => {
+            Some((name, ageing_time, fdb_max_learned, kind)) => {
                 let mut ports = Vec::new();
                 for (i, p) in s.parents.iter().enumerate() {
                     if p.kind == ParentKind::Veth {
@@ -390,10 +428,11 @@ impl Fabric {
                     });
                 }
                 Segment::Bridge(BridgeDev {
-                    name: b.name.clone(),
+                    name,
                     ports,
-                    ageing_time: b.ageing_time,
-                    fdb_max_learned: b.fdb_max_learned,
+                    ageing_time,
+                    fdb_max_learned,
+                    kind,
                 })
             }
         };
@@ -429,6 +468,17 @@ impl Fabric {
                 known: names.join(", "),
             }
         })
+    }
+
+    /// A test frame as `node` puts it on its interface: in tagged-frame mode with its VLAN tag.
+    pub fn sent_by(&self, node: NodeId, frame: Frame) -> Frame {
+        match self.nodes[node].tag {
+            Some(vid) => Frame {
+                tags: frame.tags.pushed(vid),
+                ..frame
+            },
+            None => frame,
+        }
     }
 
     /// Nodes that send in a matrix pass by default: every station but the host's parents.

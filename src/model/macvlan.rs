@@ -104,7 +104,7 @@ impl<S: Sink> Walk<'_, S> {
                 let sd = &self.fabric.devs[s];
                 if !matches!(sd.mode, MacvlanMode::Vepa | MacvlanMode::Bridge) {
                     let node = sd.node;
-                    return self.deliver(node, "macvlan_handle_frame", || {
+                    return self.deliver(node, frame, "macvlan_handle_frame", || {
                         format!(
                             "the source is {}, a local {}-mode device: the frame goes back to that device only (forward to original port); no other device on {} gets it",
                             sd.label, sd.mode, l.name
@@ -153,7 +153,7 @@ impl<S: Sink> Walk<'_, S> {
             ),
             Some((dev, why)) => {
                 let d = &self.fabric.devs[dev];
-                self.deliver(d.node, "macvlan_handle_frame", || {
+                self.deliver(d.node, frame, "macvlan_handle_frame", || {
                     format!("{why}: delivered to {}", d.label)
                 })
             }
@@ -171,7 +171,7 @@ impl<S: Sink> Walk<'_, S> {
         for &dev in devs {
             let d = &self.fabric.devs[dev];
             consume |= d.nodst;
-            self.deliver(d.node, "macvlan_forward_source", || {
+            self.deliver(d.node, frame, "macvlan_forward_source", || {
                 format!(
                     "source mode: {} accepts frames from {}: it gets a copy whatever the destination",
                     d.label, frame.src
@@ -248,7 +248,7 @@ impl<S: Sink> Walk<'_, S> {
                 });
                 continue;
             }
-            self.deliver(d.node, "macvlan_broadcast", || {
+            self.deliver(d.node, frame, "macvlan_broadcast", || {
                 let how = if local {
                     "locally, on the way out"
                 } else {

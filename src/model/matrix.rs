@@ -31,7 +31,10 @@ pub fn primed_fdb(fabric: &Fabric) -> Fdb {
             sink: &mut counts,
             promiscuous: false,
         }
-        .send(node, Frame::priming(fabric.nodes[node].mac));
+        .send(
+            node,
+            fabric.sent_by(node, Frame::priming(fabric.nodes[node].mac)),
+        );
         counts.clear();
     }
     fdb
@@ -68,7 +71,8 @@ impl<'a> Walker<'a> {
 
     fn class_frame(&self, from: NodeId, class: FrameClass, to: NodeId, vlan: u16) -> Frame {
         let n = &self.fabric.nodes;
-        Frame::of_class(n[from].mac, class, n[to].mac, vlan)
+        self.fabric
+            .sent_by(from, Frame::of_class(n[from].mac, class, n[to].mac, vlan))
     }
 }
 
@@ -167,15 +171,32 @@ pub fn group_nodes(fabric: &Fabric, fdb: &Fdb, network_names: &[String]) -> Vec<
     for n in &fabric.nodes {
         *mac_count.entry(n.mac).or_default() += 1;
     }
+    let ports: &[crate::model::fabric::SwitchPort] = match &fabric.segment {
+        Segment::Bridge(b) => &b.ports,
+        Segment::Wire { .. } => &[],
+    };
+    // Source lists and the emulated switch's static entries name MACs; a peer whose port has
+    // the emulated switch's VLAN or security settings is treated apart from the others.
     let listed: std::collections::HashSet<MacAddr> = fabric
         .devs
         .iter()
         .flat_map(|d| d.sources.iter().copied())
+        .chain(
+            ports
+                .iter()
+                .flat_map(|p| p.flags.policy.static_macs.iter().copied()),
+        )
         .collect();
+    let own_policy = |node: &crate::model::fabric::Node| match node.kind {
+        NodeKind::Peer(p) => fabric.peers[p]
+            .port
+            .is_some_and(|port| ports[port].flags.policy != Default::default()),
+        _ => false,
+    };
     let mut index: HashMap<GroupKey, usize> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
     for (id, node) in fabric.nodes.iter().enumerate() {
-        let singular = mac_count[&node.mac] > 1 || listed.contains(&node.mac);
+        let singular = mac_count[&node.mac] > 1 || listed.contains(&node.mac) || own_policy(node);
         let learned = fdb.lookup(node.mac).is_some();
         let (key, kind) = match node.kind {
             NodeKind::Endpoint(dev) if !singular => {

@@ -12,6 +12,7 @@
 //! It must not do I/O, read the clock or call the kernel; results are plain serde data that the
 //! `simulate` command renders and `run` compares with measurements.
 
+mod emulated;
 mod fabric;
 mod frame;
 mod macvlan;
@@ -154,11 +155,14 @@ pub fn trace(scenario: &Scenario, request: &TraceRequest) -> Result<Trace, Model
         return Err(ModelError::SameNode(request.from.clone()));
     }
     let mut fdb = matrix::primed_fdb(&fabric);
-    let frame = Frame::of_class(
-        fabric.nodes[from].mac,
-        request.class,
-        fabric.nodes[to].mac,
-        request.vlan,
+    let frame = fabric.sent_by(
+        from,
+        Frame::of_class(
+            fabric.nodes[from].mac,
+            request.class,
+            fabric.nodes[to].mac,
+            request.vlan,
+        ),
     );
     let mut recorder = Recorder::default();
     Walk {
@@ -314,6 +318,17 @@ fn notes(scenario: &Scenario, fabric: &Fabric, spec: &MatrixSpec) -> Vec<String>
         }
         if net.mode == MacvlanMode::Passthru {
             notes.push(format!("network {}: a passthru device takes its parent's MAC (eth_hw_addr_inherit); frames to the endpoint and to the host are the same frames", net.name));
+        }
+    }
+    for net in scenario.networks.iter().filter(|n| n.frame_vlan.is_some()) {
+        notes.push(format!("network {}: tagged-frame mode: test frames carry the VLAN tag and receivers count only frames with it; IP between its nodes is untagged and not modelled", net.name));
+    }
+    if let Segment::Bridge(b) = &fabric.segment
+        && let fabric::SwitchKind::Emulated { learning_rate } = b.kind
+    {
+        notes.push("emulated switch: ageing is not modelled (a pass is assumed shorter than ageing_time), nor 802.1ad outer tags (matrix frames carry only 802.1Q tags)".into());
+        if let Some(rate) = learning_rate {
+            notes.push(format!("emulated switch: learning_rate {rate}/s is modelled as {rate} new entries for the whole run (the bucket starts full and priming is assumed to take under a second)"));
         }
     }
     if let Segment::Bridge(b) = &fabric.segment {

@@ -208,3 +208,121 @@ proptest! {
         prop_assert_eq!(by_key(&predict(&s, &spec).unwrap()), by_key(&predict(&reversed, &spec).unwrap()));
     }
 }
+
+/// A random lab behind the emulated switch: VLAN membership on every port, tagged-frame
+/// networks, port security and limits on the parent's port.
+#[derive(Debug, Clone)]
+struct EmulatedLab {
+    networks: Vec<(MacvlanMode, usize, Option<u16>)>,
+    peers: Vec<u8>,
+    parent_vlan: u8,
+    security: Option<(u32, u8)>,
+    mac_limit: Option<u32>,
+}
+
+fn membership(choice: u8) -> crate::scenario::PortVlan {
+    use crate::scenario::PortVlan;
+    match choice % 5 {
+        0 => PortVlan::Transparent,
+        1 => PortVlan::Access { vid: 10 },
+        2 => PortVlan::Access { vid: 20 },
+        3 => PortVlan::Trunk {
+            allowed: vec![10, 20],
+            native: None,
+        },
+        _ => PortVlan::Trunk {
+            allowed: vec![20],
+            native: Some(10),
+        },
+    }
+}
+
+fn emulated_strategy() -> impl Strategy<Value = EmulatedLab> {
+    let mode = prop_oneof![
+        Just(MacvlanMode::Bridge),
+        Just(MacvlanMode::Vepa),
+        Just(MacvlanMode::Private),
+    ];
+    let tag = prop_oneof![Just(None), Just(Some(10u16)), Just(Some(20u16))];
+    (
+        prop::collection::vec((mode, 1usize..4, tag), 1..3),
+        prop::collection::vec(0u8..5, 0..4),
+        0u8..5,
+        prop::option::of((1u32..4, 0u8..3)),
+        prop::option::of(1u32..3),
+    )
+        .prop_map(
+            |(networks, peers, parent_vlan, security, mac_limit)| EmulatedLab {
+                networks,
+                peers,
+                parent_vlan,
+                security,
+                mac_limit,
+            },
+        )
+}
+
+fn build_emulated(l: &EmulatedLab) -> Scenario {
+    use crate::scenario::{Emulated, PortSecurity, PortVlan, Violation};
+    let mut s = lab();
+    for &(mode, count, tag) in &l.networks {
+        let net = network(&mut s, mode, count);
+        s.networks[net].frame_vlan = tag;
+    }
+    for &choice in &l.peers {
+        let p = peer(&mut s);
+        s.peers[p].port.policy.vlan = membership(choice);
+    }
+    s.parents[0].port.policy.vlan = membership(l.parent_vlan);
+    s.parents[0].port.policy.mac_limit = l.mac_limit;
+    s.parents[0].port.policy.security = l.security.map(|(max_macs, v)| PortSecurity {
+        max_macs,
+        violation: [Violation::Protect, Violation::Restrict, Violation::Shutdown][usize::from(v)],
+        sticky: false,
+    });
+    // As validation does: once a port is VLAN-aware, the others are access ports of VLAN 1.
+    let ports =
+        std::iter::once(&mut s.parents[0].port).chain(s.peers.iter_mut().map(|p| &mut p.port));
+    let ports: Vec<_> = ports.collect();
+    if ports.iter().any(|p| p.policy.vlan != PortVlan::Transparent) {
+        for p in ports {
+            if p.policy.vlan == PortVlan::Transparent {
+                p.policy.vlan = PortVlan::Access { vid: 1 };
+            }
+        }
+    }
+    s.switch = Switch::Emulated(Emulated {
+        ageing_time: 300,
+        fdb_max_learned: None,
+        learning_rate: None,
+        span: 0..0,
+    });
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn emulated_grouped_matrix_agrees_with_every_cell(l in emulated_strategy()) {
+        let s = build_emulated(&l);
+        let fabric = Fabric::compile(&s).unwrap();
+        let fdb = primed_fdb(&fabric);
+        let names: Vec<String> = s.networks.iter().map(|n| n.name.clone()).collect();
+        let groups = group_nodes(&fabric, &fdb, &names);
+        let spec = default_spec();
+        let all: Vec<usize> = (0..fabric.nodes.len()).collect();
+        let senders: Vec<usize> = all.iter().copied().filter(|&n| fabric.is_sender(n)).collect();
+        let cells = by_key(&predict_cells(&fabric, &spec, &senders, &all));
+        for gc in predict_groups(&fabric, &fdb, &groups, &spec) {
+            let a = groups.iter().find(|g| g.label == gc.from).unwrap();
+            let b = groups.iter().find(|g| g.label == gc.to).unwrap();
+            for from in &a.members {
+                for to in b.members.iter().filter(|t| *t != from) {
+                    let key = (from.clone(), to.clone(), gc.class.to_string(), gc.promiscuous);
+                    prop_assert_eq!(cells[&key], (gc.received, gc.leaked), "{:?}", key);
+                }
+            }
+        }
+    }
+}

@@ -13,7 +13,8 @@ use std::collections::HashMap;
 
 use crate::addr::MacAddr;
 use crate::measure::matrix::FdbEntry;
-use crate::model::fabric::{Attached, BridgeDev, Fabric, PortId, Segment};
+use crate::model::emulated::EmulatedState;
+use crate::model::fabric::{Attached, BridgeDev, Fabric, PortId, Segment, SwitchKind};
 use crate::model::frame::Frame;
 use crate::model::walk::{Action, Hop, Sink, Walk};
 
@@ -21,11 +22,13 @@ use crate::model::walk::{Action, Hop, Sink, Walk};
 /// never a test frame's destination).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fdb {
-    entries: HashMap<MacAddr, PortId>,
+    pub(super) entries: HashMap<MacAddr, PortId>,
     /// Learned MACs in learning order.
-    order: Vec<MacAddr>,
+    pub(super) order: Vec<MacAddr>,
     /// Source MACs refused because `fdb_max_learned` was reached, with the port they came in on.
-    refused: Vec<(MacAddr, PortId)>,
+    pub(super) refused: Vec<(MacAddr, PortId)>,
+    /// The emulated switch's own state (VLAN-keyed entries, shut-down ports).
+    pub(super) emulated: EmulatedState,
 }
 
 impl Fdb {
@@ -82,7 +85,7 @@ impl Flood {
 
 /// The bridge of a fabric whose segment is a bridge: bridge rules are entered only from a
 /// switch port, which exists only then.
-fn bridge(fabric: &Fabric) -> &BridgeDev {
+pub(super) fn bridge(fabric: &Fabric) -> &BridgeDev {
     match &fabric.segment {
         Segment::Bridge(b) => b,
         Segment::Wire { .. } => unreachable!("bridge rules run only on a bridge segment"),
@@ -98,6 +101,9 @@ impl<S: Sink> Walk<'_, S> {
     /// `br_handle_frame_finish`: learn the source, then deliver to the known port or flood.
     pub(super) fn bridge_ingress(&mut self, port: PortId, frame: Frame) {
         let b = bridge(self.fabric);
+        if b.kind != SwitchKind::Bridge {
+            return self.emulated_ingress(port, frame);
+        }
         let learned = self.br_fdb_update(port, frame.src);
         self.sink.hop(|| {
             let what = match learned {
@@ -277,7 +283,7 @@ impl<S: Sink> Walk<'_, S> {
     }
 
     /// A frame leaving a bridge port crosses the veth to what the port faces.
-    fn br_egress(&mut self, port: PortId, frame: Frame) {
+    pub(super) fn br_egress(&mut self, port: PortId, frame: Frame) {
         match bridge(self.fabric).ports[port].attached {
             Attached::Parent(parent) => self.parent_rx(parent, frame),
             Attached::Peer(peer) => self.peer_rx(peer, frame),

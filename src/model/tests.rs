@@ -9,8 +9,8 @@ use ipnetwork::{Ipv4Network, Ipv6Network};
 use super::*;
 use crate::diag::Source;
 use crate::scenario::{
-    Bridge, Endpoint, Host, HostAddress, Ipam, Network, Parent, ParentKind, Peer, Port, Shim,
-    Switch,
+    Bridge, Endpoint, Host, HostAddress, Ipam, Network, Parent, ParentKind, Peer, Port, PortPolicy,
+    Shim, Switch,
 };
 
 pub(crate) fn port(name: &str) -> Port {
@@ -21,6 +21,7 @@ pub(crate) fn port(name: &str) -> Port {
         unicast_flood: true,
         multicast_flood: true,
         broadcast_flood: true,
+        policy: PortPolicy::default(),
     }
 }
 
@@ -76,6 +77,7 @@ pub(crate) fn network(s: &mut Scenario, mode: MacvlanMode, count: usize) -> usiz
         nodst: false,
         source_macs: Vec::new(),
         vlan: None,
+        frame_vlan: None,
         link: "eth0".into(),
         bcqueuelen: None,
         bc_cutoff: None,

@@ -196,7 +196,7 @@ impl<S: Sink> Walk<'_, S> {
     /// promiscuous or not.
     pub(super) fn peer_rx(&mut self, peer: usize, frame: Frame) {
         let node = self.fabric.peers[peer].node;
-        self.deliver(node, "veth_xmit", || {
+        self.deliver(node, frame, "veth_xmit", || {
             if frame.dst == self.fabric.nodes[node].mac || frame.dst.is_multicast() {
                 "the veth hands the frame to the peer".to_string()
             } else {
@@ -211,7 +211,7 @@ impl<S: Sink> Walk<'_, S> {
     /// macvlan port on the resulting device handles it.
     pub(super) fn parent_rx(&mut self, parent: usize, frame: Frame) {
         if let Some(node) = self.fabric.parents[parent].node {
-            self.deliver(node, "__netif_receive_skb_core", || {
+            self.deliver(node, frame, "__netif_receive_skb_core", || {
                 "the packet socket on the parent sees every incoming frame before macvlan takes it"
                     .to_string()
             });
@@ -257,8 +257,34 @@ impl<S: Sink> Walk<'_, S> {
         }
     }
 
-    /// Reports a copy at `node`'s socket, with the hop that put it there.
-    pub(super) fn deliver(&mut self, node: NodeId, kernel: &str, text: impl FnOnce() -> String) {
+    /// Reports a copy of `frame` at `node`'s socket, with the hop that put it there. A node in
+    /// tagged-frame mode counts only frames whose outer tag is its VLAN (as the sub-interface it
+    /// stands in for would take only those).
+    pub(super) fn deliver(
+        &mut self,
+        node: NodeId,
+        frame: Frame,
+        kernel: &str,
+        text: impl FnOnce() -> String,
+    ) {
+        if let Some(vid) = self.fabric.nodes[node].tag
+            && frame.tags.outer() != Some(vid)
+        {
+            self.sink.hop(|| {
+                let n = &self.fabric.nodes[node];
+                let carried = match frame.tags.outer() {
+                    Some(other) => format!("this one's outer tag is {other}"),
+                    None => "this one is untagged".to_string(),
+                };
+                Hop::new(
+                    n.name.clone(),
+                    kernel,
+                    Action::Dropped,
+                    format!("tagged-frame mode: {} looks only for frames tagged with VLAN {vid}, and {carried}: not counted", n.name),
+                )
+            });
+            return;
+        }
         self.sink.hop(|| {
             let n = &self.fabric.nodes[node];
             Hop {

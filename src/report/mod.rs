@@ -8,4 +8,5 @@ pub mod prom;
 pub mod scenario;
 pub mod simulation;
 pub mod svg;
+pub mod switch;
 pub mod text;

@@ -3,7 +3,51 @@
 
 use std::fmt::Write;
 
-use crate::scenario::{ParentKind, Port, Scenario, Switch};
+use crate::scenario::{OuterTags, ParentKind, Port, PortVlan, Scenario, Switch};
+
+/// The emulated switch's settings of a port, when it has any.
+fn port_policy(p: &Port) -> Vec<String> {
+    let mut out = Vec::new();
+    let ids = |vids: &[u16]| {
+        vids.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match &p.policy.vlan {
+        PortVlan::Transparent => {}
+        PortVlan::Access { vid } => out.push(format!("access vlan {vid}")),
+        PortVlan::Trunk { allowed, native } => out.push(format!(
+            "trunk [{}]{}",
+            ids(allowed),
+            native.map_or(String::new(), |n| format!(" native {n}"))
+        )),
+    }
+    if p.policy.outer_tags == OuterTags::Drop {
+        out.push("802.1ad outer tags dropped".into());
+    }
+    if let Some(limit) = p.policy.mac_limit {
+        out.push(format!("mac_limit {limit}"));
+    }
+    if let Some(sec) = &p.policy.security {
+        out.push(format!(
+            "port security max {} ({}{})",
+            sec.max_macs,
+            sec.violation.as_str(),
+            if sec.sticky { ", sticky" } else { "" }
+        ));
+    }
+    if !p.policy.static_macs.is_empty() {
+        let macs: Vec<String> = p
+            .policy
+            .static_macs
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        out.push(format!("static {}", macs.join(" ")));
+    }
+    out
+}
 
 fn port_flags(p: &Port) -> String {
     let flags = [
@@ -16,6 +60,7 @@ fn port_flags(p: &Port) -> String {
     flags
         .iter()
         .map(|(name, on, _)| format!("{name} {}", if *on { "on" } else { "off" }))
+        .chain(port_policy(p))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -52,6 +97,19 @@ pub fn summary(s: &Scenario) -> String {
                 if b.multicast_snooping { "on" } else { "off" }
             );
         }
+        Switch::Emulated(e) => {
+            let limit = e
+                .fdb_max_learned
+                .map_or("unlimited".to_string(), |n| n.to_string());
+            let rate = e
+                .learning_rate
+                .map_or("unlimited".to_string(), |n| format!("{n}/s"));
+            let _ = writeln!(
+                out,
+                "switch    emulated by mvlab (ageing {} s, fdb_max_learned {limit}, learning rate {rate})",
+                e.ageing_time
+            );
+        }
     }
     for p in &s.parents {
         let kind = match &p.kind {
@@ -75,9 +133,12 @@ pub fn summary(s: &Scenario) -> String {
         let v6 = n.ipv6.as_ref().map_or(String::new(), |v| {
             format!(", {} gateway {}", v.subnet, v.gateway)
         });
+        let tagged = n.frame_vlan.map_or(String::new(), |v| {
+            format!(" (endpoints tag their frames with VLAN {v} themselves)")
+        });
         let _ = writeln!(
             out,
-            "network   {}: {} mode on {}, {} gateway {} range {}{v6}, {count} endpoint(s)",
+            "network   {}: {} mode on {}{tagged}, {} gateway {} range {}{v6}, {count} endpoint(s)",
             n.name, n.mode, n.link, n.ipv4.subnet, n.ipv4.gateway, n.ipv4.ip_range
         );
     }

@@ -73,6 +73,10 @@ pub fn render(r: &RunResult, paint: Paint) -> String {
             TestResult::IpExhaustion(i) => ip_exhaustion(&mut out, i),
         }
     }
+    if let Some(switch) = &r.switch {
+        out.push('\n');
+        out.push_str(&super::switch::render(switch));
+    }
     if !r.expectations.is_empty() {
         let _ = writeln!(out, "\nexpectations");
         for e in &r.expectations {

@@ -31,6 +31,8 @@ pub use defaults::{DEFAULT_NAME, DEFAULT_TEXT, default_scenario, default_scenari
 pub use validate::{load, parse};
 
 #[cfg(test)]
+mod emulated_tests;
+#[cfg(test)]
 mod tests;
 
 /// Longest interface name the kernel accepts (IFNAMSIZ - 1).
@@ -68,6 +70,31 @@ pub enum Switch {
     },
     /// A Linux bridge in the switch namespace.
     Bridge(Bridge),
+    /// mvlab's own switch: the switch namespace holds the ports (`p0`, `p1`, ...) and no bridge;
+    /// mvlab forwards frames between them itself (`crate::switch`), with VLAN membership, MAC
+    /// table limits and port security per port (`Port::policy`).
+    Emulated(Emulated),
+}
+
+impl Switch {
+    /// Whether the lab has a switch namespace with ports `p0`, `p1`, ...
+    pub fn has_ports(&self) -> bool {
+        !matches!(self, Switch::None { .. })
+    }
+}
+
+/// The emulated switch's table settings (the per-port ones are in `Port::policy`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Emulated {
+    /// Seconds a learned entry lives without being seen (the bridge's meaning: 0 never learns).
+    pub ageing_time: u32,
+    /// The table's capacity in learned entries (sticky ones included, static ones not), as the
+    /// bridge's `fdb_max_learned`: once full, new sources are not learned.
+    pub fdb_max_learned: Option<u32>,
+    /// New entries learned per second at most (a bucket of one second's worth, full at start).
+    pub learning_rate: Option<u32>,
+    #[serde(skip)]
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,7 +114,7 @@ pub struct Bridge {
 }
 
 /// Per-port bridge flags (`ip link set DEV type bridge_slave ...`), with the kernel's defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Port {
     /// The port's interface name in the switch namespace (`p0`, `p1`, ...).
     pub name: String,
@@ -98,6 +125,82 @@ pub struct Port {
     pub unicast_flood: bool,
     pub multicast_flood: bool,
     pub broadcast_flood: bool,
+    /// What only the emulated switch does per port (all defaults on a bridge).
+    pub policy: PortPolicy,
+}
+
+/// Per-port settings of the emulated switch. The defaults are a plain VLAN-unaware port with no
+/// limits, which is what a Linux bridge port without vlan_filtering is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortPolicy {
+    pub vlan: PortVlan,
+    /// What happens to frames whose outer tag is an 802.1ad (S-)tag.
+    pub outer_tags: OuterTags,
+    /// Most entries the table learns on this port; further sources are not learned.
+    pub mac_limit: Option<u32>,
+    pub security: Option<PortSecurity>,
+    /// Entries of this port that never age and are never moved (in every VLAN of the port).
+    pub static_macs: Vec<MacAddr>,
+}
+
+/// VLAN membership of a port. A switch is VLAN-aware as soon as one port is an access or trunk
+/// port; validation then makes every `Transparent` port an access port of VLAN 1.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub enum PortVlan {
+    /// VLAN-unaware: frames keep whatever tags they carry, learning ignores them.
+    #[default]
+    Transparent,
+    /// Untagged frames belong to `vid`; tagged frames are dropped; frames leave untagged.
+    Access { vid: u16 },
+    /// Frames tagged with an `allowed` id belong to it and leave tagged; untagged frames belong
+    /// to `native` (dropped without one) and leave untagged.
+    Trunk {
+        allowed: Vec<u16>,
+        native: Option<u16>,
+    },
+}
+
+/// The policy for frames whose outer tag is an 802.1ad S-tag (TPID 0x88a8).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OuterTags {
+    /// Forwarded as payload: the S-tag does not classify the frame and leaves with it.
+    #[default]
+    Pass,
+    /// Dropped on ingress.
+    Drop,
+}
+
+/// Port security: at most `max_macs` source addresses (static ones included) per port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortSecurity {
+    pub max_macs: u32,
+    pub violation: Violation,
+    /// Secure addresses learned on the port never age.
+    pub sticky: bool,
+}
+
+/// What a frame from one source too many does, as switches name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Violation {
+    /// The frame is dropped; no violation is counted or logged.
+    Protect,
+    /// The frame is dropped, the violation counted and logged.
+    Restrict,
+    /// The port stops: every later frame in or out of it is dropped.
+    Shutdown,
+}
+
+impl Violation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Violation::Protect => "protect",
+            Violation::Restrict => "restrict",
+            Violation::Shutdown => "shutdown",
+        }
+    }
 }
 
 /// A macvlan parent ("lower device") in the host namespace.
@@ -177,8 +280,13 @@ pub struct Network {
     pub nodst: bool,
     /// Source mode: the source MACs every endpoint of this network accepts frames from.
     pub source_macs: Vec<MacAddr>,
-    /// 802.1Q VLAN id; endpoints then sit on the `PARENT.VID` sub-interface.
+    /// 802.1Q VLAN id of the `PARENT.VID` sub-interface the endpoints sit on (needs 8021q);
+    /// `None` in tagged-frame mode.
     pub vlan: Option<u16>,
+    /// Tagged-frame mode (`tagged_frames = true`): the network's VLAN id, which its endpoints,
+    /// peers and shim put on every frame they send and look for on every frame they receive,
+    /// themselves, sitting on the untagged parent (for kernels without 8021q).
+    pub frame_vlan: Option<u16>,
     /// The host-namespace interface endpoints attach to: the parent, or `PARENT.VID`.
     pub link: String,
     /// IFLA_MACVLAN_BC_QUEUE_LEN, when set.
@@ -517,7 +625,7 @@ impl Scenario {
     /// (when there is one), endpoints, peers.
     pub fn nodes(&self) -> Vec<(&str, Role)> {
         let mut nodes = vec![(HOST_NODE, Role::Host)];
-        if matches!(self.switch, Switch::Bridge(_)) {
+        if self.switch.has_ports() {
             nodes.push((SWITCH_NODE, Role::Switch));
         }
         nodes.extend(
@@ -568,6 +676,25 @@ impl Scenario {
             mac: p.mac,
         }));
         out
+    }
+
+    /// The VLAN id the station puts on every frame it sends and looks for on every frame it
+    /// receives (tagged-frame mode), by station name.
+    pub fn frame_vlan(&self, station: &str) -> Option<u16> {
+        let network = match self.endpoint(station) {
+            Some(e) => e.network,
+            None => match self.peer(station) {
+                Some(p) => p.network,
+                None => {
+                    let shim = self.host.shim.as_ref()?;
+                    if station != format!("{HOST_NODE}:{}", shim.interface) {
+                        return None;
+                    }
+                    shim.network
+                }
+            },
+        };
+        self.networks.get(network)?.frame_vlan
     }
 
     /// The parent a network's endpoints hang off.

@@ -30,6 +30,7 @@ pub struct RawScenario {
 pub enum RawSwitchKind {
     Bridge,
     None,
+    Emulated,
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,7 +40,8 @@ pub struct RawSwitch {
     pub name: Option<SpannedStr>,
     pub ageing_time: Option<Spanned<u32>>,
     pub fdb_max_learned: Option<Spanned<u32>>,
-    pub multicast_snooping: Option<bool>,
+    pub multicast_snooping: Option<Spanned<bool>>,
+    pub learning_rate: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -50,6 +52,30 @@ pub struct RawPort {
     pub unicast_flood: Option<bool>,
     pub multicast_flood: Option<bool>,
     pub broadcast_flood: Option<bool>,
+    pub vlan: Option<Spanned<i64>>,
+    pub trunk: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub native_vlan: Option<Spanned<i64>>,
+    pub outer_tags: Option<Spanned<RawOuterTags>>,
+    pub mac_limit: Option<Spanned<u32>>,
+    pub max_macs: Option<Spanned<u32>>,
+    pub violation: Option<Spanned<RawViolation>>,
+    pub sticky: Option<Spanned<bool>>,
+    pub static_macs: Option<Spanned<Vec<SpannedStr>>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawOuterTags {
+    Pass,
+    Drop,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawViolation {
+    Protect,
+    Restrict,
+    Shutdown,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -96,6 +122,7 @@ pub struct RawNetwork {
     pub ip_range6: Option<SpannedStr>,
     pub aux_addresses6: Option<BTreeMap<String, SpannedStr>>,
     pub vlan: Option<Spanned<i64>>,
+    pub tagged_frames: Option<Spanned<bool>>,
     pub nopromisc: Option<Spanned<bool>>,
     pub nodst: Option<Spanned<bool>>,
     pub source_macs: Option<Spanned<Vec<SpannedStr>>>,

@@ -23,6 +23,8 @@ use crate::diag::{Diagnostic, Diagnostics, Source, Span};
 
 /// Most endpoints one group may ask for.
 const MAX_COUNT: u32 = 100_000;
+/// The VLAN of a VLAN-aware switch's ports that name none.
+const DEFAULT_VLAN: u16 = 1;
 /// Longest node name (it becomes part of a namespace name).
 const NODE_NAME_MAX: usize = 40;
 
@@ -88,7 +90,20 @@ struct PeerDraft {
     mac: Option<Spanned<MacAddr>>,
     port: Port,
     port_span: Option<Span>,
+    port_extras: PortExtras,
     span: Span,
+}
+
+/// What a `port` table says beyond the typed `Port`, kept until the switch kind and the nodes'
+/// MACs are known.
+#[derive(Default)]
+struct PortExtras {
+    /// The first key only the emulated switch understands, for the error on any other switch.
+    emulated_only: Option<(&'static str, Span)>,
+    /// `static_macs` as written: MACs or node names.
+    static_macs: Vec<SpannedStr>,
+    /// `max_macs`, where it was written.
+    max_macs_span: Option<Span>,
 }
 
 struct ShimDraft {
@@ -122,6 +137,7 @@ struct Drafts {
     switch: Switch,
     parents: Vec<Parent>,
     parent_macs: Vec<Option<Spanned<MacAddr>>>,
+    parent_ports: Vec<PortExtras>,
     networks: Vec<NetworkDraft>,
     endpoints: Vec<EndpointDraft>,
     peers: Vec<PeerDraft>,
@@ -166,25 +182,8 @@ fn default_port() -> Port {
         unicast_flood: true,
         multicast_flood: true,
         broadcast_flood: true,
+        policy: PortPolicy::default(),
     }
-}
-
-fn port_from(raw: Option<Spanned<RawPort>>) -> (Port, Option<Span>) {
-    let Some(raw) = raw else {
-        return (default_port(), None);
-    };
-    let span = raw.span();
-    let r = raw.into_inner();
-    let d = default_port();
-    let port = Port {
-        name: String::new(),
-        hairpin: r.hairpin.unwrap_or(d.hairpin),
-        learning: r.learning.unwrap_or(d.learning),
-        unicast_flood: r.unicast_flood.unwrap_or(d.unicast_flood),
-        multicast_flood: r.multicast_flood.unwrap_or(d.multicast_flood),
-        broadcast_flood: r.broadcast_flood.unwrap_or(d.broadcast_flood),
-    };
-    (port, Some(span))
 }
 
 /// The default subnet of the network at `index`: consecutive /24s of 198.18.0.0/15.
@@ -298,12 +297,13 @@ impl Builder {
                 .to_string(),
         };
         let switch = self.switch(raw.switch);
-        let (mut parents, parent_macs) = self.parents(raw.parents);
+        let (mut parents, parent_macs, parent_ports) = self.parents(raw.parents);
         let mut networks = self.networks(raw.networks, &parents);
         let mut endpoints = self.endpoints(&mut networks);
         let mut peers = self.peers(raw.peers, &networks);
         let (host, shim) = self.host(raw.host, &networks);
         self.node_names(&mut endpoints, &peers);
+        self.port_policies(&switch, &mut parents, &parent_ports, &mut peers);
         self.wiring(
             &switch,
             &mut parents,
@@ -319,6 +319,7 @@ impl Builder {
             switch,
             parents,
             parent_macs,
+            parent_ports,
             networks,
             endpoints,
             peers,
@@ -341,30 +342,64 @@ impl Builder {
         let span = raw.span();
         let r = raw.into_inner();
         let kind_span = r.kind.as_ref().map_or(span.clone(), spanned);
-        if r.kind.as_ref().map(|k| *k.get_ref()) == Some(RawSwitchKind::None) {
-            let bridge_only = [
-                ("name", r.name.as_ref().map(spanned)),
-                ("ageing_time", r.ageing_time.as_ref().map(spanned)),
-                ("fdb_max_learned", r.fdb_max_learned.as_ref().map(spanned)),
-            ];
-            for (key, at) in bridge_only {
-                if let Some(at) = at {
-                    self.error(
-                        at,
-                        format!("`{key}` only applies to a bridge switch"),
-                        "remove it, or set `kind = \"bridge\"`",
-                    );
-                }
+        let kind = r
+            .kind
+            .as_ref()
+            .map_or(RawSwitchKind::Bridge, |k| *k.get_ref());
+        // Keys that mean nothing to this kind: (key, where, what the key needs).
+        let foreign: Vec<(&str, Option<Span>, &str)> = match kind {
+            RawSwitchKind::None => vec![
+                ("name", r.name.as_ref().map(spanned), "a bridge switch"),
+                (
+                    "ageing_time",
+                    r.ageing_time.as_ref().map(spanned),
+                    "a bridge or emulated switch",
+                ),
+                (
+                    "fdb_max_learned",
+                    r.fdb_max_learned.as_ref().map(spanned),
+                    "a bridge or emulated switch",
+                ),
+                (
+                    "multicast_snooping",
+                    r.multicast_snooping.as_ref().map(spanned),
+                    "a bridge switch",
+                ),
+                (
+                    "learning_rate",
+                    r.learning_rate.as_ref().map(spanned),
+                    "the emulated switch",
+                ),
+            ],
+            RawSwitchKind::Bridge => vec![(
+                "learning_rate",
+                r.learning_rate.as_ref().map(spanned),
+                "the emulated switch",
+            )],
+            RawSwitchKind::Emulated => vec![
+                ("name", r.name.as_ref().map(spanned), "a bridge switch"),
+                (
+                    "multicast_snooping",
+                    r.multicast_snooping.as_ref().map(spanned),
+                    "a bridge switch",
+                ),
+            ],
+        };
+        for (key, at, needs) in foreign {
+            if let Some(at) = at {
+                let hint = match needs {
+                    "a bridge switch" if kind == RawSwitchKind::Emulated => {
+                        "remove it: the emulated switch has no bridge device and floods every group frame (as a bridge snooping with no querier does)"
+                    }
+                    "the emulated switch" => "remove it, or set `kind = \"emulated\"`",
+                    _ => "remove it, or set `kind = \"bridge\"`",
+                };
+                self.error(at, format!("`{key}` only applies to {needs}"), hint);
             }
+        }
+        if kind == RawSwitchKind::None {
             return Switch::None { span: kind_span };
         }
-        let name = match r.name {
-            Some(n) => {
-                self.ifname(n.get_ref(), n.span(), "the bridge");
-                n.into_inner()
-            }
-            None => "br0".into(),
-        };
         let ageing_time = r.ageing_time.as_ref().map_or(300, |a| *a.get_ref());
         if let Some(a) = &r.ageing_time
             && ageing_time > 1_000_000
@@ -375,18 +410,210 @@ impl Builder {
                 "use seconds from 0 to 1000000 (the kernel default is 300)",
             );
         }
+        let fdb_max_learned = r
+            .fdb_max_learned
+            .as_ref()
+            .map(|v| *v.get_ref())
+            .filter(|&v| v != 0);
+        if kind == RawSwitchKind::Emulated {
+            if let Some(rate) = &r.learning_rate
+                && *rate.get_ref() == 0
+            {
+                self.error(
+                    rate.span(),
+                    "a learning rate of 0 would never learn",
+                    "give new entries per second (at least 1), or set ageing_time = 0 to turn learning off",
+                );
+            }
+            return Switch::Emulated(Emulated {
+                ageing_time,
+                fdb_max_learned,
+                learning_rate: r.learning_rate.as_ref().map(|v| *v.get_ref()),
+                span: kind_span,
+            });
+        }
+        let name = match r.name {
+            Some(n) => {
+                self.ifname(n.get_ref(), n.span(), "the bridge");
+                n.into_inner()
+            }
+            None => "br0".into(),
+        };
         Switch::Bridge(Bridge {
             name,
             ageing_time,
-            fdb_max_learned: r
-                .fdb_max_learned
-                .as_ref()
-                .map(|v| *v.get_ref())
-                .filter(|&v| v != 0),
-            multicast_snooping: r.multicast_snooping.unwrap_or(true),
+            fdb_max_learned,
+            multicast_snooping: r.multicast_snooping.is_none_or(|m| *m.get_ref()),
             span: kind_span,
             fdb_max_learned_span: r.fdb_max_learned.as_ref().map(spanned),
         })
+    }
+
+    /// A VLAN id written in a port table.
+    fn vid(&mut self, raw: &Spanned<i64>) -> Option<u16> {
+        let id = *raw.get_ref();
+        if (1..=4094).contains(&id) {
+            Some(id as u16)
+        } else {
+            self.error(
+                raw.span(),
+                format!("VLAN id {id} is outside 1..4094"),
+                "802.1Q ids 0 and 4095 are reserved; use 1 to 4094",
+            );
+            None
+        }
+    }
+
+    /// A `port` table: the bridge-port flags and what only the emulated switch does.
+    fn port(&mut self, raw: Option<Spanned<RawPort>>) -> (Port, Option<Span>, PortExtras) {
+        let Some(raw) = raw else {
+            return (default_port(), None, PortExtras::default());
+        };
+        let span = raw.span();
+        let r = raw.into_inner();
+        let d = default_port();
+        let emulated_only = [
+            ("vlan", r.vlan.as_ref().map(spanned)),
+            ("trunk", r.trunk.as_ref().map(spanned)),
+            ("native_vlan", r.native_vlan.as_ref().map(spanned)),
+            ("outer_tags", r.outer_tags.as_ref().map(spanned)),
+            ("mac_limit", r.mac_limit.as_ref().map(spanned)),
+            ("max_macs", r.max_macs.as_ref().map(spanned)),
+            ("violation", r.violation.as_ref().map(spanned)),
+            ("sticky", r.sticky.as_ref().map(spanned)),
+            ("static_macs", r.static_macs.as_ref().map(spanned)),
+        ]
+        .into_iter()
+        .find_map(|(key, at)| at.map(|at| (key, at)));
+        let vlan = match (&r.vlan, &r.trunk) {
+            (Some(v), Some(t)) => {
+                self.error(
+                    t.span(),
+                    "a port is either an access port (`vlan`) or a trunk (`trunk`), not both",
+                    "keep one of them",
+                );
+                self.vid(v)
+                    .map_or(PortVlan::Transparent, |vid| PortVlan::Access { vid })
+            }
+            (Some(v), None) => self
+                .vid(v)
+                .map_or(PortVlan::Transparent, |vid| PortVlan::Access { vid }),
+            (None, Some(t)) => {
+                let mut allowed: Vec<u16> = Vec::new();
+                for id in t.get_ref() {
+                    if let Some(vid) = self.vid(id) {
+                        if allowed.contains(&vid) {
+                            self.error(
+                                id.span(),
+                                format!("VLAN {vid} is listed twice"),
+                                "list each VLAN once",
+                            );
+                        }
+                        allowed.push(vid);
+                    }
+                }
+                let native = r.native_vlan.as_ref().and_then(|n| self.vid(n));
+                if allowed.is_empty() && native.is_none() {
+                    self.error(
+                        t.span(),
+                        "a trunk with no VLAN carries nothing",
+                        "list the VLANs it carries tagged, e.g. trunk = [10, 20], and/or give `native_vlan`",
+                    );
+                }
+                allowed.sort_unstable();
+                PortVlan::Trunk { allowed, native }
+            }
+            (None, None) => PortVlan::Transparent,
+        };
+        if let (Some(n), None) = (&r.native_vlan, &r.trunk) {
+            self.error(
+                n.span(),
+                "`native_vlan` only applies to a trunk port",
+                "add `trunk = [...]`, or use `vlan` for an access port",
+            );
+        }
+        let positive = |b: &mut Self, v: &Option<Spanned<u32>>, key: &str| -> Option<u32> {
+            let v = v.as_ref()?;
+            if *v.get_ref() == 0 {
+                b.error(
+                    v.span(),
+                    format!("`{key} = 0` would refuse every source"),
+                    format!("give at least 1, or remove `{key}`"),
+                );
+                return None;
+            }
+            Some(*v.get_ref())
+        };
+        let mac_limit = positive(self, &r.mac_limit, "mac_limit");
+        let max_macs = positive(self, &r.max_macs, "max_macs");
+        let learning = r.learning.unwrap_or(d.learning);
+        if r.max_macs.is_none() {
+            for (key, at) in [
+                ("violation", r.violation.as_ref().map(spanned)),
+                ("sticky", r.sticky.as_ref().map(spanned)),
+            ] {
+                if let Some(at) = at {
+                    self.error(
+                        at,
+                        format!("`{key}` belongs to port security, which `max_macs` turns on"),
+                        "add `max_macs = N`, or remove it",
+                    );
+                }
+            }
+        }
+        if let (Some(m), false) = (&r.max_macs, learning) {
+            self.error(
+                m.span(),
+                "port security learns the port's secure addresses, but `learning = false`",
+                "remove `learning = false`, or list the allowed sources in `static_macs`",
+            );
+        }
+        let static_macs = r.static_macs.map(|l| l.into_inner()).unwrap_or_default();
+        if let (Some(max), Some(m)) = (max_macs, &r.max_macs)
+            && static_macs.len() > max as usize
+        {
+            self.error(
+                m.span(),
+                format!(
+                    "{} static MACs are more than the {max} secure addresses `max_macs` allows",
+                    static_macs.len()
+                ),
+                "raise `max_macs`, or list fewer `static_macs` (they count as secure addresses)",
+            );
+        }
+        let security = max_macs.map(|max_macs| PortSecurity {
+            max_macs,
+            violation: match r.violation.as_ref().map(|v| *v.get_ref()) {
+                Some(RawViolation::Protect) => Violation::Protect,
+                Some(RawViolation::Restrict) => Violation::Restrict,
+                Some(RawViolation::Shutdown) | None => Violation::Shutdown,
+            },
+            sticky: r.sticky.as_ref().is_some_and(|s| *s.get_ref()),
+        });
+        let port = Port {
+            name: String::new(),
+            hairpin: r.hairpin.unwrap_or(d.hairpin),
+            learning,
+            unicast_flood: r.unicast_flood.unwrap_or(d.unicast_flood),
+            multicast_flood: r.multicast_flood.unwrap_or(d.multicast_flood),
+            broadcast_flood: r.broadcast_flood.unwrap_or(d.broadcast_flood),
+            policy: PortPolicy {
+                vlan,
+                outer_tags: match r.outer_tags.as_ref().map(|o| *o.get_ref()) {
+                    Some(RawOuterTags::Drop) => OuterTags::Drop,
+                    Some(RawOuterTags::Pass) | None => OuterTags::Pass,
+                },
+                mac_limit,
+                security,
+                static_macs: Vec::new(),
+            },
+        };
+        let extras = PortExtras {
+            emulated_only,
+            static_macs,
+            max_macs_span: r.max_macs.as_ref().map(spanned),
+        };
+        (port, Some(span), extras)
     }
 
     fn ifname(&mut self, name: &str, span: Span, what: &str) -> bool {
@@ -524,7 +751,7 @@ impl Builder {
     fn parents(
         &mut self,
         raw: Option<Vec<Spanned<RawParent>>>,
-    ) -> (Vec<Parent>, Vec<Option<Spanned<MacAddr>>>) {
+    ) -> (Vec<Parent>, Vec<Option<Spanned<MacAddr>>>, Vec<PortExtras>) {
         let raw = raw.unwrap_or_else(|| {
             vec![Spanned::new(
                 0..0,
@@ -549,6 +776,7 @@ impl Builder {
         }
         let mut parents = Vec::new();
         let mut macs = Vec::new();
+        let mut ports = Vec::new();
         let mut seen: HashMap<String, Span> = HashMap::new();
         for (i, raw) in raw.into_iter().enumerate() {
             let span = raw.span();
@@ -613,7 +841,8 @@ impl Builder {
                 );
             }
             macs.push(self.mac(r.mac.as_ref()));
-            let (port, port_span) = port_from(r.port);
+            let (port, port_span, extras) = self.port(r.port);
+            ports.push(extras);
             if let (Some(at), false) = (port_span, kind == ParentKind::Veth) {
                 self.error(
                     at,
@@ -631,7 +860,7 @@ impl Builder {
                 kind_span,
             });
         }
-        (parents, macs)
+        (parents, macs, ports)
     }
 
     fn networks(
@@ -705,7 +934,7 @@ impl Builder {
                 RawMode::Passthru => MacvlanMode::Passthru,
                 RawMode::Source => MacvlanMode::Source,
             };
-            let vlan = r.vlan.as_ref().and_then(|v| {
+            let vid = r.vlan.as_ref().and_then(|v| {
                 let id = *v.get_ref();
                 if (1..=4094).contains(&id) {
                     Some(id as u16)
@@ -718,6 +947,21 @@ impl Builder {
                     None
                 }
             });
+            let tagged_frames = r.tagged_frames.as_ref().is_some_and(|t| *t.get_ref());
+            if let (Some(t), None) = (&r.tagged_frames, &r.vlan)
+                && tagged_frames
+            {
+                self.error(
+                    t.span(),
+                    "`tagged_frames` needs the network's `vlan`",
+                    "add `vlan = ID` (the tag the endpoints put on their frames), or remove it",
+                );
+            }
+            let (vlan, frame_vlan) = if tagged_frames {
+                (None, vid)
+            } else {
+                (vid, None)
+            };
             let parent_name = parents.get(parent).map_or("eth0", |p| p.name.as_str());
             let link = match vlan {
                 Some(v) => format!("{parent_name}.{v}"),
@@ -762,6 +1006,7 @@ impl Builder {
                 nodst: r.nodst.as_ref().is_some_and(|f| *f.get_ref()),
                 source_macs: Vec::new(),
                 vlan,
+                frame_vlan,
                 link,
                 bcqueuelen: r.bcqueuelen.as_ref().map(|v| *v.get_ref()),
                 bc_cutoff: r.bc_cutoff.as_ref().map(|v| *v.get_ref()),
@@ -1050,7 +1295,7 @@ impl Builder {
                 |n| n.get_ref().clone(),
             );
             let network = self.network_named(r.network.as_ref(), networks);
-            let (port, port_span) = port_from(r.port);
+            let (port, port_span, port_extras) = self.port(r.port);
             out.push(PeerDraft {
                 name,
                 network,
@@ -1059,6 +1304,7 @@ impl Builder {
                 mac: self.mac(r.mac.as_ref()),
                 port,
                 port_span,
+                port_extras,
                 span: r.name.as_ref().map_or(span, spanned),
             });
         }
@@ -1140,6 +1386,61 @@ impl Builder {
             };
             seen.insert(name.clone());
             e.name = Some(name);
+        }
+    }
+
+    /// What only the emulated switch does is refused on any other switch; on the emulated one,
+    /// port security needs learning, and once one port has VLAN membership every port without
+    /// it becomes an access port of VLAN 1 (as a VLAN-aware switch's default VLAN).
+    fn port_policies(
+        &mut self,
+        switch: &Switch,
+        parents: &mut [Parent],
+        parent_ports: &[PortExtras],
+        peers: &mut [PeerDraft],
+    ) {
+        let extras = parent_ports
+            .iter()
+            .chain(peers.iter().map(|p| &p.port_extras));
+        let Switch::Emulated(emulated) = switch else {
+            let kind = match switch {
+                Switch::Bridge(_) => {
+                    "a Linux bridge (this one has no vlan_filtering or port security)"
+                }
+                _ => "a bare wire",
+            };
+            let found: Vec<(&str, Span)> = extras.filter_map(|e| e.emulated_only.clone()).collect();
+            for (key, at) in found {
+                self.error(
+                    at,
+                    format!("`{key}` needs the emulated switch, but the switch is {kind}"),
+                    "set `kind = \"emulated\"` under [switch], or remove the key",
+                );
+            }
+            return;
+        };
+        if emulated.ageing_time == 0 {
+            let found: Vec<Span> = extras.filter_map(|e| e.max_macs_span.clone()).collect();
+            for at in found {
+                self.error(
+                    at,
+                    "port security learns the port's secure addresses, but `ageing_time = 0` turns learning off",
+                    "give the switch an ageing_time, or remove `max_macs`",
+                );
+            }
+        }
+        let ports = parents
+            .iter_mut()
+            .filter(|p| p.kind == ParentKind::Veth)
+            .map(|p| &mut p.port)
+            .chain(peers.iter_mut().map(|p| &mut p.port));
+        let ports: Vec<&mut Port> = ports.collect();
+        if ports.iter().any(|p| p.policy.vlan != PortVlan::Transparent) {
+            for port in ports {
+                if port.policy.vlan == PortVlan::Transparent {
+                    port.policy.vlan = PortVlan::Access { vid: DEFAULT_VLAN };
+                }
+            }
         }
     }
 
@@ -1242,7 +1543,7 @@ impl Builder {
                 }
             }
         }
-        if matches!(switch, Switch::Bridge(_)) {
+        if switch.has_ports() {
             let mut next = 0;
             for parent in parents.iter_mut().filter(|p| p.kind == ParentKind::Veth) {
                 parent.port.name = format!("p{next}");
@@ -1624,6 +1925,47 @@ impl Builder {
         out
     }
 
+    /// Each port's `static_macs` (MACs, node names, or `host` for a parent's own MAC), each MAC
+    /// static on one port only.
+    fn static_macs(
+        &mut self,
+        parents: &mut [Parent],
+        parent_ports: &[PortExtras],
+        peers: &mut [PeerDraft],
+        by_name: &HashMap<String, MacAddr>,
+    ) {
+        let mut owners: HashMap<MacAddr, String> = HashMap::new();
+        for (parent, extras) in parents.iter_mut().zip(parent_ports) {
+            let mut names = by_name.clone();
+            names.insert(HOST_NODE.to_string(), parent.mac);
+            self.port_statics(&mut owners, &mut parent.port, &extras.static_macs, &names);
+        }
+        for peer in peers {
+            let raw = std::mem::take(&mut peer.port_extras.static_macs);
+            self.port_statics(&mut owners, &mut peer.port, &raw, by_name);
+        }
+    }
+
+    fn port_statics(
+        &mut self,
+        owners: &mut HashMap<MacAddr, String>,
+        port: &mut Port,
+        raw: &[SpannedStr],
+        names: &HashMap<String, MacAddr>,
+    ) {
+        let macs = self.source_list(raw, names);
+        for (mac, at) in macs.iter().zip(raw) {
+            if let Some(first) = owners.insert(*mac, port.name.clone()) {
+                self.error(
+                    at.span(),
+                    format!("{mac} is already static on port {first}"),
+                    "a static entry binds a MAC to one port: list it once",
+                );
+            }
+        }
+        port.policy.static_macs = macs;
+    }
+
     fn assemble(&mut self, d: Drafts, addresses: Addresses, macs: Macs) -> Scenario {
         let Drafts {
             name,
@@ -1633,7 +1975,7 @@ impl Builder {
             mut parents,
             networks,
             endpoints: endpoint_drafts,
-            peers: peer_drafts,
+            peers: mut peer_drafts,
             host,
             shim,
             ..
@@ -1663,6 +2005,7 @@ impl Builder {
         if let (Some(s), Some(m)) = (&shim, macs.shim) {
             by_name.insert(s.interface.clone(), m);
         }
+        self.static_macs(&mut parents, &d.parent_ports, &mut peer_drafts, &by_name);
         let mut typed_networks = Vec::new();
         let mut network_lists = Vec::new();
         for draft in networks {
