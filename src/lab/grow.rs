@@ -124,11 +124,18 @@ impl Growth<'_> {
         super::raise_fd_limit(lab.namespaces.len() + self.nodes.len() + endpoints.len())?;
         self.set_registered(&names, true)?;
         let started = Instant::now();
-        let created = with_runtime(|runtime| {
+        let created = match with_runtime(|runtime| {
             Ok(create(
                 runtime, lab, &host, scenario, endpoints, &parents, &names,
             ))
-        })?;
+        }) {
+            Ok(created) => created,
+            Err(e) => {
+                // Nothing was created: the names come off the record again.
+                self.set_registered(&names, false)?;
+                return Err(e);
+            }
+        };
         match created {
             Ok(made) => {
                 let elapsed = started.elapsed();
