@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use ipnetwork::{Ipv4Network, Ipv6Network};
+
 /// An address family's address as an integer.
 pub trait Family: Copy + Ord + fmt::Display {
     const BITS: u8;
@@ -16,6 +18,23 @@ pub trait Family: Copy + Ord + fmt::Display {
     const HAS_BROADCAST: bool;
     fn to_bits(self) -> u128;
     fn from_bits(bits: u128) -> Self;
+}
+
+/// A subnet of the `ipnetwork` crate as the (address, prefix length) a pool is built from.
+pub trait Subnet<A: Family> {
+    fn base(&self) -> (A, u8);
+}
+
+impl Subnet<Ipv4Addr> for Ipv4Network {
+    fn base(&self) -> (Ipv4Addr, u8) {
+        (self.ip(), self.prefix())
+    }
+}
+
+impl Subnet<Ipv6Addr> for Ipv6Network {
+    fn base(&self) -> (Ipv6Addr, u8) {
+        (self.ip(), self.prefix())
+    }
 }
 
 impl Family for Ipv4Addr {

@@ -314,6 +314,18 @@ pub struct Ipam<N, A> {
     pub aux_addresses: BTreeMap<String, A>,
 }
 
+impl<N: ipam::Subnet<A>, A: ipam::Family> Ipam<N, A> {
+    /// Docker's pool of this family for the network, before any address is taken.
+    fn pool(&self) -> ipam::Pool<A> {
+        ipam::Pool::new(
+            self.subnet.base(),
+            self.ip_range.base(),
+            self.gateway,
+            self.aux_addresses.values().copied(),
+        )
+    }
+}
+
 /// One "container": a namespace with one macvlan interface.
 #[derive(Debug, Clone, Serialize)]
 pub struct Endpoint {

@@ -1579,20 +1579,8 @@ impl Builder {
         });
         for (n, net) in d.networks.iter().enumerate() {
             let ipam = &net.network.ipv4;
-            let mut pool4 = Pool::new(
-                (ipam.subnet.ip(), ipam.subnet.prefix()),
-                (ipam.ip_range.ip(), ipam.ip_range.prefix()),
-                ipam.gateway,
-                ipam.aux_addresses.values().copied(),
-            );
-            let mut pool6 = net.network.ipv6.as_ref().map(|v6| {
-                Pool::new(
-                    (v6.subnet.ip(), v6.subnet.prefix()),
-                    (v6.ip_range.ip(), v6.ip_range.prefix()),
-                    v6.gateway,
-                    v6.aux_addresses.values().copied(),
-                )
-            });
+            let mut pool4 = ipam.pool();
+            let mut pool6 = net.network.ipv6.as_ref().map(Ipam::pool);
             let subnet4 = ipam.subnet.to_string();
             let subnet6 = net.network.ipv6.as_ref().map(|v| v.subnet.to_string());
             let mut owners4: HashMap<Ipv4Addr, String> = HashMap::new();
