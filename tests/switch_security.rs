@@ -170,3 +170,115 @@ fn sticky_secure_addresses_are_marked_and_static_ones_listed() {
         ]
     );
 }
+
+/// The shipped port-security scenario through `mvlab run --prom --report --json`: promtool
+/// parses the Prometheus text, whose per-port drop and violation counters are the JSON result's,
+/// and the HTML page (read by Python's XML parser) charts every port's frames with the same
+/// numbers. The shutdown port is exported as down.
+#[test]
+fn a_run_exports_the_switch_counters_to_prometheus_and_html() {
+    require_root();
+    let lab = unique("swx");
+    let dir = std::env::temp_dir().join(format!("mvtest-{lab}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (prom, json, html) = (dir.join("m.prom"), dir.join("r.json"), dir.join("html"));
+    let out = mvlab()
+        .arg("run")
+        .arg(lab_support::scenario_path("switch-port-security"))
+        .args(["--name", &lab, "--prom"])
+        .arg(&prom)
+        .arg("--json")
+        .arg(&json)
+        .arg("--report")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let ports = result["switch"]["ports"].as_array().unwrap();
+    let text = std::fs::read_to_string(&prom).unwrap();
+
+    let check = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&prom).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let sample = |name: &str, labels: &str| -> f64 {
+        let head = format!("{name}{{scenario=\"switch-port-security\",{labels}}} ");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&head))
+            .unwrap_or_else(|| panic!("no {head} in\n{text}"));
+        line[head.len()..].parse().unwrap()
+    };
+    let mut dropped = 0.0;
+    for p in ports {
+        let name = p["name"].as_str().unwrap();
+        let port = format!("port=\"{name}\"");
+        for d in p["drops"].as_array().unwrap() {
+            let reason = d["reason"].as_str().unwrap();
+            let frames = sample(
+                "mvlab_switch_dropped_frames_total",
+                &format!("{port},reason=\"{reason}\""),
+            );
+            assert_eq!(frames, d["frames"].as_f64().unwrap(), "{name} {reason}");
+            dropped += frames;
+        }
+        for (metric, field) in [
+            ("mvlab_switch_port_rx_frames_total", "rx_frames"),
+            ("mvlab_switch_port_violations_total", "violations"),
+        ] {
+            assert_eq!(
+                sample(metric, &port),
+                p[field].as_f64().unwrap(),
+                "{metric} {name}"
+            );
+        }
+        let up = sample("mvlab_switch_port_up", &port);
+        assert_eq!(up, if p["state"] == "up" { 1.0 } else { 0.0 }, "{name}");
+    }
+    assert_eq!(dropped, result["switch"]["dropped"].as_f64().unwrap());
+    assert!(dropped > 0.0, "the scenario's violations drop frames");
+    assert_eq!(
+        sample("mvlab_switch_port_up", "port=\"p2\""),
+        0.0,
+        "p2 is shut down"
+    );
+
+    let reader = r#"
+import sys, json, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+svg = next(s for s in root.iter('svg') if s.get('data-chart') == 'switch/ports')
+print(json.dumps([dict(e.attrib) for e in svg.iter() if e.get('class') == 'datum']))
+"#;
+    let parsed = std::process::Command::new("python3")
+        .args(["-c", reader])
+        .arg(html.join("index.html"))
+        .output()
+        .unwrap();
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    let data: Vec<serde_json::Value> = serde_json::from_slice(&parsed.stdout).unwrap();
+    for p in ports {
+        let name = p["name"].as_str().unwrap();
+        let bar = data
+            .iter()
+            .find(|d| d["data-series"] == "received" && d["data-category"] == name)
+            .unwrap_or_else(|| panic!("no received bar of {name} in {data:?}"));
+        let value: f64 = bar["data-value"].as_str().unwrap().parse().unwrap();
+        assert_eq!(value, p["rx_frames"].as_f64().unwrap(), "{name}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

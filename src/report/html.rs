@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use super::svg::{self, Axis, BarChart, Category, HeatCell, HeatMap, LineChart, Point, Series};
+use super::switch::{ENTRIES_SHOWN, EVENTS_SHOWN, event_word};
 use crate::delivery::{Cell, FrameClass};
 use crate::measure::address_caching::{AddressCachingResult, AddressTrial};
 use crate::measure::address_learning_rate::AddressLearningRateResult;
@@ -22,6 +23,7 @@ use crate::measure::rfc2544::{Rfc2544Result, Rfc2544Size};
 use crate::measure::throughput::{FlowCounts, ThroughputPoint, ThroughputResult};
 use crate::measure::{ExpectationResult, RunResult, TestResult};
 use crate::scenario::LatencyMethod;
+use crate::switch::{DropReason, EntryKind, PortReport, SwitchReport};
 
 /// Up to this many stations in a matrix, each is a row and a column of its own; beyond, stations
 /// are drawn in at most this many groups.
@@ -153,6 +155,9 @@ pub fn render(r: &RunResult) -> String {
             esc(t.name())
         );
     }
+    if r.switch.is_some() {
+        out.push_str("<li><a href=\"#switch\">Emulated switch</a></li>");
+    }
     out.push_str("</ul></nav>");
     expectations(&mut out, &r.expectations);
     for (i, t) in r.tests.iter().enumerate() {
@@ -174,6 +179,9 @@ pub fn render(r: &RunResult) -> String {
             TestResult::IpExhaustion(i) => ip_exhaustion(&mut out, i),
         }
         out.push_str("</section>");
+    }
+    if let Some(sw) = &r.switch {
+        switch(&mut out, sw);
     }
     let _ = writeln!(
         out,
@@ -1579,6 +1587,167 @@ fn ip_exhaustion(out: &mut String, r: &IpExhaustionResult) {
         .rule(gc2 as f64, "gc_thresh2")
         .rule(gc3 as f64, "gc_thresh3");
     charts(out, [chart.render()]);
+}
+
+/// The emulated switch's section: per-port counters with every drop by reason, per-VLAN
+/// counters, the table by entry kind and its first entries, the log's most recent events, and
+/// charts of frames per port and drops per reason.
+fn switch(out: &mut String, sw: &SwitchReport) {
+    let _ = write!(
+        out,
+        "<section id=\"switch\"><h2>Emulated switch</h2><p>{}, up {:.1} s: {} frame(s) dropped, each counted with its reason on the port where it was dropped.</p>",
+        if sw.vlan_aware {
+            "VLAN-aware"
+        } else {
+            "VLAN-unaware"
+        },
+        sw.uptime_s,
+        int(sw.dropped)
+    );
+    table(
+        out,
+        true,
+        &[
+            "port",
+            "state",
+            "rx frames",
+            "tx frames",
+            "flooded",
+            "learned",
+            "not learned",
+            "violations",
+            "drops",
+        ],
+        sw.ports.iter().map(|p| {
+            let drops: Vec<String> = p
+                .drops
+                .iter()
+                .map(|d| format!("{} {}", d.reason.as_str(), int(d.frames)))
+                .collect();
+            vec![
+                esc(&p.name),
+                esc(&p.state),
+                int(p.rx_frames),
+                int(p.tx_frames),
+                int(p.flooded),
+                int(p.learned),
+                int(p.not_learned),
+                int(p.violations),
+                esc(&drops.join(", ")),
+            ]
+        }),
+    );
+    if sw.vlan_aware && !sw.vlans.is_empty() {
+        table(
+            out,
+            true,
+            &["VLAN", "rx frames", "flooded", "dropped"],
+            sw.vlans.iter().map(|v| {
+                vec![
+                    v.vid.to_string(),
+                    int(v.rx_frames),
+                    int(v.flooded),
+                    int(v.dropped),
+                ]
+            }),
+        );
+    }
+    let kinds: Vec<String> = [EntryKind::Dynamic, EntryKind::Sticky, EntryKind::Static]
+        .into_iter()
+        .map(|k| {
+            let n = sw.table.iter().filter(|e| e.kind == k).count();
+            format!("{} {}", int(n as u64), k.as_str())
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<p>MAC table at the end: {} entries ({}).</p>",
+        int(sw.table.len() as u64),
+        kinds.join(", ")
+    );
+    table(
+        out,
+        false,
+        &["port", "MAC", "VLAN", "kind", "idle (s)"],
+        sw.table.iter().take(ENTRIES_SHOWN).map(|e| {
+            vec![
+                esc(&e.port),
+                e.mac.to_string(),
+                e.vlan.map_or("-".into(), |v| v.to_string()),
+                e.kind.as_str().into(),
+                format!("{:.1}", e.idle_s),
+            ]
+        }),
+    );
+    let shown = sw.events.len().min(EVENTS_SHOWN);
+    let _ = write!(
+        out,
+        "<p>Event log: {} logged{}; the last {shown} (the JSON result has them all).</p>",
+        int(sw.events.len() as u64),
+        if sw.events_lost > 0 {
+            format!(", {} more not kept", int(sw.events_lost))
+        } else {
+            String::new()
+        }
+    );
+    table(
+        out,
+        false,
+        &["at (ms)", "event", "port", "MAC", "VLAN"],
+        sw.events[sw.events.len() - shown..].iter().map(|e| {
+            vec![
+                int(e.at_ms),
+                event_word(e.kind).into(),
+                esc(&e.port),
+                e.mac.to_string(),
+                e.vlan.map_or("-".into(), |v| v.to_string()),
+            ]
+        }),
+    );
+    let ports: Vec<Category> = sw.ports.iter().map(|p| p.name.clone().into()).collect();
+    let per_port = |value: fn(&PortReport) -> u64| -> Vec<f64> {
+        sw.ports.iter().map(|p| value(p) as f64).collect()
+    };
+    let mut svgs = vec![
+        BarChart::new(
+            "switch/ports",
+            "frames per port",
+            "port",
+            Axis::from_zero("frames"),
+            ports,
+        )
+        .series("received", per_port(|p| p.rx_frames))
+        .series("sent", per_port(|p| p.tx_frames))
+        .series("flooded", per_port(|p| p.flooded))
+        .series(
+            "dropped",
+            per_port(|p| p.drops.iter().map(|d| d.frames).sum()),
+        )
+        .render(),
+    ];
+    let reasons: Vec<(DropReason, u64)> = DropReason::ALL
+        .iter()
+        .map(|&r| (r, sw.ports.iter().map(|p| p.drops(r)).sum()))
+        .filter(|&(_, n)| n > 0)
+        .collect();
+    if !reasons.is_empty() {
+        svgs.push(
+            BarChart::new(
+                "switch/drops",
+                "frames dropped by reason, all ports",
+                "reason",
+                Axis::from_zero("frames"),
+                reasons
+                    .iter()
+                    .map(|(r, _)| r.as_str().to_string().into())
+                    .collect(),
+            )
+            .series("dropped", reasons.iter().map(|&(_, n)| n as f64).collect())
+            .render(),
+        );
+    }
+    charts(out, svgs);
+    out.push_str("</section>");
 }
 
 #[cfg(test)]

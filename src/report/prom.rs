@@ -1,13 +1,16 @@
 //! Prometheus text exposition (format 0.0.4) of a run, for a textfile collector or a push gateway:
 //! the verdict, each expectation, per-station frames sent and received, matrix cells, latency
-//! quantiles, throughput and loss, RFC 2544 throughput. Every series carries `scenario`; the names
-//! follow Prometheus conventions (base units: seconds, ratios, bits).
+//! quantiles, throughput and loss, RFC 2544 throughput, the exhaustion tests' figures, and the
+//! emulated switch's counters (per port, per drop reason, per VLAN), table and event log. Every
+//! series carries `scenario`; the names follow Prometheus conventions (base units: seconds,
+//! ratios, bits; counters end in `_total`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::measure::latency::LatencyStats;
 use crate::measure::{RunResult, TestResult};
+use crate::switch::{EntryKind, PortReport, SwitchReport, VlanReport};
 
 /// Escapes a label value: backslash, double quote and newline.
 fn label(s: &str) -> String {
@@ -289,18 +292,21 @@ pub fn render(r: &RunResult) -> String {
         }
     }
     exhaustion(&mut out, r);
+    if let Some(sw) = &r.switch {
+        switch(&mut out, &r.scenario, sw);
+    }
     out
 }
 
 /// Labels of a sample: the scenario, the test, and more.
 type Labels<'a> = Vec<(&'a str, String)>;
 
-/// One gauge family with its samples; nothing is written when there are none.
-fn gauges(out: &mut String, name: &str, help: &str, samples: Vec<(Labels<'_>, f64)>) {
+/// One family of `kind` (gauge, counter) with its samples; nothing is written when there are none.
+fn family(out: &mut String, kind: &str, name: &str, help: &str, samples: Vec<(Labels<'_>, f64)>) {
     if samples.is_empty() {
         return;
     }
-    let mut f = Family::new(out, name, "gauge", help);
+    let mut f = Family::new(out, name, kind, help);
     for (labels, value) in samples {
         let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
         f.sample(name, &labels, value);
@@ -485,6 +491,158 @@ fn exhaustion(out: &mut String, r: &RunResult) {
         ),
     ];
     for (name, help, samples) in families {
-        gauges(out, name, help, samples);
+        family(out, "gauge", name, help, samples);
     }
+}
+
+/// The emulated switch's counters since it started: per port (frames and bytes each way, floods,
+/// learning, violations, whether it is up), every drop by port and reason, per VLAN, the table by
+/// entry kind, and the event log by event kind.
+fn switch(out: &mut String, scenario: &str, sw: &SwitchReport) {
+    let at = |more: &[(&'static str, String)]| -> Labels<'_> {
+        let mut l = vec![("scenario", scenario.to_string())];
+        l.extend(more.iter().cloned());
+        l
+    };
+    let port_counter = |value: fn(&PortReport) -> u64| -> Vec<(Labels<'_>, f64)> {
+        sw.ports
+            .iter()
+            .map(|p| (at(&[("port", p.name.clone())]), value(p) as f64))
+            .collect()
+    };
+    let vlan_counter = |value: fn(&VlanReport) -> u64| -> Vec<(Labels<'_>, f64)> {
+        sw.vlans
+            .iter()
+            .map(|v| (at(&[("vlan", v.vid.to_string())]), value(v) as f64))
+            .collect()
+    };
+    let dropped = sw
+        .ports
+        .iter()
+        .flat_map(|p| {
+            p.drops.iter().map(|d| {
+                (
+                    at(&[
+                        ("port", p.name.clone()),
+                        ("reason", d.reason.as_str().to_string()),
+                    ]),
+                    d.frames as f64,
+                )
+            })
+        })
+        .collect();
+    let entries = [EntryKind::Dynamic, EntryKind::Sticky, EntryKind::Static]
+        .into_iter()
+        .map(|k| {
+            let n = sw.table.iter().filter(|e| e.kind == k).count();
+            (at(&[("kind", k.as_str().to_string())]), n as f64)
+        })
+        .collect();
+    let mut events: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in &sw.events {
+        *events.entry(e.kind.as_str()).or_default() += 1;
+    }
+    let events = events
+        .into_iter()
+        .map(|(k, n)| (at(&[("kind", k.to_string())]), n as f64))
+        .collect();
+    let counters = [
+        (
+            "mvlab_switch_port_rx_frames_total",
+            "Frames the emulated switch read from a port.",
+            port_counter(|p| p.rx_frames),
+        ),
+        (
+            "mvlab_switch_port_rx_bytes_total",
+            "Bytes the emulated switch read from a port.",
+            port_counter(|p| p.rx_bytes),
+        ),
+        (
+            "mvlab_switch_port_tx_frames_total",
+            "Frames the emulated switch sent out of a port.",
+            port_counter(|p| p.tx_frames),
+        ),
+        (
+            "mvlab_switch_port_tx_bytes_total",
+            "Bytes the emulated switch sent out of a port.",
+            port_counter(|p| p.tx_bytes),
+        ),
+        (
+            "mvlab_switch_port_flooded_frames_total",
+            "Copies sent out of a port by flooding.",
+            port_counter(|p| p.flooded),
+        ),
+        (
+            "mvlab_switch_port_learned_total",
+            "Table entries learned on a port (moves included).",
+            port_counter(|p| p.learned),
+        ),
+        (
+            "mvlab_switch_port_not_learned_total",
+            "Sources seen on a port and not learned (capacity, mac_limit, learning rate).",
+            port_counter(|p| p.not_learned),
+        ),
+        (
+            "mvlab_switch_port_violations_total",
+            "Port-security violations counted on a port (restrict and shutdown).",
+            port_counter(|p| p.violations),
+        ),
+        (
+            "mvlab_switch_dropped_frames_total",
+            "Frames the emulated switch dropped, by port and reason.",
+            dropped,
+        ),
+        (
+            "mvlab_switch_vlan_rx_frames_total",
+            "Frames classified into a VLAN (0 on a VLAN-unaware switch).",
+            vlan_counter(|v| v.rx_frames),
+        ),
+        (
+            "mvlab_switch_vlan_flooded_frames_total",
+            "Frames flooded in a VLAN.",
+            vlan_counter(|v| v.flooded),
+        ),
+        (
+            "mvlab_switch_vlan_dropped_frames_total",
+            "Frames of a VLAN dropped after classification.",
+            vlan_counter(|v| v.dropped),
+        ),
+        (
+            "mvlab_switch_events_total",
+            "Events in the emulated switch's log, by kind (events past the log's size are in mvlab_switch_events_lost_total).",
+            events,
+        ),
+    ];
+    for (name, help, samples) in counters {
+        family(out, "counter", name, help, samples);
+    }
+    family(
+        out,
+        "counter",
+        "mvlab_switch_events_lost_total",
+        "Events past the emulated switch's log size, counted but not kept.",
+        vec![(at(&[]), sw.events_lost as f64)],
+    );
+    family(
+        out,
+        "gauge",
+        "mvlab_switch_port_up",
+        "Whether a port forwards (1) or a port-security shutdown stopped it (0).",
+        sw.ports
+            .iter()
+            .map(|p| {
+                (
+                    at(&[("port", p.name.clone())]),
+                    f64::from(u8::from(p.state == "up")),
+                )
+            })
+            .collect(),
+    );
+    family(
+        out,
+        "gauge",
+        "mvlab_switch_table_entries",
+        "Entries in the emulated switch's MAC table at the end of the run, by kind.",
+        entries,
+    );
 }

@@ -1,7 +1,8 @@
 //! The emulated switch's report as a person reads it: per-port counters with every drop by
 //! reason, per-VLAN counters, the table, and the event log (the last `EVENTS_SHOWN` events;
-//! JSON has them all). Used by the run's terminal report and `mvlab switch show`. It only
-//! formats a `SwitchReport`; it never asks a switch for one.
+//! JSON has them all). Used by the run's terminal report and `mvlab switch show`; the HTML
+//! report shows as many and words events the same way. It only formats a `SwitchReport`; it
+//! never asks a switch for one.
 
 use std::fmt::Write;
 
@@ -10,9 +11,10 @@ use crate::switch::{EventKind, SwitchReport};
 /// The text report shows at most this many events, the most recent ones.
 pub const EVENTS_SHOWN: usize = 20;
 /// And at most this many table entries.
-const ENTRIES_SHOWN: usize = 32;
+pub const ENTRIES_SHOWN: usize = 32;
 
-fn event_word(kind: EventKind) -> &'static str {
+/// An event kind as a person reads it.
+pub fn event_word(kind: EventKind) -> &'static str {
     match kind {
         EventKind::Learned => "learned",
         EventKind::Moved => "moved",

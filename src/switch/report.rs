@@ -146,6 +146,16 @@ pub enum EntryKind {
     Static,
 }
 
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Dynamic => "dynamic",
+            EntryKind::Sticky => "sticky",
+            EntryKind::Static => "static",
+        }
+    }
+}
+
 /// One MAC table entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableEntry {
@@ -175,6 +185,21 @@ pub enum EventKind {
     PortShutDown,
     /// The first flood of a unicast destination not in the table (logged once until learned).
     Flood,
+}
+
+impl EventKind {
+    /// Its name in JSON and in metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Learned => "learned",
+            EventKind::Moved => "moved",
+            EventKind::Aged => "aged",
+            EventKind::NotLearned => "not-learned",
+            EventKind::Violation => "violation",
+            EventKind::PortShutDown => "port-shut-down",
+            EventKind::Flood => "flood",
+        }
+    }
 }
 
 /// One entry of the event log.
