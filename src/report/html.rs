@@ -1680,10 +1680,22 @@ fn switch(out: &mut String, sw: &SwitchReport) {
         }),
     );
     let shown = sw.events.len().min(EVENTS_SHOWN);
+    let mut by_kind: Vec<(&str, u64)> = Vec::new();
+    for e in &sw.events {
+        match by_kind.iter_mut().find(|(k, _)| *k == event_word(e.kind)) {
+            Some((_, n)) => *n += 1,
+            None => by_kind.push((event_word(e.kind), 1)),
+        }
+    }
+    let by_kind: Vec<String> = by_kind
+        .iter()
+        .map(|(k, n)| format!("{} {k}", int(*n)))
+        .collect();
     let _ = write!(
         out,
-        "<p>Event log: {} logged{}; the last {shown} (the JSON result has them all).</p>",
+        "<p>Event log: {} logged ({}){}; the last {shown} (the JSON result has them all).</p>",
         int(sw.events.len() as u64),
+        esc(&by_kind.join(", ")),
         if sw.events_lost > 0 {
             format!(", {} more not kept", int(sw.events_lost))
         } else {
