@@ -7,17 +7,15 @@
 mod exhaust_support;
 mod lab_support;
 
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use exhaust_support::Tcpdump;
-use lab_support::{netns, require_root, up};
+use lab_support::{learned_test_macs, netns, require_root, tshark_field, up};
 use mvlab::diag::Source;
 use mvlab::lab::Lab;
 use mvlab::measure::address_caching::{self, AddressBench};
 use mvlab::measure::{Bench, address_learning_rate};
 use mvlab::scenario::{self, Scenario, TestKind};
-use serde_json::Value;
 
 fn scenario(limit: &str, test: &str) -> Scenario {
     let text = format!(
@@ -34,51 +32,6 @@ fn bench<'a>(lab: &'a Lab, s: &'a Scenario, stop: &'a AtomicBool) -> Bench<'a> {
         pcap_dir: None,
         progress: &|_: &str| {},
     }
-}
-
-/// The learned (not permanent) entries of the addresses the tests make up (06:...), per
-/// `bridge fdb show` in the switch namespace.
-fn made_up_entries(lab: &str) -> usize {
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &netns(lab, "switch"),
-            "bridge",
-            "-j",
-            "fdb",
-            "show",
-            "br",
-            "br0",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let entries: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    entries
-        .iter()
-        .filter(|e| e["mac"].as_str().is_some_and(|m| m.starts_with("06:")))
-        .filter(|e| e["state"].as_str() != Some("permanent"))
-        .count()
-}
-
-fn frames_in(file: &std::path::Path) -> usize {
-    let out = Command::new("tshark")
-        .args(["-r"])
-        .arg(file)
-        .args(["-T", "fields", "-e", "eth.dst"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
 #[test]
@@ -108,7 +61,7 @@ fn the_capacity_is_the_bridges_limit_and_tcpdump_sees_the_flooding() {
         );
     }
     // The last trial left at most the limit in the table: `bridge fdb` agrees with the count.
-    assert_eq!(made_up_entries(lab.name()), 40);
+    assert_eq!(learned_test_macs(lab.name()), 40);
     // One more trial, watched by tcpdump on the monitor port: every flooded test frame, and
     // nothing else addressed to a made-up MAC, reached it.
     let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -125,7 +78,11 @@ fn the_capacity_is_the_bridges_limit_and_tcpdump_sees_the_flooding() {
     let seen = dump.stop();
     assert_eq!(t.flooded, 20);
     assert_eq!(seen.received_by_filter, 20, "tcpdump on the monitor port");
-    assert_eq!(frames_in(&file), 20, "tshark reading tcpdump's file");
+    assert_eq!(
+        tshark_field(&file, "eth.dst").len(),
+        20,
+        "tshark reading tcpdump's file"
+    );
     drop(ports);
     lab.down().unwrap();
 }
@@ -147,7 +104,7 @@ fn an_unlimited_bridge_learns_every_number_tried() {
     assert_eq!(r.trials.len(), 1);
     assert_eq!(r.switch_limit, None);
     assert_eq!(r.trials[0].flooded, 0);
-    assert_eq!(made_up_entries(lab.name()), 300);
+    assert_eq!(learned_test_macs(lab.name()), 300);
     lab.down().unwrap();
 }
 
@@ -166,7 +123,7 @@ fn the_learning_rate_of_a_bridge_is_what_the_sender_offers() {
     assert_eq!(r.learning_rate_pps, r.max_offered_pps);
     assert!(r.learning_rate_pps > 0.0);
     assert_eq!(r.trials[0].switch_learned, Some(500));
-    assert_eq!(made_up_entries(lab.name()), 500);
+    assert_eq!(learned_test_macs(lab.name()), 500);
     lab.down().unwrap();
 }
 

@@ -5,14 +5,12 @@
 mod lab_support;
 
 use std::collections::HashSet;
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
-use lab_support::{netns, require_root, up};
+use lab_support::{learned_test_macs, require_root, tshark_field, up};
 use mvlab::diag::Source;
 use mvlab::measure::{Bench, mac_sweep};
 use mvlab::scenario::{self, Scenario, TestKind};
-use serde_json::Value;
 
 fn scenario(sweep: &str) -> Scenario {
     let text = format!(
@@ -24,45 +22,10 @@ fn scenario(sweep: &str) -> Scenario {
 /// Distinct swept source MACs (06:...) tshark reads in a pcapng; the lab's background frames
 /// (IGMP reports, say) have other sources.
 fn sources_in(file: &std::path::Path) -> HashSet<String> {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .args(["-T", "fields", "-e", "eth.src"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+    tshark_field(file, "eth.src")
+        .into_iter()
         .filter(|m| m.starts_with("06:"))
-        .map(str::to_string)
         .collect()
-}
-
-/// Learned bridge entries of swept MACs (06:...), per `bridge fdb show`.
-fn swept_entries(lab: &str) -> usize {
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &netns(lab, "switch"),
-            "bridge",
-            "-j",
-            "fdb",
-            "show",
-            "br",
-            "br0",
-        ])
-        .output()
-        .unwrap();
-    let entries: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    entries
-        .iter()
-        .filter(|e| e["mac"].as_str().is_some_and(|m| m.starts_with("06:")))
-        .count()
 }
 
 fn run(s: &Scenario, tag: &str) -> (mac_sweep::MacSweepResult, std::path::PathBuf, String) {
@@ -82,7 +45,7 @@ fn run(s: &Scenario, tag: &str) -> (mac_sweep::MacSweepResult, std::path::PathBu
         unreachable!()
     };
     let r = mac_sweep::measure(&bench, "sweep", test).unwrap();
-    let learned = swept_entries(lab.name()).to_string();
+    let learned = learned_test_macs(lab.name()).to_string();
     lab.down().unwrap();
     (r, dir, learned)
 }

@@ -1109,17 +1109,7 @@ pub(crate) fn build(
             namespaces,
             inventory,
         }),
-        Some(f) => {
-            let mut doomed: Vec<Doomed> = namespaces
-                .into_iter()
-                .map(|ns| Doomed {
-                    name: ns.name().unwrap_or_default().to_string(),
-                    netns: Some(ns),
-                })
-                .collect();
-            doomed.extend(strays);
-            Err((f, doomed))
-        }
+        Some(f) => Err((f, Doomed::all(namespaces, strays))),
     }
 }
 

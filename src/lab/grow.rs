@@ -432,16 +432,6 @@ fn create(
     runtime.block_on(close_all(sockets));
     match failure {
         None => Ok(namespaces),
-        Some(f) => {
-            let mut doomed: Vec<Doomed> = namespaces
-                .into_iter()
-                .map(|ns| Doomed {
-                    name: ns.name().unwrap_or_default().to_string(),
-                    netns: Some(ns),
-                })
-                .collect();
-            doomed.extend(strays);
-            Err((f, doomed))
-        }
+        Some(f) => Err((f, Doomed::all(namespaces, strays))),
     }
 }

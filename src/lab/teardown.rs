@@ -34,6 +34,21 @@ pub(crate) struct Doomed {
     pub netns: Option<Netns>,
 }
 
+impl Doomed {
+    /// Everything a build that failed half-way leaves: the namespaces it made (held open), then
+    /// the names it recorded but could not open (`strays`).
+    pub fn all(namespaces: Vec<Netns>, strays: Vec<Doomed>) -> Vec<Doomed> {
+        namespaces
+            .into_iter()
+            .map(|ns| Doomed {
+                name: ns.name().unwrap_or_default().to_string(),
+                netns: Some(ns),
+            })
+            .chain(strays)
+            .collect()
+    }
+}
+
 /// What a teardown removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct TeardownReport {

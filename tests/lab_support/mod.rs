@@ -140,3 +140,47 @@ pub fn assert_gone(lab: &str) {
 pub fn mvlab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mvlab"))
 }
+
+/// The entries bridge `br0` of a lab learned for made-up test addresses (`06:...`: address
+/// tests and MAC sweeps), per `bridge -j fdb show` in the switch namespace.
+pub fn learned_test_macs(lab: &str) -> usize {
+    let out = run(Command::new("ip").args([
+        "netns",
+        "exec",
+        &netns(lab, "switch"),
+        "bridge",
+        "-j",
+        "fdb",
+        "show",
+        "br",
+        "br0",
+    ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let entries: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    entries
+        .iter()
+        .filter(|e| e["mac"].as_str().is_some_and(|m| m.starts_with("06:")))
+        .filter(|e| e["state"].as_str() != Some("permanent"))
+        .count()
+}
+
+/// One field of every frame of a capture file, as tshark reads it (`-T fields -e FIELD`).
+pub fn tshark_field(file: &std::path::Path, field: &str) -> Vec<String> {
+    let out = run(Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(["-T", "fields", "-e", field]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
