@@ -3,8 +3,9 @@
 //! result's own numbers; JUnit XML by xmllint against the JUnit schema; Prometheus text by
 //! promtool; JSON back into the result type with the kinds' documented names.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod tool_support;
+
+use std::process::Command;
 
 use mvlab::measure::address_caching::{AddressCachingResult, AddressTrial};
 use mvlab::measure::address_learning_rate::AddressLearningRateResult;
@@ -20,6 +21,7 @@ use mvlab::measure::{ExpectationResult, RunResult, TestResult};
 use mvlab::report;
 use mvlab::scenario::MacOrder;
 use serde_json::Value;
+use tool_support::pipe;
 
 fn trial(addresses: u32, learned: u32) -> AddressTrial {
     AddressTrial {
@@ -252,22 +254,6 @@ fn sample() -> RunResult {
         ],
         switch: None,
     }
-}
-
-fn pipe(cmd: &mut Command, input: &str) -> std::process::Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (scripts/setup installs it)"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 /// Every chart of the page: its key and its data elements' attributes.

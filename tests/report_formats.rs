@@ -1,8 +1,9 @@
 //! The machine formats of a run checked by the tools that consume them: JUnit XML against a JUnit
 //! schema with xmllint, Prometheus text with promtool, JSON read back into the result type.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod tool_support;
+
+use std::process::Command;
 
 use mvlab::delivery::{Addressing, Cell, FrameClass, MatrixSpec};
 use mvlab::measure::latency::{LatencyResult, LatencyStats};
@@ -12,6 +13,7 @@ use mvlab::measure::throughput::{ThroughputPoint, ThroughputResult};
 use mvlab::measure::{ExpectationResult, RunResult, TestResult};
 use mvlab::report;
 use mvlab::scenario::LatencyMethod;
+use tool_support::pipe;
 
 fn sample() -> RunResult {
     let cell = |from: &str, to: &str, received, promiscuous| Cell {
@@ -141,22 +143,6 @@ fn sample() -> RunResult {
             },
         ],
     }
-}
-
-fn pipe(cmd: &mut Command, input: &str) -> std::process::Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (scripts/setup installs it)"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[test]
