@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use exhaust_support::Tcpdump;
 use lab_support::{
-    addresses, assert_gone, ip_json, link, mvlab, namespaces_with, netns, ping, require_root,
-    scenario_path, unique, up,
+    addresses, assert_gone, ip_json, kill_then_clean, link, mvlab, namespaces_with, netns, ping,
+    require_root, scenario_path, unique, up,
 };
 use mvlab::diag::Source;
 use mvlab::lab::Lab;
@@ -216,20 +216,7 @@ fn ramp_run_that_grew(lab: &str) -> std::process::Child {
 fn a_ramp_killed_mid_way_leaves_only_what_clean_removes() {
     require_root();
     let lab = unique("xkill");
-    let mut child = ramp_run_that_grew(&lab);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    child.wait().unwrap();
-    let out = mvlab().arg("clean").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_gone(&lab);
+    kill_then_clean(ramp_run_that_grew(&lab), &lab);
 }
 
 #[test]

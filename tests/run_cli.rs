@@ -325,20 +325,8 @@ fn sigkill_of_a_run_at_random_points_then_clean_leaves_nothing() {
     require_root();
     for round in 0..4u64 {
         let lab = unique("runkill");
-        let mut child = spawn_run(&lab);
+        let child = spawn_run(&lab);
         std::thread::sleep(std::time::Duration::from_millis(round * 700 + jitter(700)));
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
-        child.wait().unwrap();
-        let out = mvlab().arg("clean").output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        lab_support::assert_gone(&lab);
+        lab_support::kill_then_clean(child, &lab);
     }
 }

@@ -141,6 +141,24 @@ pub fn mvlab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mvlab"))
 }
 
+/// Kills a running mvlab with SIGKILL (nothing of its own cleanup runs), then `mvlab clean`
+/// must remove every trace of `lab`.
+pub fn kill_then_clean(mut child: std::process::Child, lab: &str) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    let out = run(mvlab().arg("clean"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_gone(lab);
+}
+
 /// The entries bridge `br0` of a lab learned for made-up test addresses (`06:...`: address
 /// tests and MAC sweeps), per `bridge -j fdb show` in the switch namespace.
 pub fn learned_test_macs(lab: &str) -> usize {
