@@ -9,8 +9,9 @@
 #      e1 -> e2 (macvlan bridge, local) and e1 -> peer (through the bridge). Every tool is
 #      measured the same way: e1's own tx packet counter (ip -s) over the run's wall time.
 #   2. capture under load: trafgen --cpus 2, 1514-byte frames e1 -> e2, with tcpdump
-#      (-w /dev/null, its cheapest mode) and then with mvlab capture on e2: each one's drops,
-#      and the sender's rate with it running.
+#      (-w /dev/null, its cheapest mode; whole frames, then cut at 256 bytes as mvlab capture
+#      keeps them) and then with mvlab capture on e2: each one's drops, and the sender's rate
+#      with it running.
 #   3. latency e1 <-> e2 at 1000 round trips/s: ping, sockperf UDP ping-pong (--full-rtt; also
 #      back to back, where no CPU ever idles), and mvlab gen -> reflect -> capture (round trip
 #      from the payload's send stamp to the kernel receive timestamp, with the reflector
@@ -19,7 +20,7 @@
 #   5. peak memory (max RSS) of gen and capture at full rate.
 #
 # Usage: sudo scripts/bench-engine.sh [SECONDS_PER_RUN]   (default 3; REPS=3, BIN=path/to/mvlab)
-# Needs root, trafgen, tcpdump, ping, sockperf, /usr/bin/time. Takes about (24 x REPS + 12) runs
+# Needs root, trafgen, tcpdump, ping, sockperf, /usr/bin/time. Takes about (25 x REPS + 12) runs
 # of SECONDS each.
 
 set -euo pipefail
@@ -144,18 +145,24 @@ sender() { # -> frames/s
     t1=$(now); c1=$(counter e1 tx)
     rate "$c0" "$c1" "$t0" "$t1"
 }
-base=(); tdr=(); mvr=(); td_read=0; td_drop=0; mv_read=0; mv_drop=0; mv_rx=0
+# tcpdump whole frames (-s 0, its default) and cut at 256 bytes (-s 256, what mvlab capture keeps).
+tcpdump_run() { # SNAPLEN -> "sender_fps read dropped"
+    ip netns exec "$P-e2" tcpdump -i eth0 -nn -s "$1" -w /dev/null >/dev/null 2>"$TMP/tcpdump.err" &
+    local pid=$! fps
+    sleep 1
+    fps=$(sender)
+    sleep 0.5
+    kill -INT $pid; wait $pid || true
+    echo "$fps $(awk '/packets captured/ {print $1}' "$TMP/tcpdump.err") $(awk '/dropped by kernel/ {print $1}' "$TMP/tcpdump.err")"
+}
+base=(); td0=(); td256=(); mvr=(); mv_read=0; mv_drop=0; mv_rx=0
+td0_read=0; td0_drop=0; td256_read=0; td256_drop=0
 for _ in $(seq "$REPS"); do
     base+=("$(sender)")
-
-    ip netns exec "$P-e2" tcpdump -i eth0 -nn -s 0 -w /dev/null >/dev/null 2>"$TMP/tcpdump.err" &
-    tcpdump_pid=$!
-    sleep 1
-    tdr+=("$(sender)")
-    sleep 0.5
-    kill -INT $tcpdump_pid; wait $tcpdump_pid || true
-    td_read=$((td_read + $(awk '/packets captured/ {print $1}' "$TMP/tcpdump.err")))
-    td_drop=$((td_drop + $(awk '/dropped by kernel/ {print $1}' "$TMP/tcpdump.err")))
+    read -r fps r d < <(tcpdump_run 0)
+    td0+=("$fps"); td0_read=$((td0_read + r)); td0_drop=$((td0_drop + d))
+    read -r fps r d < <(tcpdump_run 256)
+    td256+=("$fps"); td256_read=$((td256_read + r)); td256_drop=$((td256_drop + d))
 
     rx0=$(counter e2 rx)
     /usr/bin/time -f %M -o "$TMP/cap.rss" "$BIN" capture --netns "$P-e2" --iface eth0 \
@@ -169,14 +176,16 @@ for _ in $(seq "$REPS"); do
 import json; r = json.load(open('$TMP/cap.json')); print(r['frames'], r['kernel']['drops'])")
     mv_read=$((mv_read + f)); mv_drop=$((mv_drop + d)); mv_rx=$((mv_rx + rx1 - rx0))
 done
-base=$(median "${base[@]}"); with_tcpdump=$(median "${tdr[@]}"); with_mvlab=$(median "${mvr[@]}")
+lost() { python3 -c "print(f'{$2 / ($1 + $2) * 100 if $1 + $2 else 0:.1f}%')"; } # READ DROPPED
+base=$(median "${base[@]}"); with_td0=$(median "${td0[@]}"); with_td256=$(median "${td256[@]}")
+with_mvlab=$(median "${mvr[@]}")
 printf '%-28s %16s %14s %14s\n' "(totals over $REPS runs)" "median sender fps" "frames read" "kernel drops"
 printf '%-28s %16s %14s %14s\n' "no capture" "$base" - -
-printf '%-28s %16s %14s %14s\n' "tcpdump -w /dev/null" "$with_tcpdump" "$td_read" "$td_drop"
-printf '%-28s %16s %14s %14s\n' "mvlab capture" "$with_mvlab" "$mv_read" "$mv_drop"
-echo "sender rate with mvlab capture / with tcpdump: $(ratio "$with_mvlab" "$with_tcpdump")"
-echo "tcpdump lost $(python3 -c "print(f'{$td_drop / ($td_read + $td_drop) * 100:.1f}%')") of what reached it;" \
-    "mvlab capture $(python3 -c "print(f'{$mv_drop / ($mv_read + $mv_drop) * 100:.2f}%')")"
+printf '%-28s %16s %14s %14s\n' "tcpdump -s 0 -w /dev/null" "$with_td0" "$td0_read" "$td0_drop ($(lost "$td0_read" "$td0_drop"))"
+printf '%-28s %16s %14s %14s\n' "tcpdump -s 256 -w /dev/null" "$with_td256" "$td256_read" "$td256_drop ($(lost "$td256_read" "$td256_drop"))"
+printf '%-28s %16s %14s %14s\n' "mvlab capture (256 bytes)" "$with_mvlab" "$mv_read" "$mv_drop ($(lost "$mv_read" "$mv_drop"))"
+echo "sender rate with mvlab capture / with tcpdump -s 0: $(ratio "$with_mvlab" "$with_td0")," \
+    "/ with tcpdump -s 256: $(ratio "$with_mvlab" "$with_td256")"
 echo "e2's rx counters during the mvlab captures: $mv_rx frames (the captures read $mv_read)"
 echo "capture peak RSS: $(($(cat "$TMP/cap.rss") / 1024)) MiB"
 
