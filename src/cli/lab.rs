@@ -37,8 +37,10 @@ pub enum LabCommand {
     )]
     Up(UpArgs),
     /// Remove a lab, returning once the kernel has destroyed its namespaces.
+    #[command(after_help = "Examples:\n  mvlab lab down demo\n  mvlab lab down demo --prefix ci")]
     Down(DownArgs),
     /// List the registered labs and their state.
+    #[command(after_help = "Examples:\n  mvlab lab ls\n  mvlab lab ls --json | jq '.[] | .lab'")]
     Ls(LsArgs),
 }
 
@@ -81,7 +83,7 @@ pub struct LsArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Removes labs whose owner process is gone (killed `lab up`, crashed test) and that are not persistent, and only those: a user's own namespaces and live labs are never touched."
+    after_help = "Removes labs whose owner process is gone (killed `lab up`, crashed test) and that are not persistent, and only those: a user's own namespaces and live labs are never touched.\n\nExamples:\n  mvlab clean --dry-run\n  mvlab clean\n  mvlab clean --all"
 )]
 pub struct CleanArgs {
     /// Also remove persistent labs (those made by `lab up`).

@@ -34,6 +34,9 @@ pub enum Command {
     /// Probe what this kernel and user can do (each feature by creating a throwaway object).
     Doctor(lab::DoctorArgs),
     /// Bring labs up and down, and list them.
+    #[command(
+        after_help = "Examples:\n  mvlab lab up scenarios/vepa.toml --name demo\n  ip netns exec mvlab-demo-e1 ip -br addr\n  mvlab lab ls\n  mvlab lab down demo"
+    )]
     Lab(lab::LabArgs),
     /// Remove what killed labs left behind (and only that).
     Clean(lab::CleanArgs),
@@ -48,6 +51,9 @@ pub enum Command {
     /// Send every arriving test frame back with its MACs swapped (round-trip latency).
     Reflect(traffic::ReflectArgs),
     /// The emulated switch of a persistent lab: serve it, show its counters and events.
+    #[command(
+        after_help = "Examples:\n  mvlab lab up scenarios/switch-vlans.toml --name demo\n  mvlab switch show --lab demo\n  mvlab lab down demo"
+    )]
     Switch(switch::SwitchArgs),
 }
 
@@ -79,5 +85,32 @@ fn load_scenario(path: Option<&Path>) -> Result<Scenario, Outcome> {
             Outcome::BadInput
         }),
         None => Ok(scenario::default_scenario()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command and command group shows examples after its help, as the README promises.
+    #[test]
+    fn every_command_has_examples() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name());
+                let examples = sub
+                    .get_after_help()
+                    .is_some_and(|h| h.to_string().contains("Example"));
+                if !examples {
+                    missing.push(name.clone());
+                }
+                walk(sub, &name, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "mvlab", &mut missing);
+        assert!(missing.is_empty(), "no examples in --help of {missing:?}");
     }
 }

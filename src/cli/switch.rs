@@ -22,7 +22,10 @@ pub enum SwitchCommand {
     #[command(
         after_help = "`mvlab lab up` of a scenario with `[switch] kind = \"emulated\"` runs this in the
 background and `mvlab lab down` stops it; run it by hand only to restart a forwarder that
-was killed. It prints `forwarding` once every port listens."
+was killed. It prints `forwarding` once every port listens.
+
+Example:
+  mvlab switch serve --lab demo &"
     )]
     Serve(LabRef),
     /// Print a persistent lab's emulated switch: counters, drops by reason, table, events.
