@@ -457,3 +457,40 @@ fn ring_drops_are_reported_and_every_frame_is_read_or_dropped() {
     assert_eq!(f.unique, r.frames);
     assert!(f.lost > 0 && f.lost <= r.kernel.drops);
 }
+
+/// A capture dropped without `stop` (what an error elsewhere does to it) still ends: the
+/// kernel's promiscuity count of the interface, read with `ip`, falls back as its reading
+/// threads end and close their sockets.
+#[test]
+fn a_dropped_capture_releases_its_socket_and_thread() {
+    let lab = Lab::new();
+    let promiscuity = || -> u64 {
+        let out = run(
+            "ip",
+            &["-n", &lab.ns("e2"), "-j", "-d", "link", "show", "eth0"],
+        );
+        let links: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        links[0]["promiscuity"].as_u64().unwrap()
+    };
+    let before = promiscuity();
+    let handle = capture(
+        &lab,
+        "e2",
+        CaptureSpec {
+            promiscuous: true,
+            threads: 2,
+            ..CaptureSpec::default()
+        },
+    );
+    assert_eq!(
+        promiscuity(),
+        before + 2,
+        "each ring's socket holds promiscuity"
+    );
+    drop(handle);
+    assert_eq!(
+        promiscuity(),
+        before,
+        "the sockets are closed: their threads ended"
+    );
+}

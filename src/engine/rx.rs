@@ -238,31 +238,43 @@ impl Capture {
             }
             rings.push(ring);
         }
-        let stop = Arc::new(AtomicBool::new(false));
         let counted = Arc::new(AtomicU64::new(0));
-        let started = Instant::now();
-        let mut threads = Vec::with_capacity(rings.len());
+        // The handle exists before its threads: a thread that cannot start drops it, which
+        // stops and joins those already reading.
+        let mut handle = CaptureHandle {
+            iface: at.iface.clone(),
+            threads: Vec::with_capacity(rings.len()),
+            spec,
+            stop: Arc::new(AtomicBool::new(false)),
+            started: Instant::now(),
+        };
         for (i, ring) in rings.into_iter().enumerate() {
             let ctx = LoopContext {
-                stop: stop.clone(),
+                stop: handle.stop.clone(),
                 counted: counted.clone(),
-                spec: spec.clone(),
-                started,
+                spec: handle.spec.clone(),
+                started: handle.started,
                 pcap: pcap.take(),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("capture-{}-{i}", at.iface))
                 .spawn(move || ctx.run(ring))
                 .map_err(EngineError::io("starting a capture thread"))?;
-            threads.push(thread);
+            handle.threads.push(thread);
         }
-        Ok(CaptureHandle {
-            iface: at.iface.clone(),
-            spec,
-            stop,
-            started,
-            threads,
-        })
+        Ok(handle)
+    }
+}
+
+impl Drop for CaptureHandle {
+    /// A capture given up without `stop` or `wait` (an error elsewhere, a panic) still ends:
+    /// its threads stop and are joined, so its sockets, ring and promiscuity are released and
+    /// no namespace is held open by them.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -274,13 +286,16 @@ impl CaptureHandle {
     }
 
     /// Waits for the capture's own end: its duration, its count, or SIGINT once caught.
-    pub fn wait(self) -> Result<CaptureReport, EngineError> {
+    pub fn wait(mut self) -> Result<CaptureReport, EngineError> {
         let mut tally: Option<Tally> = None;
         let mut frames = 0;
         let mut kernel = KernelCounters::default();
         let mut tag_depths = TagDepths::default();
         let mut pcap_frames = 0;
-        for thread in self.threads {
+        // In order (a pcap writer is on the first); threads not yet joined when one fails
+        // are stopped and joined by the drop.
+        while !self.threads.is_empty() {
+            let thread = self.threads.remove(0);
             let r = thread.join().map_err(|_| {
                 EngineError::io("capture")(std::io::Error::other("a capture thread panicked"))
             })??;
@@ -300,7 +315,7 @@ impl CaptureHandle {
         }
         let received = tally.unwrap_or_else(|| self.spec.tally()).finish();
         Ok(CaptureReport {
-            iface: self.iface,
+            iface: std::mem::take(&mut self.iface),
             elapsed_ns: self.started.elapsed().as_nanos() as u64,
             frames,
             kernel,
