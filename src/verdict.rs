@@ -295,14 +295,21 @@ fn metric_values(result: &TestResult, metric: &str, size: Option<u32>, bound: &Q
             other => Err(format!("`{other}` is not an address-caching metric")),
         }
         .map(|v| vec![(String::new(), v)]),
-        TestResult::AddressLearningRate(r) => {
+        TestResult::AddressLearningRate(r) => match metric {
+            // The rate found as a share of what the first, unthrottled trial offered: 100% when
+            // the switch learned everything as fast as one sender could send.
+            "of_offered" if r.max_offered_pps > 0.0 => {
+                Ok(r.learning_rate_pps / r.max_offered_pps * 100.0)
+            }
+            "of_offered" => Err("the first trial offered nothing".into()),
             // RFC 2889's frames are 64 bytes with FCS; a bit rate counts them at layer 1.
-            let bps = r.learning_rate_pps * f64::from((64 + L1_OVERHEAD) * 8);
-            Ok(vec![(
-                String::new(),
-                rate_in(bound, r.learning_rate_pps, bps),
-            )])
+            _ => Ok(rate_in(
+                bound,
+                r.learning_rate_pps,
+                r.learning_rate_pps * f64::from((64 + L1_OVERHEAD) * 8),
+            )),
         }
+        .map(|v| vec![(String::new(), v)]),
         TestResult::EndpointRamp(r) => ramp_values(r, metric, size, bound),
         TestResult::MacSweep(r) => sweep_value(r, metric).map(|v| vec![(String::new(), v)]),
         TestResult::IpExhaustion(r) => {
@@ -774,6 +781,37 @@ mod tests {
         assert!(v[1].passed);
         assert!(!v[2].passed);
         assert!(v[2].detail.contains("no 128-byte frames"));
+    }
+
+    #[test]
+    fn learning_rate_claims_read_the_rate_and_its_share_of_the_offered_rate() {
+        use crate::measure::address_learning_rate::AddressLearningRateResult;
+        let s = scenario(
+            "[[peers]]\nname = \"a\"\n[[peers]]\nname = \"b\"\n[[peers]]\nname = \"c\"\n[[tests]]\nkind = \"address_learning_rate\"\nname = \"rate\"\nlearning = \"a\"\ntest = \"b\"\nmonitor = \"c\"\nexpect = [\"of_offered = 100%\", \"learning_rate >= 50kpps\", \"learning_rate < 40Mbit\"]\n",
+        );
+        let result = |learned: f64| {
+            vec![TestResult::AddressLearningRate(AddressLearningRateResult {
+                name: "rate".into(),
+                learning: "a".into(),
+                test: "b".into(),
+                monitor: "c".into(),
+                addresses: 1000,
+                max_offered_pps: 100_000.0,
+                learning_rate_pps: learned,
+                at_least: learned == 100_000.0,
+                resolution_percent: 5.0,
+                trials: Vec::new(),
+            })]
+        };
+        let kept_up = judge(&s, &mut result(100_000.0));
+        assert!(kept_up[0].passed, "{kept_up:?}");
+        assert!(kept_up[1].passed);
+        // 100 kpps of 64-byte frames with preamble and gap is 67.2 Mbit/s.
+        assert!(!kept_up[2].passed, "{:?}", kept_up[2]);
+        let slower = judge(&s, &mut result(50_000.0));
+        assert!(!slower[0].passed);
+        assert_eq!(slower[0].measured, "50%");
+        assert!(slower[1].passed);
     }
 
     #[test]

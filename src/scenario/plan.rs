@@ -25,7 +25,7 @@ pub const LATENCY_METRICS: &[&str] = &["min", "mean", "p50", "p90", "p99", "p99.
 pub const THROUGHPUT_METRICS: &[&str] = &["loss", "rx_rate", "reordered", "duplicates"];
 pub const RFC2544_METRICS: &[&str] = &["throughput", "latency", "loss", "back_to_back"];
 pub const ADDRESS_CACHING_METRICS: &[&str] = &["capacity", "learned"];
-pub const LEARNING_RATE_METRICS: &[&str] = &["learning_rate"];
+pub const LEARNING_RATE_METRICS: &[&str] = &["learning_rate", "of_offered"];
 pub const RAMP_METRICS: &[&str] = &[
     "broadcast_loss",
     "unattributed",
@@ -74,7 +74,7 @@ fn wrong_unit(
     let rate = ("a rate", "a rate such as 100kpps or 1Gbit");
     let count = ("a count", "a plain number");
     let wanted = match (kind, metric) {
-        (_, "loss" | "broadcast_loss") => percent,
+        (_, "loss" | "broadcast_loss" | "of_offered") => percent,
         (TestKind::Latency(_), _)
         | (TestKind::Rfc2544(_), "latency")
         | (TestKind::EndpointRamp(_), "create_time" | "p50" | "p99") => time,
