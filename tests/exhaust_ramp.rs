@@ -216,7 +216,18 @@ fn ramp_run_that_grew(lab: &str) -> std::process::Child {
 fn a_ramp_killed_mid_way_leaves_only_what_clean_removes() {
     require_root();
     let lab = unique("xkill");
-    kill_then_clean(ramp_run_that_grew(&lab), &lab);
+    let run = ramp_run_that_grew(&lab);
+    let traces = format!("mvlab-{}-", run.id());
+    kill_then_clean(run, &lab);
+    let left: Vec<_> = std::fs::read_dir("/sys/kernel/tracing/instances")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&traces))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "its drop-trace instances are left: {left:?}"
+    );
 }
 
 #[test]
@@ -234,4 +245,32 @@ fn a_ramp_interrupted_mid_way_removes_everything_itself() {
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert_gone(&lab);
+}
+
+/// A killed run never runs its drop tracer's `Drop`: `mvlab clean` removes the tracefs instance
+/// of a process that is gone (with its kfree_skb event on) and keeps a live process's.
+#[test]
+fn clean_removes_the_drop_trace_instances_of_dead_runs_only() {
+    require_root();
+    let instances = std::path::Path::new("/sys/kernel/tracing/instances");
+    let mut ended = std::process::Command::new("true").spawn().unwrap();
+    let dead = ended.id();
+    ended.wait().unwrap();
+    let orphan = instances.join(format!("mvlab-{dead}-0"));
+    let live = instances.join(format!("mvlab-{}-999", std::process::id()));
+    std::fs::create_dir(&orphan).unwrap();
+    std::fs::create_dir(&live).unwrap();
+    std::fs::write(orphan.join("events/skb/kfree_skb/enable"), "1").unwrap();
+    let out = mvlab().args(["clean", "--json"]).output().unwrap();
+    let kept = live.exists();
+    std::fs::remove_dir(&live).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["trace_instances"].is_array(), "{report}");
+    assert!(!orphan.exists(), "the dead run's instance is still there");
+    assert!(kept, "a live process's instance was removed");
 }

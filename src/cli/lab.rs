@@ -1,6 +1,8 @@
 //! `mvlab doctor`, `mvlab lab up|down|ls` and `mvlab clean`: argument parsing, one call into
-//! `crate::lab` each, and printing the result (a short table, or JSON with `--json`). The only
-//! logic here is installing the SIGINT/SIGTERM handler whose flag `lab up` checks between steps.
+//! `crate::lab` each (`clean` also removes dead runs' drop-trace instances, which
+//! `crate::measure::kstat` owns), and printing the result (a short table, or JSON with
+//! `--json`). The only logic here is installing the SIGINT/SIGTERM handler whose flag `lab up`
+//! checks between steps.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,6 +13,7 @@ use super::signals;
 use crate::diag::Outcome;
 use crate::lab::probe::{self, Feature};
 use crate::lab::{self, CleanOptions, DEFAULT_PREFIX, Inventory, Lab, LabError, LabOptions};
+use crate::measure::kstat;
 use crate::scenario::Role;
 
 #[derive(Debug, Args)]
@@ -259,18 +262,31 @@ fn ls(args: LsArgs) -> Outcome {
     Outcome::Passed
 }
 
+/// `clean --json`: the labs' report, and the drop-trace instances of dead runs.
+#[derive(serde::Serialize)]
+struct CleanOutput<'a> {
+    #[serde(flatten)]
+    labs: &'a lab::CleanReport,
+    trace_instances: &'a [String],
+}
+
 pub fn clean(args: CleanArgs) -> Outcome {
     let options = CleanOptions {
         all: args.all,
         dry_run: args.dry_run,
         prefix: args.prefix,
     };
-    let report = match lab::clean(&options) {
+    let mut report = match lab::clean(&options) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
+    let (tracers, errors) = kstat::orphaned_tracers(args.dry_run);
+    report.errors.extend(errors);
     if args.json {
-        print_json(&report);
+        print_json(&CleanOutput {
+            labs: &report,
+            trace_instances: &tracers,
+        });
     } else {
         let verb = if args.dry_run {
             "would remove"
@@ -283,7 +299,10 @@ pub fn clean(args: CleanArgs) -> Outcome {
         for k in &report.kept {
             println!("kept lab `{}` ({})", k.lab, k.status.as_str());
         }
-        if report.removed.is_empty() {
+        for t in &tracers {
+            println!("{verb} drop-trace instance {t} of a process that is gone");
+        }
+        if report.removed.is_empty() && tracers.is_empty() {
             println!("nothing to clean");
         }
     }

@@ -448,6 +448,39 @@ impl DropTracer {
     }
 }
 
+/// The tracefs instances (`instances/mvlab-<pid>-<n>`) of drop tracers whose process is gone: a
+/// killed run's, whose `Drop` never ran (their kfree_skb event stays enabled and their buffers
+/// allocated). Removes them unless `dry_run`; returns their names, or why they could not be
+/// removed. Without tracefs there is nothing to find.
+pub fn orphaned_tracers(dry_run: bool) -> (Vec<String>, Vec<String>) {
+    let (mut found, mut errors) = (Vec::new(), Vec::new());
+    let Ok(entries) = fs::read_dir(Path::new(TRACEFS).join("instances")) else {
+        return (found, errors);
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("mvlab-")
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, n)| n.parse::<u32>().ok().and(pid.parse::<u32>().ok()))
+        else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if !dry_run {
+            let _ = fs::write(entry.path().join("events/skb/kfree_skb/enable"), "0");
+            if let Err(e) = fs::remove_dir(entry.path()) {
+                errors.push(format!("removing the tracefs instance {name}: {e}"));
+                continue;
+            }
+        }
+        found.push(name);
+    }
+    (found, errors)
+}
+
 impl Drop for DropTracer {
     fn drop(&mut self) {
         let _ = fs::write(self.dir.join("events/skb/kfree_skb/enable"), "0");
