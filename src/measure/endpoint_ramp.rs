@@ -361,17 +361,25 @@ impl Attribution<'_> {
                 backlog.map_or(String::new(), |b| format!("; kfree_skb: {b} CPU_BACKLOG"))
             ),
         );
-        for site in self
-            .drops
-            .iter()
-            .flat_map(|d| &d.sites)
-            .filter(|s| !s.is_macvlan_queue_refusal() && s.reason != "CPU_BACKLOG")
-        {
+        // Any other drop site the trace names. Not a packet socket's own (a full capture ring
+        // loses no endpoint's copy), and not again the broadcasts that never reached the
+        // parent, which a site before it also traced and `never` already blamed for every
+        // endpoint: their events are discounted first, so nothing is blamed twice.
+        let mut blamed_before_parent = never;
+        for site in self.drops.iter().flat_map(|d| &d.sites).filter(|s| {
+            !s.is_macvlan_queue_refusal()
+                && !matches!(
+                    s.reason.as_str(),
+                    "CPU_BACKLOG" | "FULL_RING" | "SOCKET_RCVBUFF"
+                )
+        }) {
+            let discount = blamed_before_parent.min(site.frames);
+            blamed_before_parent -= discount;
             let (at, because) = site.explain();
             blame(
                 at,
                 because,
-                site.frames,
+                site.frames - discount,
                 format!(
                     "kfree_skb: {} at {} ({})",
                     site.frames, site.location, site.reason
@@ -882,6 +890,39 @@ mod tests {
             attribution(&none, None, 100, 1000).causes(),
             (Vec::new(), 0)
         );
+    }
+
+    #[test]
+    fn trace_sites_blame_nothing_twice_and_capture_rings_lose_no_copies() {
+        // 2 broadcasts dropped before the parent (20 copies, blamed as never reaching it, and
+        // also seen by the trace at their qdisc), the parent's capture ring full for 3 frames
+        // (no endpoint's copy), and 4 copies lost at a site the counters do not cover.
+        let c = counters(98, 0);
+        let drops = DropReport {
+            sites: vec![
+                DropSite {
+                    location: "__dev_queue_xmit".into(),
+                    reason: "QDISC_DROP".into(),
+                    frames: 2,
+                },
+                DropSite {
+                    location: "tpacket_rcv".into(),
+                    reason: "FULL_RING".into(),
+                    frames: 3,
+                },
+                DropSite {
+                    location: "macvlan_forward_source".into(),
+                    reason: "NOMEM".into(),
+                    frames: 4,
+                },
+            ],
+            lost_events: 0,
+        };
+        let (causes, left) = attribution(&c, Some(&drops), 98, 971).causes();
+        let frames: Vec<u64> = causes.iter().map(|c| c.frames).collect();
+        assert_eq!(frames, [20, 4], "{causes:?}");
+        assert!(causes[1].at.contains("an allocation"), "{}", causes[1].at);
+        assert_eq!(left, 5, "5 copies lost with nothing to say where");
     }
 
     #[test]

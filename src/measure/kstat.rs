@@ -311,12 +311,6 @@ pub struct DropReport {
     pub lost_events: u64,
 }
 
-impl DropReport {
-    pub fn frames(&self) -> u64 {
-        self.sites.iter().map(|s| s.frames).sum()
-    }
-}
-
 /// The reason numbers of `skb:kfree_skb`, from its format file's `__print_symbolic` list.
 pub fn parse_reasons(format: &str) -> HashMap<String, u32> {
     let Some(start) = format.find("__print_symbolic(REC->reason") else {
@@ -403,9 +397,10 @@ impl DropTracer {
             .collect();
         let mut filter = format!("({})", wanted.join(" || "));
         for name in ignore {
-            if let Some(n) = reasons.get(*name) {
-                filter.push_str(&format!(" && reason != {n}"));
-            }
+            let n = reasons.get(*name).ok_or_else(|| {
+                format!("this kernel's skb:kfree_skb has no drop reason {name}, so the trace could not leave those drops out")
+            })?;
+            filter.push_str(&format!(" && reason != {n}"));
         }
         let dir = root.join("instances").join(format!(
             "mvlab-{}-{}",
