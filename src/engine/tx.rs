@@ -124,6 +124,18 @@ fn scramble_key(seed: u64) -> u64 {
     seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1
 }
 
+/// `SCRAMBLE_MUL`'s inverse mod 2^64 (so mod 2^40 too), computed once at compile time: Newton's
+/// iteration doubles the correct low bits each step, and 6 steps pass 64.
+const SCRAMBLE_MUL_INVERSE: u64 = {
+    let mut inverse = SCRAMBLE_MUL;
+    let mut step = 0;
+    while step < 6 {
+        inverse = inverse.wrapping_mul(2u64.wrapping_sub(SCRAMBLE_MUL.wrapping_mul(inverse)));
+        step += 1;
+    }
+    inverse
+};
+
 /// A bijection of [0, 2^40): xorshift-multiply rounds keyed by `seed`, each invertible mod 2^40.
 fn scramble40(x: u64, seed: u64) -> u64 {
     let mask = SWEEP_SPACE - 1;
@@ -141,16 +153,11 @@ fn scramble40(x: u64, seed: u64) -> u64 {
 /// 40-bit value is undone by two more; an odd multiplier by its inverse mod 2^40).
 fn unscramble40(y: u64, seed: u64) -> u64 {
     let mask = SWEEP_SPACE - 1;
-    // Newton's iteration doubles the correct low bits each step: 6 steps pass 64.
-    let mut inverse = SCRAMBLE_MUL;
-    for _ in 0..6 {
-        inverse = inverse.wrapping_mul(2u64.wrapping_sub(SCRAMBLE_MUL.wrapping_mul(inverse)));
-    }
     let key = scramble_key(seed);
     let mut v = y & mask;
     for round in (0..3u64).rev() {
         v ^= (v >> 19) ^ (v >> 38);
-        v = v.wrapping_mul(inverse) & mask;
+        v = v.wrapping_mul(SCRAMBLE_MUL_INVERSE) & mask;
         v ^= key.rotate_left(round as u32 * 13) & mask;
     }
     v
