@@ -8,6 +8,7 @@
 //! the names off the record. It never touches the lab's own nodes and never decides which
 //! endpoints to add: the caller hands it fully addressed `Endpoint`s.
 
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd};
@@ -93,6 +94,11 @@ impl Growth<'_> {
             )
         })?;
         let mut parents = Vec::with_capacity(endpoints.len());
+        let added: HashSet<&str> = self
+            .nodes
+            .iter()
+            .map(|n| n.inventory.name.as_str())
+            .collect();
         for e in endpoints {
             let link = &scenario.networks[e.network].link;
             let Some(parent) = host.inventory.interface(link) else {
@@ -104,8 +110,7 @@ impl Growth<'_> {
                     "grow a lab built from the same scenario",
                 ));
             };
-            if lab.node(&e.name).is_some() || self.nodes.iter().any(|n| n.inventory.name == e.name)
-            {
+            if lab.node(&e.name).is_some() || added.contains(e.name.as_str()) {
                 return Err(LabError::bad(
                     format!("lab `{}` already has a node `{}`", lab.name(), e.name),
                     "give added endpoints names of their own",
@@ -114,8 +119,11 @@ impl Growth<'_> {
             parents.push(parent.index);
         }
         let names: Vec<String> = endpoints.iter().map(|e| lab.name.netns(&e.name)).collect();
-        let existing = netns::list_named().map_err(LabError::io("listing /run/netns"))?;
-        if let Some(taken) = names.iter().find(|n| existing.contains(n)) {
+        let existing: HashSet<String> = netns::list_named()
+            .map_err(LabError::io("listing /run/netns"))?
+            .into_iter()
+            .collect();
+        if let Some(taken) = names.iter().find(|n| existing.contains(*n)) {
             return Err(LabError::bad(
                 format!("namespace `{taken}` already exists"),
                 "`ip netns list` shows who has it; remove it or rename the endpoints",
@@ -172,7 +180,8 @@ impl Growth<'_> {
         if present {
             record.namespaces.extend(names.iter().cloned());
         } else {
-            record.namespaces.retain(|n| !names.contains(n));
+            let gone: HashSet<&String> = names.iter().collect();
+            record.namespaces.retain(|n| !gone.contains(n));
         }
         registry::update(registry_dir(), &record)?;
         Ok(())
@@ -342,10 +351,15 @@ fn create(
     names: &[String],
 ) -> Result<Vec<Netns>, (BuildFailure, Vec<Doomed>)> {
     let handle = runtime.handle();
+    let index: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
     let results = netns::create_named(names, NETNS_THREADS, |ns| {
-        let i = names
-            .iter()
-            .position(|n| Some(n.as_str()) == ns.name())
+        let i = ns
+            .name()
+            .and_then(|n| index.get(n).copied())
             .expect("create_named hands init one of the names it was given");
         if scenario.networks[endpoints[i].network].ipv6.is_none() {
             disable_ipv6()?;
