@@ -80,6 +80,7 @@ fn step(endpoints: u32, lost: u64) -> RampStep {
             },
             latency_sent: 100,
             latency_received: 100,
+            latency_capture_drops: 0,
             throughput: ThroughputPoint {
                 frame_size: 64,
                 sent: 1000,

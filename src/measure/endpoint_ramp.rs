@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::kstat::{self, DropReport, DropTracer, Memory, SlabGrowth};
 use super::latency::LatencyStats;
-use super::path::{Encapsulation, End, Length, Path, TrialSpec};
+use super::path::{Encapsulation, End, Length, Missing, Path, TrialSpec};
 use super::throughput::ThroughputPoint;
 use super::{Bench, MeasureError};
 use crate::addr::MacAddr;
@@ -178,6 +178,9 @@ pub struct UnicastTrials {
     pub latency: LatencyStats,
     pub latency_sent: u64,
     pub latency_received: u64,
+    /// Frames of the latency trial the capture's ring dropped: they arrived, uncounted.
+    #[serde(default)]
+    pub latency_capture_drops: u64,
     /// As fast as the sender can.
     pub throughput: ThroughputPoint,
     pub causes: Vec<LossCause>,
@@ -186,11 +189,14 @@ pub struct UnicastTrials {
 impl UnicastTrials {
     /// Frames the path lost over both trials (never those the capture's ring dropped).
     pub fn lost(&self) -> u64 {
-        self.latency_sent.saturating_sub(self.latency_received)
-            + self
-                .throughput
-                .sent
-                .saturating_sub(self.throughput.received + self.throughput.capture_drops)
+        let t = &self.throughput;
+        Missing::of(
+            self.latency_sent,
+            self.latency_received,
+            self.latency_capture_drops,
+        )
+        .path
+            + Missing::of(t.sent, t.received, t.capture_drops).path
     }
 
     /// `lost` as a percentage of the frames sent.
@@ -664,6 +670,7 @@ impl Ramp<'_> {
             latency: latency.latency.clone(),
             latency_sent: latency.sent,
             latency_received: latency.received,
+            latency_capture_drops: latency.capture_drops,
             throughput: ThroughputPoint::of(
                 self.test.frame_size,
                 None,
@@ -956,6 +963,27 @@ mod tests {
             },
             ..RampStep::default()
         }
+    }
+
+    #[test]
+    fn unicast_loss_leaves_out_what_either_capture_ring_dropped() {
+        let trials = UnicastTrials {
+            latency_sent: 100,
+            latency_received: 90,
+            latency_capture_drops: 6,
+            throughput: ThroughputPoint {
+                sent: 1000,
+                received: 990,
+                capture_drops: 4,
+                ..ThroughputPoint::default()
+            },
+            ..UnicastTrials::default()
+        };
+        assert_eq!(
+            trials.lost(),
+            4 + 6,
+            "4 lost in the latency trial, 6 in the throughput one"
+        );
     }
 
     #[test]
