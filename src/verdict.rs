@@ -10,7 +10,7 @@ use crate::measure::kstat::NeighbourTable;
 use crate::measure::latency::LatencyResult;
 use crate::measure::mac_sweep::MacSweepResult;
 use crate::measure::matrix::MatrixResult;
-use crate::measure::path::L1_OVERHEAD;
+use crate::measure::path::{L1_OVERHEAD, Missing};
 use crate::measure::rfc2544::{Rfc2544Result, Rfc2544Size};
 use crate::measure::throughput::{ThroughputPoint, ThroughputResult};
 use crate::measure::{ExpectationResult, TestResult};
@@ -377,12 +377,8 @@ fn sweep_value(r: &MacSweepResult, metric: &str) -> Result<f64, String> {
         "macs" => to()?.macs as f64,
         "missing" => to()?.missing as f64,
         "loss" => {
-            let got = to()?.frames + to()?.capture_drops;
-            if r.sent == 0 {
-                0.0
-            } else {
-                100.0 * r.sent.saturating_sub(got) as f64 / r.sent as f64
-            }
+            let to = to()?;
+            Missing::of(r.sent, to.frames, to.capture_drops).path_percent(r.sent)
         }
         "leaked" => r.leaked() as f64,
         "learned" => r
