@@ -140,6 +140,9 @@ pub struct BroadcastCounters {
     pub endpoints_rx_errors: u64,
     /// Frames refused by a full CPU backlog, machine-wide.
     pub softnet_dropped: u64,
+    /// Times a receive softirq ran out of budget with frames left, machine-wide.
+    #[serde(default)]
+    pub softnet_time_squeeze: u64,
     /// The switch ports' drops.
     pub ports: Vec<PortCounters>,
 }
@@ -336,7 +339,14 @@ impl Attribution<'_> {
                 "{refused} broadcasts refused, each a copy for all {} endpoints; {}; {} rx_dropped +{} ({} of them broadcasts the parent itself had no protocol for)",
                 self.n,
                 match traced {
-                    Some(t) => format!("kfree_skb: {t} in the queue's enqueue, machine-wide"),
+                    Some(t) => format!(
+                        "kfree_skb: {t} in the queue's enqueue, machine-wide{}",
+                        self.drops.map_or(String::new(), |d| if d.lost_events > 0 {
+                            format!(" (the trace buffer lost {} events: it undercounts)", d.lost_events)
+                        } else {
+                            String::new()
+                        })
+                    ),
                     None => "no drop trace".into(),
                 },
                 self.parent,
@@ -361,9 +371,10 @@ impl Attribution<'_> {
                 .into(),
             self.counters.endpoints_rx_errors,
             format!(
-                "endpoints' rx_errors +{}; softnet_stat dropped +{}{}",
+                "endpoints' rx_errors +{}; softnet_stat dropped +{}, time_squeeze +{}{}",
                 self.counters.endpoints_rx_errors,
                 self.counters.softnet_dropped,
+                self.counters.softnet_time_squeeze,
                 backlog.map_or(String::new(), |b| format!("; kfree_skb: {b} CPU_BACKLOG"))
             ),
         );
@@ -549,6 +560,7 @@ impl Ramp<'_> {
         let captured = captured?;
         bench.check_stop()?;
         let parent_after = self.parent_state()?;
+        let softnet = kstat::softnet().since(&softnet_before);
         let ports_after = bench
             .lab
             .switch_table()?
@@ -571,7 +583,8 @@ impl Ramp<'_> {
                 .zip(&after)
                 .map(|(b, a)| a.rx_errors.saturating_sub(b.rx_errors))
                 .sum(),
-            softnet_dropped: kstat::softnet().since(&softnet_before).dropped,
+            softnet_dropped: softnet.dropped,
+            softnet_time_squeeze: softnet.time_squeeze,
             ports: ports_after
                 .iter()
                 .map(|a| {
@@ -813,6 +826,7 @@ mod tests {
             parent_rx_dropped,
             endpoints_rx_errors,
             softnet_dropped: endpoints_rx_errors,
+            softnet_time_squeeze: 0,
             ports: Vec::new(),
         }
     }
