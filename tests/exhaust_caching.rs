@@ -50,6 +50,21 @@ fn the_capacity_is_the_bridges_limit_and_tcpdump_sees_the_flooding() {
     let r = address_caching::measure(&bench, "cache", test).unwrap();
     assert_eq!(r.capacity, 40, "{:?}", r.trials);
     assert!(!r.at_least);
+    // The capacity is the search's own finding: the largest number that passed, one more failed.
+    let largest_passing = r
+        .trials
+        .iter()
+        .filter(|t| t.passed)
+        .map(|t| t.addresses)
+        .max();
+    assert_eq!(largest_passing, Some(r.capacity), "{:?}", r.trials);
+    assert!(
+        r.trials
+            .iter()
+            .any(|t| !t.passed && t.addresses == r.capacity + 1),
+        "{:?}",
+        r.trials
+    );
     assert_eq!(r.switch_limit, Some(40));
     assert_eq!(r.switch_learned, Some(40));
     for t in &r.trials {

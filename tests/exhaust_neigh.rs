@@ -76,7 +76,7 @@ fn every_endpoint_resolves_the_peer_as_ip_neigh_shows() {
         ipam.refusal
             .as_ref()
             .unwrap()
-            .contains("which has 247 left")
+            .contains("needs 300 addresses from its pool 198.18.0.0/24, which has 247 left")
     );
     lab.down().unwrap();
 }

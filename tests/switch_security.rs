@@ -247,6 +247,21 @@ fn a_run_exports_the_switch_counters_to_prometheus_and_html() {
         assert_eq!(up, if p["state"] == "up" { 1.0 } else { 0.0 }, "{name}");
     }
     assert_eq!(dropped, result["switch"]["dropped"].as_f64().unwrap());
+    // Each port's violation mode shows: protect drops silently, restrict counts every refused
+    // frame, shutdown counts the one that stopped the port.
+    let violations = |port: &str| {
+        sample(
+            "mvlab_switch_port_violations_total",
+            &format!("port=\"{port}\""),
+        )
+    };
+    assert_eq!(violations("p0"), 0.0, "protect counts no violation");
+    assert!(violations("p1") > 0.0, "restrict counts its violations");
+    assert_eq!(
+        violations("p2"),
+        1.0,
+        "shutdown: the frame that stopped the port"
+    );
     assert!(dropped > 0.0, "the scenario's violations drop frames");
     assert_eq!(
         sample("mvlab_switch_port_up", "port=\"p2\""),
