@@ -157,6 +157,19 @@ fn copies_a_full_broadcast_queue_loses_are_all_attributed_to_it() {
         .map(|s| s.broadcast.counters.parent_rx_dropped)
         .sum();
     assert_eq!(dropped, counted, "`ip -s` and the ramp read the same drops");
+    // Independently of the ramp's own arithmetic: the parent's rx_dropped (ip -s) counts each
+    // broadcast it had no protocol for (every one tcpdump saw) plus each one the queue refused,
+    // and every refusal costs each endpoint of its step one copy (their rx_packets).
+    let lost_broadcasts: u64 = r
+        .steps
+        .iter()
+        .map(|s| (s.broadcast.expected - s.broadcast.delivered) / u64::from(s.endpoints))
+        .sum();
+    assert_eq!(
+        lost_broadcasts,
+        dropped - seen,
+        "copies lost per endpoint = broadcasts refused, by ip -s and tcpdump"
+    );
     assert!(namespaces_with(&format!("mvlab-{}-grow-", lab.name())).is_empty());
     lab.down().unwrap();
 }
