@@ -98,3 +98,51 @@ fn check_refuses_a_network_bigger_than_its_pool_in_the_same_words() {
         "{stderr}"
     );
 }
+
+/// A peer that answers no ARP request (`ip link set eth0 arp off` in its namespace): no
+/// endpoint resolves it, every one is counted as failed, and `ip neigh` in each endpoint shows
+/// the entry unresolved.
+#[test]
+fn a_peer_that_never_answers_leaves_every_endpoint_unresolved() {
+    require_root();
+    let s = scenario::parse(Source::new("ip.toml", SCENARIO)).unwrap();
+    let lab = up(&s, "xdeaf");
+    let peer_ns = netns(lab.name(), "peer");
+    let out = lab_support::run(
+        std::process::Command::new("ip")
+            .args(["-n", &peer_ns, "link", "set", "eth0", "arp", "off"]),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stop = AtomicBool::new(false);
+    let bench = Bench {
+        lab: &lab,
+        scenario: &s,
+        stop: &stop,
+        pcap_dir: None,
+        progress: &|_: &str| {},
+    };
+    let TestKind::IpExhaustion(test) = &s.tests[0].kind else {
+        unreachable!()
+    };
+    let r = ip_exhaustion::measure(&bench, "ip", test).unwrap();
+    let arp = r.table(NeighbourTable::Arp).unwrap();
+    assert_eq!(
+        (arp.endpoints, arp.resolved, arp.failed),
+        (5, 0, 5),
+        "{arp:?}"
+    );
+    let peer = s.peer("peer").unwrap();
+    for e in &s.endpoints {
+        let ns = netns(lab.name(), &e.name);
+        let entry = neigh(&ns, &peer.ipv4.to_string());
+        assert!(
+            entry.as_ref().is_none_or(|n| n.get("lladdr").is_none()),
+            "{ns} resolved the deaf peer: {entry:?}"
+        );
+    }
+    lab.down().unwrap();
+}
