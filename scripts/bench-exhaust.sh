@@ -5,7 +5,8 @@
 # docs/exhaustion.md quotes: capacities, learning rates, each ramp's breaking point and its
 # cause, the million-MAC sweep's per-MAC counters and mvlab's peak resident memory, and the
 # neighbour tables' refusal points. For comparison it then counts the same million-MAC sweep
-# with `mvlab capture`, whose per-MAC table is not told the sweep, and reports its peak memory.
+# with `mvlab capture`, whose per-MAC table is not told the sweep, and with the peer tools
+# (tcpdump to a file, then tshark and sort -u), and reports each one's peak memory.
 # Usage (as root): scripts/bench-exhaust.sh [OUT]   (default /tmp/mvlab-bench-exhaust)
 # SCENARIOS="ramp sweep" limits the runs to files whose name contains one of the words.
 set -euo pipefail
@@ -51,7 +52,7 @@ done
 python3 - "$out" <<'EOF'
 import json, os, sys
 out = sys.argv[1]
-for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".json")):
+for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".exit")):
     r = json.load(open(os.path.join(out, name + ".json")))
     rss_kb, wall = open(os.path.join(out, name + ".time")).read().split()
     code = open(os.path.join(out, name + ".exit")).read().strip()
@@ -98,12 +99,32 @@ if wanted "mac-sweep"; then
   "$mvlab" gen --lab "$lab-cap" --node peer --dst "$e1" --src-sweep 1000000 --sweep-seed 5 \
     --count 1000000 --rate 200kpps --json >"$out/gen.json"
   wait "$capture"
+  # The peer tools' way: tcpdump writes the sweep to a file, tshark lists each frame's source
+  # MAC, sort -u counts the distinct ones.
+  echo "== tcpdump + tshark of the same sweep" >&2
+  ip netns exec "mvlab-$lab-cap-e1" tcpdump -i eth0 -nn -s 64 -w "$out/sweep.pcap" \
+    "ether proto 0x88b5" 2>"$out/tcpdump.err" &
+  tcpdump=$!
+  sleep 1
+  "$mvlab" gen --lab "$lab-cap" --node peer --dst "$e1" --src-sweep 1000000 --sweep-seed 5 \
+    --count 1000000 --rate 200kpps --json >/dev/null
+  sleep 1
+  kill -INT "$tcpdump"
+  wait "$tcpdump" || true
+  /usr/bin/time -f "%M %e" -o "$out/tshark.time" \
+    tshark -r "$out/sweep.pcap" -T fields -e eth.src >"$out/sweep.macs" 2>/dev/null
+  sort -u "$out/sweep.macs" | wc -l >"$out/sweep.distinct"
   python3 - "$out" <<'EOF'
 import json, sys
 out = sys.argv[1]
 c = json.load(open(f"{out}/capture.json"))
 rss = int(open(f"{out}/capture.time").read().split()[0])
 print(f"\nmvlab capture (table) of 1,000,000 MACs: {len(c['sources'])} sources, {c['test_frames']} frames, peak RSS {rss / 1024:.0f} MiB")
+t_rss, t_wall = open(f"{out}/tshark.time").read().split()
+distinct = int(open(f"{out}/sweep.distinct").read())
+frames = sum(1 for _ in open(f"{out}/sweep.macs"))
+print(f"tcpdump + tshark of the same sweep: {frames} frames, {distinct} distinct MACs; tshark alone {float(t_wall):.1f} s after the capture, peak RSS {int(t_rss) / 1024:.0f} MiB")
 EOF
+  rm -f "$out/sweep.pcap" "$out/sweep.macs"
   "$mvlab" lab down "$lab-cap" >/dev/null
 fi
