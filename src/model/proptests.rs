@@ -120,33 +120,48 @@ fn by_key(cells: &[Cell]) -> BTreeMap<CellKey, (u64, u64)> {
         .collect()
 }
 
+/// The grouped matrix (one prediction per group of alike stations) equals every cell predicted
+/// one by one, for every pair of members of each pair of groups.
+fn grouped_matrix_agrees(s: &Scenario) -> Result<(), TestCaseError> {
+    let fabric = Fabric::compile(s).unwrap();
+    let fdb = primed_fdb(&fabric);
+    let names: Vec<String> = s.networks.iter().map(|n| n.name.clone()).collect();
+    let groups = group_nodes(&fabric, &fdb, &names);
+    let spec = default_spec();
+    let all: Vec<usize> = (0..fabric.nodes.len()).collect();
+    let senders: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&n| fabric.is_sender(n))
+        .collect();
+    let cells = by_key(&predict_cells(&fabric, &spec, &senders, &all));
+    for gc in predict_groups(&fabric, &fdb, &groups, &spec) {
+        let a = groups.iter().find(|g| g.label == gc.from).unwrap();
+        let b = groups.iter().find(|g| g.label == gc.to).unwrap();
+        let mut pairs = 0;
+        for from in &a.members {
+            for to in b.members.iter().filter(|t| *t != from) {
+                pairs += 1;
+                let key = (
+                    from.clone(),
+                    to.clone(),
+                    gc.class.to_string(),
+                    gc.promiscuous,
+                );
+                prop_assert_eq!(cells[&key], (gc.received, gc.leaked), "{:?}", key);
+            }
+        }
+        prop_assert_eq!(pairs, gc.pairs);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
     #[test]
     fn grouped_matrix_agrees_with_every_cell(l in lab_strategy()) {
-        let s = build(&l);
-        let fabric = Fabric::compile(&s).unwrap();
-        let fdb = primed_fdb(&fabric);
-        let names: Vec<String> = s.networks.iter().map(|n| n.name.clone()).collect();
-        let groups = group_nodes(&fabric, &fdb, &names);
-        let spec = default_spec();
-        let all: Vec<usize> = (0..fabric.nodes.len()).collect();
-        let senders: Vec<usize> = all.iter().copied().filter(|&n| fabric.is_sender(n)).collect();
-        let cells = by_key(&predict_cells(&fabric, &spec, &senders, &all));
-        for gc in predict_groups(&fabric, &fdb, &groups, &spec) {
-            let a = groups.iter().find(|g| g.label == gc.from).unwrap();
-            let b = groups.iter().find(|g| g.label == gc.to).unwrap();
-            let mut pairs = 0;
-            for from in &a.members {
-                for to in b.members.iter().filter(|t| *t != from) {
-                    pairs += 1;
-                    let key = (from.clone(), to.clone(), gc.class.to_string(), gc.promiscuous);
-                    prop_assert_eq!(cells[&key], (gc.received, gc.leaked), "{:?}", key);
-                }
-            }
-            prop_assert_eq!(pairs, gc.pairs);
-        }
+        grouped_matrix_agrees(&build(&l))?;
     }
 
     #[test]
@@ -305,24 +320,6 @@ proptest! {
 
     #[test]
     fn emulated_grouped_matrix_agrees_with_every_cell(l in emulated_strategy()) {
-        let s = build_emulated(&l);
-        let fabric = Fabric::compile(&s).unwrap();
-        let fdb = primed_fdb(&fabric);
-        let names: Vec<String> = s.networks.iter().map(|n| n.name.clone()).collect();
-        let groups = group_nodes(&fabric, &fdb, &names);
-        let spec = default_spec();
-        let all: Vec<usize> = (0..fabric.nodes.len()).collect();
-        let senders: Vec<usize> = all.iter().copied().filter(|&n| fabric.is_sender(n)).collect();
-        let cells = by_key(&predict_cells(&fabric, &spec, &senders, &all));
-        for gc in predict_groups(&fabric, &fdb, &groups, &spec) {
-            let a = groups.iter().find(|g| g.label == gc.from).unwrap();
-            let b = groups.iter().find(|g| g.label == gc.to).unwrap();
-            for from in &a.members {
-                for to in b.members.iter().filter(|t| *t != from) {
-                    let key = (from.clone(), to.clone(), gc.class.to_string(), gc.promiscuous);
-                    prop_assert_eq!(cells[&key], (gc.received, gc.leaked), "{:?}", key);
-                }
-            }
-        }
+        grouped_matrix_agrees(&build_emulated(&l))?;
     }
 }
