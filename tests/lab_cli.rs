@@ -76,8 +76,7 @@ fn lab_up_json_prints_the_documented_inventory_and_ls_and_down_agree() {
 #[test]
 fn existing_parent_needs_the_explicit_flag() {
     require_root();
-    let dir = std::env::temp_dir().join(unique("real"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("real");
     let file = dir.join("real.toml");
     std::fs::write(
         &file,
@@ -119,29 +118,19 @@ fn without_privileges_lab_up_is_bad_input_and_creates_nothing() {
 
 /// Whether `ip` can make a link of `kind` (in a namespace of the test's own).
 fn ip_can_create(kind: &[&str]) -> bool {
-    let ns = format!("mvtest-doctor-{}", unique("k"));
-    assert!(
-        run(Command::new("ip").args(["netns", "add", &ns]))
-            .status
-            .success()
-    );
-    let lower = run(Command::new("ip").args([
-        "-n", &ns, "link", "add", "low0", "type", "veth", "peer", "name", "low1",
-    ]));
-    assert!(lower.status.success());
-    let made = run(Command::new("ip")
-        .args([
-            "-n", &ns, "link", "add", "link", "low0", "name", "probe0", "type",
-        ])
-        .args(kind))
-    .status
-    .success();
-    assert!(
-        run(Command::new("ip").args(["netns", "del", &ns]))
-            .status
-            .success()
-    );
-    made
+    in_scratch_netns("doctor", |ns| {
+        let lower = run(Command::new("ip").args([
+            "-n", ns, "link", "add", "low0", "type", "veth", "peer", "name", "low1",
+        ]));
+        assert!(lower.status.success());
+        run(Command::new("ip")
+            .args([
+                "-n", ns, "link", "add", "link", "low0", "name", "probe0", "type",
+            ])
+            .args(kind))
+        .status
+        .success()
+    })
 }
 
 #[test]
@@ -171,31 +160,18 @@ fn doctor_reports_what_ip_can_create() {
 #[test]
 fn dummy_parent_is_refused_naming_the_feature_or_built_where_the_kernel_has_it() {
     require_root();
-    let dir = std::env::temp_dir().join(unique("dummy"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("dummy");
     let file = dir.join("dummy.toml");
     std::fs::write(
         &file,
         "peers = []\n[[parents]]\nname = \"dum0\"\nkind = \"dummy\"\n[[networks]]\n",
     )
     .unwrap();
-    let has_dummy = {
-        let ns = format!("mvtest-dummy-{}", unique("probe"));
-        assert!(
-            run(Command::new("ip").args(["netns", "add", &ns]))
-                .status
-                .success()
-        );
-        let made = run(Command::new("ip").args(["-n", &ns, "link", "add", "d0", "type", "dummy"]))
+    let has_dummy = in_scratch_netns("dummy", |ns| {
+        run(Command::new("ip").args(["-n", ns, "link", "add", "d0", "type", "dummy"]))
             .status
-            .success();
-        assert!(
-            run(Command::new("ip").args(["netns", "del", &ns]))
-                .status
-                .success()
-        );
-        made
-    };
+            .success()
+    });
     let name = unique("dummy");
     let out = run(mvlab().args(["lab", "up", "--name", &name]).arg(&file));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -5,23 +5,13 @@
 mod lab_support;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use lab_support::{require_root, scenario_path, unique};
+use lab_support::{mvlab, require_root, scenario_path, scratch_dir as tmpdir, unique};
 use mvlab::delivery::{Addressing, UNKNOWN_UNICAST_MAC};
 use mvlab::measure::{RunResult, TestResult};
 use serde_json::Value;
-
-fn mvlab() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mvlab"))
-}
-
-fn tmpdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique(tag));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn namespaces_of(lab: &str) -> Vec<String> {
     mvlab::netns::list_named()

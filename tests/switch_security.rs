@@ -179,8 +179,7 @@ fn sticky_secure_addresses_are_marked_and_static_ones_listed() {
 fn a_run_exports_the_switch_counters_to_prometheus_and_html() {
     require_root();
     let lab = unique("swx");
-    let dir = std::env::temp_dir().join(format!("mvtest-{lab}"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = lab_support::scratch_dir("swx");
     let (prom, json, html) = (dir.join("m.prom"), dir.join("r.json"), dir.join("html"));
     let out = mvlab()
         .arg("run")

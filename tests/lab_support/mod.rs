@@ -202,3 +202,27 @@ pub fn tshark_field(file: &std::path::Path, field: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// A fresh directory of the test's own under the system's temporary directory.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique(tag));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `f` with the name of a throwaway namespace (`mvtest-...`), removed afterwards.
+pub fn in_scratch_netns<T>(tag: &str, f: impl FnOnce(&str) -> T) -> T {
+    let ns = format!("mvtest-{}", unique(tag));
+    assert!(
+        run(Command::new("ip").args(["netns", "add", &ns]))
+            .status
+            .success()
+    );
+    let out = f(&ns);
+    assert!(
+        run(Command::new("ip").args(["netns", "del", &ns]))
+            .status
+            .success()
+    );
+    out
+}
