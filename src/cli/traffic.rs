@@ -458,12 +458,8 @@ host's own outgoing frames never are. Kernel ring drops (PACKET_STATISTICS) are 
 pub struct CaptureArgs {
     #[command(flatten)]
     pub place: Place,
-    /// How long to capture, e.g. 500ms, 10s, 2m (default: until --count or Ctrl-C).
-    #[arg(long, value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-    /// Stop after this many test frames.
-    #[arg(long)]
-    pub count: Option<u64>,
+    #[command(flatten)]
+    pub end: End,
     /// Put the interface in promiscuous mode while capturing.
     #[arg(long)]
     pub promisc: bool,
@@ -493,6 +489,17 @@ pub struct CaptureArgs {
     pub json: bool,
 }
 
+/// When a capture or a reflector stops (at the first of the two; without either, at Ctrl-C).
+#[derive(Debug, Args)]
+pub struct End {
+    /// How long to run, e.g. 500ms, 10s, 2m (default: until --count or Ctrl-C).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this many test frames (captured, or reflected).
+    #[arg(long)]
+    pub count: Option<u64>,
+}
+
 /// Send every test frame that arrives back to where it came from (MACs swapped).
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -505,12 +512,8 @@ in the frame.")]
 pub struct ReflectArgs {
     #[command(flatten)]
     pub place: Place,
-    /// How long to reflect (default: until --count or Ctrl-C).
-    #[arg(long, value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-    /// Stop after reflecting this many frames.
-    #[arg(long)]
-    pub count: Option<u64>,
+    #[command(flatten)]
+    pub end: End,
     /// Spin on the socket instead of sleeping: lower round trips, one core kept busy.
     #[arg(long)]
     pub busy_poll: bool,
@@ -576,8 +579,8 @@ pub fn capture_command(args: &CaptureArgs) -> Outcome {
         return bad_input("--ring-mb must be at least 1");
     }
     let spec = CaptureSpec {
-        duration: args.duration,
-        count: args.count,
+        duration: args.end.duration,
+        count: args.end.count,
         promiscuous: args.promisc,
         include_outgoing: args.outgoing,
         pcap: args.pcap.clone(),
@@ -612,8 +615,8 @@ pub fn capture_command(args: &CaptureArgs) -> Outcome {
 
 pub fn reflect_command(args: &ReflectArgs) -> Outcome {
     let spec = ReflectSpec {
-        duration: args.duration,
-        count: args.count,
+        duration: args.end.duration,
+        count: args.end.count,
         busy_poll: args.busy_poll,
         ..ReflectSpec::default()
     };
