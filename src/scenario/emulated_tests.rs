@@ -2,26 +2,8 @@
 //! limits and port security, and tagged-frame networks; each refusal checked for its location,
 //! message and hint.
 
+use super::tests::{only_error, parse_text};
 use super::*;
-use crate::diag::Diagnostics;
-
-fn parse_text(text: &str) -> Result<Scenario, Diagnostics> {
-    parse(Source::new("t.toml", text))
-}
-
-/// The single diagnostic of a bad file, as (line, col, message, hint).
-fn only_error(text: &str) -> (usize, usize, String, String) {
-    let diags = parse_text(text).expect_err("the file is invalid");
-    assert_eq!(diags.0.len(), 1, "expected one problem, got: {diags}");
-    let d = &diags.0[0];
-    let (_, line, col) = d.location().expect("located");
-    (
-        line,
-        col,
-        d.message.clone(),
-        d.hint.clone().unwrap_or_default(),
-    )
-}
 
 const EMULATED: &str = "[switch]\nkind = \"emulated\"\n";
 

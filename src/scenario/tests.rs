@@ -9,12 +9,12 @@ use proptest::prelude::*;
 use super::*;
 use crate::diag::Diagnostics;
 
-fn parse_text(text: &str) -> Result<Scenario, Diagnostics> {
+pub(super) fn parse_text(text: &str) -> Result<Scenario, Diagnostics> {
     parse(Source::new("t.toml", text))
 }
 
 /// The single diagnostic of a bad file, as (line, col, message, hint).
-fn only_error(text: &str) -> (usize, usize, String, String) {
+pub(super) fn only_error(text: &str) -> (usize, usize, String, String) {
     let diags = parse_text(text).expect_err("the file is invalid");
     assert_eq!(diags.0.len(), 1, "expected one problem, got: {diags}");
     let d = &diags.0[0];
