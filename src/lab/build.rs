@@ -274,6 +274,35 @@ impl Planner<'_> {
         }
     }
 
+    /// A link of the host namespace on its interface `lower` (a VLAN sub-interface, the shim),
+    /// made up in phase 1; returns its index.
+    fn host_link_on(
+        &mut self,
+        name: &str,
+        lower: u32,
+        mac: Option<MacAddr>,
+        kind: LinkKind,
+    ) -> u32 {
+        let index = self.index(HOST);
+        let spec = LinkSpec {
+            mac,
+            up: true,
+            lower: Some(lower),
+            ..self.spec(name, index)
+        };
+        self.step(
+            1,
+            Sender::Lab(HOST),
+            Op::Link {
+                spec,
+                kind,
+                into: None,
+                peer_into: None,
+            },
+        );
+        index
+    }
+
     /// Adds `op`; a link it creates is also marked with the lab's alias in the next phase, by the
     /// socket of the namespace the link ends up in.
     fn step(&mut self, phase: usize, sender: Sender, op: Op) {
@@ -456,20 +485,7 @@ impl Planner<'_> {
                 out.push(Some(existing.clone()));
                 continue;
             }
-            let index = self.index(HOST);
-            let mut spec = self.spec(&net.link, index);
-            spec.up = true;
-            spec.lower = Some(base.index);
-            self.step(
-                1,
-                Sender::Lab(HOST),
-                Op::Link {
-                    spec,
-                    kind: LinkKind::Vlan(vid),
-                    into: None,
-                    peer_into: None,
-                },
-            );
+            let index = self.host_link_on(&net.link, base.index, None, LinkKind::Vlan(vid));
             self.interface(
                 HOST,
                 InterfaceInventory {
@@ -667,20 +683,11 @@ impl Planner<'_> {
             );
             return;
         }
-        let index = self.index(HOST);
-        let mut spec = self.spec(&shim.interface, index);
-        spec.mac = Some(shim.mac);
-        spec.up = true;
-        spec.lower = Some(base.index);
-        self.step(
-            1,
-            Sender::Lab(HOST),
-            Op::Link {
-                spec,
-                kind: LinkKind::Macvlan(MacvlanSpec::new(MacvlanMode::Bridge)),
-                into: None,
-                peer_into: None,
-            },
+        let index = self.host_link_on(
+            &shim.interface,
+            base.index,
+            Some(shim.mac),
+            LinkKind::Macvlan(MacvlanSpec::new(MacvlanMode::Bridge)),
         );
         let ipv4 = v4(shim.ipv4, 32);
         self.address(1, HOST, index, &shim.interface, ipv4.into());
