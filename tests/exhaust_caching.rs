@@ -10,11 +10,10 @@ mod lab_support;
 use std::sync::atomic::AtomicBool;
 
 use exhaust_support::Tcpdump;
-use lab_support::{learned_test_macs, netns, require_root, tshark_field, up};
+use lab_support::{bench, learned_test_macs, netns, require_root, tshark_field, up};
 use mvlab::diag::Source;
-use mvlab::lab::Lab;
 use mvlab::measure::address_caching::{self, AddressBench};
-use mvlab::measure::{Bench, address_learning_rate};
+use mvlab::measure::address_learning_rate;
 use mvlab::scenario::{self, Scenario, TestKind};
 
 fn scenario(limit: &str, test: &str) -> Scenario {
@@ -22,16 +21,6 @@ fn scenario(limit: &str, test: &str) -> Scenario {
         "{limit}[[networks]]\nname = \"n\"\nendpoints = []\n[[peers]]\nname = \"learner\"\n[[peers]]\nname = \"tester\"\n[[peers]]\nname = \"monitor\"\n[[tests]]\nlearning = \"learner\"\ntest = \"tester\"\nmonitor = \"monitor\"\n{test}"
     );
     scenario::parse(Source::new("caching.toml", text)).unwrap_or_else(|d| panic!("{d}"))
-}
-
-fn bench<'a>(lab: &'a Lab, s: &'a Scenario, stop: &'a AtomicBool) -> Bench<'a> {
-    Bench {
-        lab,
-        scenario: s,
-        stop,
-        pcap_dir: None,
-        progress: &|_: &str| {},
-    }
 }
 
 #[test]

@@ -7,10 +7,10 @@ mod lab_support;
 
 use std::sync::atomic::AtomicBool;
 
-use lab_support::{ip_json, mvlab, netns, require_root, up};
+use lab_support::{bench, ip_json, mvlab, netns, require_root, up};
 use mvlab::diag::Source;
+use mvlab::measure::ip_exhaustion;
 use mvlab::measure::kstat::NeighbourTable;
-use mvlab::measure::{Bench, ip_exhaustion};
 use mvlab::scenario::{self, TestKind};
 use serde_json::Value;
 
@@ -32,13 +32,7 @@ fn every_endpoint_resolves_the_peer_as_ip_neigh_shows() {
     let s = scenario::parse(Source::new("ip.toml", SCENARIO)).unwrap();
     let lab = up(&s, "xneigh");
     let stop = AtomicBool::new(false);
-    let bench = Bench {
-        lab: &lab,
-        scenario: &s,
-        stop: &stop,
-        pcap_dir: None,
-        progress: &|_: &str| {},
-    };
+    let bench = bench(&lab, &s, &stop);
     let TestKind::IpExhaustion(test) = &s.tests[0].kind else {
         unreachable!()
     };
@@ -118,13 +112,7 @@ fn a_peer_that_never_answers_leaves_every_endpoint_unresolved() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stop = AtomicBool::new(false);
-    let bench = Bench {
-        lab: &lab,
-        scenario: &s,
-        stop: &stop,
-        pcap_dir: None,
-        progress: &|_: &str| {},
-    };
+    let bench = bench(&lab, &s, &stop);
     let TestKind::IpExhaustion(test) = &s.tests[0].kind else {
         unreachable!()
     };

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use exhaust_support::Tcpdump;
 use lab_support::{
-    addresses, assert_gone, ip_json, kill_then_clean, link, mvlab, namespaces_with, netns, ping,
-    require_root, scenario_path, unique, up,
+    addresses, assert_gone, bench, ip_json, kill_then_clean, link, mvlab, namespaces_with, netns,
+    ping, require_root, scenario_path, unique, up,
 };
 use mvlab::diag::Source;
 use mvlab::lab::Lab;
@@ -105,13 +105,7 @@ fn copies_a_full_broadcast_queue_loses_are_all_attributed_to_it() {
     let dump = Tcpdump::start(&host, "eth0", "ether broadcast", Path::new("/dev/null"));
     let dropped_before = parent_rx_dropped(lab.name());
     let stop = AtomicBool::new(false);
-    let bench = Bench {
-        lab: &lab,
-        scenario: &s,
-        stop: &stop,
-        pcap_dir: None,
-        progress: &|_: &str| {},
-    };
+    let bench = bench(&lab, &s, &stop);
     let r = endpoint_ramp::measure(&bench, "grow", ramp_of(&s)).unwrap();
     let dropped = parent_rx_dropped(lab.name()) - dropped_before;
     std::thread::sleep(std::time::Duration::from_millis(200));

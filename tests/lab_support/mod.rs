@@ -226,3 +226,18 @@ pub fn in_scratch_netns<T>(tag: &str, f: impl FnOnce(&str) -> T) -> T {
     );
     out
 }
+
+/// What a measurement needs of a live lab: no pcap files, no progress lines.
+pub fn bench<'a>(
+    lab: &'a Lab,
+    scenario: &'a Scenario,
+    stop: &'a std::sync::atomic::AtomicBool,
+) -> mvlab::measure::Bench<'a> {
+    mvlab::measure::Bench {
+        lab,
+        scenario,
+        stop,
+        pcap_dir: None,
+        progress: &|_: &str| {},
+    }
+}
