@@ -247,12 +247,21 @@ impl Plan {
     }
 }
 
-fn v4(ip: Ipv4Addr, prefix: u8) -> Ipv4Network {
+/// `ip/prefix`, which the scenario's subnets guarantee is valid.
+pub(super) fn v4(ip: Ipv4Addr, prefix: u8) -> Ipv4Network {
     Ipv4Network::new(ip, prefix).expect("prefix lengths come from valid subnets")
 }
 
-fn v6(ip: Ipv6Addr, prefix: u8) -> Ipv6Network {
+pub(super) fn v6(ip: Ipv6Addr, prefix: u8) -> Ipv6Network {
     Ipv6Network::new(ip, prefix).expect("prefix lengths come from valid subnets")
+}
+
+/// The default route's destination in the family of `gateway`.
+pub(super) fn default_destination(gateway: IpAddr) -> IpNetwork {
+    match gateway {
+        IpAddr::V4(_) => IpNetwork::V4(v4(Ipv4Addr::UNSPECIFIED, 0)),
+        IpAddr::V6(_) => IpNetwork::V6(v6(Ipv6Addr::UNSPECIFIED, 0)),
+    }
 }
 
 impl Planner<'_> {
@@ -592,26 +601,28 @@ impl Planner<'_> {
             );
             let ipv4 = v4(e.ipv4, net.ipv4.subnet.prefix());
             self.address(2, ns, index, &e.interface, ipv4.into());
+            let gateway = net.ipv4.gateway.into();
             self.route(
                 2,
                 ns,
                 index,
                 &e.interface,
-                IpNetwork::V4(v4(Ipv4Addr::UNSPECIFIED, 0)),
-                Some(net.ipv4.gateway.into()),
+                default_destination(gateway),
+                Some(gateway),
             );
             let mut ipv6 = Vec::new();
             if let (Some(ip), Some(ipam)) = (e.ipv6, &net.ipv6) {
                 let a = v6(ip, ipam.subnet.prefix());
                 ipv6.push(a);
                 self.address(2, ns, index, &e.interface, a.into());
+                let gateway = ipam.gateway.into();
                 self.route(
                     2,
                     ns,
                     index,
                     &e.interface,
-                    IpNetwork::V6(v6(Ipv6Addr::UNSPECIFIED, 0)),
-                    Some(ipam.gateway.into()),
+                    default_destination(gateway),
+                    Some(gateway),
                 );
             }
             self.interface(

@@ -10,14 +10,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
 
-use super::build::{BuildFailure, NETNS_THREADS, SOCKETS_IN_FLIGHT, disable_ipv6, macvlan_of};
+use super::build::{
+    BuildFailure, NETNS_THREADS, SOCKETS_IN_FLIGHT, default_destination, disable_ipv6, macvlan_of,
+    v4, v6,
+};
 use super::inventory::{InterfaceInventory, NodeInventory};
 use super::rtnl::{LinkKind, LinkSpec, LinkState, Request, Rtnl, RtnlError};
 use super::teardown::{self, Doomed, TeardownReport};
@@ -49,15 +51,6 @@ impl Lab {
             nodes: Vec::new(),
         }
     }
-}
-
-/// `ip/prefix`, which the scenario's subnets guarantee is valid.
-fn net4(ip: Ipv4Addr, prefix: u8) -> Ipv4Network {
-    Ipv4Network::new(ip, prefix).expect("prefix lengths come from valid subnets")
-}
-
-fn net6(ip: Ipv6Addr, prefix: u8) -> Ipv6Network {
-    Ipv6Network::new(ip, prefix).expect("prefix lengths come from valid subnets")
 }
 
 impl Growth<'_> {
@@ -286,9 +279,9 @@ fn inventory_of(scenario: &Scenario, e: &Endpoint, netns: &str) -> NodeInventory
             index: ENDPOINT_INDEX,
             kind: "macvlan".into(),
             mac: e.mac,
-            ipv4: vec![net4(e.ipv4, net.ipv4.subnet.prefix())],
+            ipv4: vec![v4(e.ipv4, net.ipv4.subnet.prefix())],
             ipv6: match (e.ipv6, &net.ipv6) {
-                (Some(ip), Some(ipam)) => vec![net6(ip, ipam.subnet.prefix())],
+                (Some(ip), Some(ipam)) => vec![v6(ip, ipam.subnet.prefix())],
                 _ => Vec::new(),
             },
             mode: Some(net.mode),
@@ -316,7 +309,7 @@ fn endpoint_requests(scenario: &Scenario, e: &Endpoint, alias: &str) -> Vec<Requ
         ),
         Request::add_route(
             ENDPOINT_INDEX,
-            IpNetwork::V4(net4(Ipv4Addr::UNSPECIFIED, 0)),
+            default_destination(net.ipv4.gateway.into()),
             Some(net.ipv4.gateway.into()),
             format!("adding the default route of {}", e.name),
         ),
@@ -330,7 +323,7 @@ fn endpoint_requests(scenario: &Scenario, e: &Endpoint, alias: &str) -> Vec<Requ
         ));
         out.push(Request::add_route(
             ENDPOINT_INDEX,
-            IpNetwork::V6(net6(Ipv6Addr::UNSPECIFIED, 0)),
+            default_destination(ipam.gateway.into()),
             Some(ipam.gateway.into()),
             format!("adding the IPv6 default route of {}", e.name),
         ));
