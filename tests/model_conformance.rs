@@ -46,16 +46,7 @@ fn disagreements(text: &str) -> Vec<String> {
     assert_eq!(measured.cells.len(), predicted.cells.len());
     let verdicts = verdict::conform(&s, &mut measured, &predicted);
     lab.down().unwrap();
-    verdicts
-        .into_iter()
-        .filter(|v| !v.passed)
-        .map(|v| {
-            format!(
-                "{}: expected {}, measured {}; {}",
-                v.text, v.expected, v.measured, v.detail
-            )
-        })
-        .collect()
+    lab_support::failed(verdicts)
 }
 
 fn mode_behind_port(mode: &str, hairpin: bool, endpoints: u32) -> String {

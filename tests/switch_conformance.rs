@@ -88,16 +88,7 @@ fn measure(s: &Scenario, tag: &str) -> Measured {
     let (name, test) = matrix_test(s);
     let mut result = matrix::measure(&bench, &name, &test).unwrap_or_else(|e| panic!("{e}"));
     let predicted = model::predict_matrix(s, &name, &test).unwrap();
-    let disagreements = verdict::conform(s, &mut result, &predicted)
-        .into_iter()
-        .filter(|v| !v.passed)
-        .map(|v| {
-            format!(
-                "{}: expected {}, measured {}; {}",
-                v.text, v.expected, v.measured, v.detail
-            )
-        })
-        .collect();
+    let disagreements = lab_support::failed(verdict::conform(s, &mut result, &predicted));
     let switch = lab.switch_report().unwrap();
     let switch_ns = lab.node("switch").unwrap().inventory.netns.clone();
     let kernel_rx = ip_json(Some(&switch_ns), &["-s", "link"])

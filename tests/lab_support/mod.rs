@@ -241,3 +241,17 @@ pub fn bench<'a>(
         progress: &|_: &str| {},
     }
 }
+
+/// The expectations that failed, one line each: what was claimed, expected, measured, and why.
+pub fn failed(verdicts: Vec<mvlab::measure::ExpectationResult>) -> Vec<String> {
+    verdicts
+        .into_iter()
+        .filter(|v| !v.passed)
+        .map(|v| {
+            format!(
+                "{}: expected {}, measured {}; {}",
+                v.text, v.expected, v.measured, v.detail
+            )
+        })
+        .collect()
+}
