@@ -10,7 +10,10 @@
 //! host's addresses; `switch` holds the bridge and its ports; each endpoint namespace holds one
 //! macvlan created directly in it by a request on the host socket; each peer namespace holds the
 //! far end of a veth. ifindexes are chosen here (per namespace, from 2; `lo` is 1), so no step
-//! ever has to look one up.
+//! ever has to look one up. A link one namespace's socket creates directly in another gets an
+//! index free in both (`index_across`): kernels up to 6.12 read a creation request's ifindex as
+//! the sender's own device to change, and answer EEXIST when the sender has one by that index;
+//! later kernels read it in the target namespace.
 //!
 //! Phases (each socket runs its steps of a phase in the order listed):
 //! 0. The far side creates the wires: the switch socket makes the bridge and, for each parent and
@@ -143,6 +146,8 @@ struct Planner<'s> {
     nodes: Vec<NodeInventory>,
     by_node: HashMap<String, NsId>,
     next_index: Vec<u32>,
+    /// The next index `index_across` may give a link the root namespace's socket creates.
+    root_next_index: u32,
     phases: [Vec<Step>; 3],
     first_deleted: Vec<(NsId, String)>,
     /// The bridge's index in the switch namespace.
@@ -157,13 +162,20 @@ struct Planner<'s> {
 const HOST: NsId = 0;
 const SWITCH: NsId = 1;
 
+/// The root namespace as far as a plan needs it: the interfaces `existing` parents name (looked
+/// up by the caller) and the first index above every one in use there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RealParents {
+    pub index: BTreeMap<String, u32>,
+    pub next_free: u32,
+}
+
 impl Plan {
-    /// The plan of `scenario` as lab `name`. `real_parents` gives the root-namespace index of
-    /// every existing interface an `existing` parent names (looked up by the caller).
+    /// The plan of `scenario` as lab `name`, with the existing interfaces in `real_parents`.
     pub fn new(
         s: &Scenario,
         name: &LabName,
-        real_parents: &BTreeMap<String, u32>,
+        real_parents: &RealParents,
     ) -> Result<Plan, Diagnostics> {
         let any_ipv6 = s.networks.iter().any(|n| n.ipv6.is_some());
         let namespaces: Vec<NsPlan> = s
@@ -203,6 +215,7 @@ impl Plan {
                 .map(|(i, n)| (n.node.clone(), i))
                 .collect(),
             next_index: vec![2; namespaces.len()],
+            root_next_index: real_parents.next_free,
             namespaces,
             nodes,
             phases: [Vec::new(), Vec::new(), Vec::new()],
@@ -213,7 +226,7 @@ impl Plan {
             diags: Diagnostics::default(),
         };
         p.bridge();
-        let attachments = p.parents_and_vlans(real_parents);
+        let attachments = p.parents_and_vlans(&real_parents.index);
         p.endpoints(&attachments);
         p.shim(&attachments);
         p.host_addresses(&attachments);
@@ -268,6 +281,22 @@ impl Planner<'_> {
     fn index(&mut self, ns: NsId) -> u32 {
         let i = self.next_index[ns];
         self.next_index[ns] += 1;
+        i
+    }
+
+    /// An index for a link that `sender`'s socket creates directly in namespace `home`, free
+    /// in both (see the module comment for why).
+    fn index_across(&mut self, home: NsId, sender: Sender) -> u32 {
+        let i = match sender {
+            Sender::Lab(ns) => self.next_index[ns],
+            Sender::Root => self.root_next_index,
+        }
+        .max(self.next_index[home]);
+        match sender {
+            Sender::Lab(ns) => self.next_index[ns] = i + 1,
+            Sender::Root => self.root_next_index = i + 1,
+        }
+        self.next_index[home] = i + 1;
         i
     }
 
@@ -584,7 +613,7 @@ impl Planner<'_> {
                 continue;
             };
             let ns = self.ns(&e.name);
-            let index = self.index(ns);
+            let index = self.index_across(ns, base.sender);
             let mut spec = self.spec(&e.interface, index);
             spec.mac = Some(e.mac);
             spec.up = true;
@@ -1189,7 +1218,12 @@ mod tests {
 
     fn plan_of(text: &str) -> Plan {
         let s = scenario::parse(Source::new("t.toml", text)).expect("valid scenario");
-        Plan::new(&s, &LabName::new("mvlab", "t").unwrap(), &BTreeMap::new()).expect("plan")
+        Plan::new(
+            &s,
+            &LabName::new("mvlab", "t").unwrap(),
+            &RealParents::default(),
+        )
+        .expect("plan")
     }
 
     fn links(plan: &Plan, phase: usize) -> Vec<(Sender, &str, &'static str, Option<NsId>)> {
@@ -1231,14 +1265,40 @@ name = "peer"
                     peer_into,
                 } = &step.op
                 {
-                    if let Some(ns) = home(step.sender, *into) {
-                        created.insert((ns, spec.index), (p, step.sender, i));
+                    let mut made = vec![(home(step.sender, *into), spec.index)];
+                    if let LinkKind::Veth(peer) = kind {
+                        made.push((home(step.sender, *peer_into), peer.index));
                     }
-                    if let (LinkKind::Veth(peer), Some(ns)) = (kind, home(step.sender, *peer_into))
-                    {
-                        created.insert((ns, peer.index), (p, step.sender, i));
+                    for (ns, index) in made {
+                        let Some(ns) = ns else { continue };
+                        let before = created.insert((ns, index), (p, step.sender, i));
+                        assert!(
+                            before.is_none(),
+                            "{what}: two links get index {index} in {ns}"
+                        );
                     }
                 }
+            }
+        }
+        // A link created across namespaces has an index free in the sender's namespace too
+        // (kernels up to 6.12 look it up there first and answer EEXIST).
+        for step in plan.phases.iter().flatten() {
+            if let (
+                Op::Link {
+                    spec,
+                    into: Some(ns),
+                    ..
+                },
+                Sender::Lab(sender),
+            ) = (&step.op, step.sender)
+                && *ns != sender
+            {
+                assert!(
+                    !created.contains_key(&(sender, spec.index)),
+                    "{what}: {} gets index {} in {ns}, which its sender {sender} also uses",
+                    spec.name,
+                    spec.index
+                );
             }
         }
         for (p, phase) in plan.phases.iter().enumerate() {
@@ -1307,8 +1367,12 @@ shim = { name = "shim0", ip = "198.18.0.11" }
             scenarios.push((format!("extra{i}"), s));
         }
         for (what, s) in &scenarios {
-            let plan = Plan::new(s, &LabName::new("mvlab", "t").unwrap(), &BTreeMap::new())
-                .unwrap_or_else(|d| panic!("{what}: {d}"));
+            let plan = Plan::new(
+                s,
+                &LabName::new("mvlab", "t").unwrap(),
+                &RealParents::default(),
+            )
+            .unwrap_or_else(|d| panic!("{what}: {d}"));
             assert_ordered(&plan, what);
         }
     }
@@ -1362,7 +1426,10 @@ shim = { name = "shim0", ip = "198.18.0.11" }
         let Op::Link { spec, kind, .. } = host[1] else {
             unreachable!()
         };
-        assert_eq!(spec.index, 2);
+        assert_eq!(
+            spec.index, 3,
+            "free in the host's namespace too, whose socket creates it (2 is the parent there)"
+        );
         assert_eq!(spec.lower, Some(2), "on the parent, host ifindex 2");
         assert!(spec.up);
         let LinkKind::Macvlan(m) = kind else {
@@ -1427,7 +1494,12 @@ shim = { name = "shim0", ip = "198.18.0.11" }
     fn a_passthru_parent_carries_its_endpoint_mac() {
         let text = "[[networks]]\nmode = \"passthru\"\n[[networks.endpoints]]\nname = \"e1\"\n";
         let s = scenario::parse(Source::new("t.toml", text)).unwrap();
-        let plan = Plan::new(&s, &LabName::new("mvlab", "t").unwrap(), &BTreeMap::new()).unwrap();
+        let plan = Plan::new(
+            &s,
+            &LabName::new("mvlab", "t").unwrap(),
+            &RealParents::default(),
+        )
+        .unwrap();
         let e1 = s.endpoint("e1").unwrap().mac;
         let Op::Link {
             kind: LinkKind::Veth(parent),
@@ -1452,17 +1524,17 @@ shim = { name = "shim0", ip = "198.18.0.11" }
             e1,
             [
                 &Op::Alias {
-                    index: 2,
+                    index: 3,
                     alias: "mvlab:t".into(),
                     name: "eth0".into()
                 },
                 &Op::Address {
-                    index: 2,
+                    index: 3,
                     address: "198.18.0.2/24".parse().unwrap(),
                     interface: "eth0".into()
                 },
                 &Op::Route {
-                    index: 2,
+                    index: 3,
                     destination: "0.0.0.0/0".parse().unwrap(),
                     gateway: Some("198.18.0.1".parse().unwrap()),
                     interface: "eth0".into()
@@ -1498,13 +1570,15 @@ shim = { name = "shim0", ip = "198.18.0.11" }
             .filter(|s| s.sender == Sender::Lab(HOST))
             .map(|s| &s.op)
             .collect();
+        // 2 is the parent; 3 and 4 went to the endpoints' macvlans, which the host's socket
+        // creates in their own namespaces.
         assert!(host_ops.contains(&&Op::Address {
-            index: 3,
+            index: 5,
             address: "198.18.0.11/32".parse().unwrap(),
             interface: "shim0".into()
         }));
         assert!(host_ops.contains(&&Op::Route {
-            index: 3,
+            index: 5,
             destination: "198.18.0.128/26".parse().unwrap(),
             gateway: None,
             interface: "shim0".into()
@@ -1603,7 +1677,10 @@ interface = "enp1s0"
 count = 1
 "#;
         let s = scenario::parse(Source::new("t.toml", text)).expect("valid scenario");
-        let real = BTreeMap::from([("enp1s0".to_string(), 7)]);
+        let real = RealParents {
+            index: BTreeMap::from([("enp1s0".to_string(), 7)]),
+            next_free: 12,
+        };
         let plan = Plan::new(&s, &LabName::new("mvlab", "t").unwrap(), &real).unwrap();
         assert_eq!(
             links(&plan, 0),
@@ -1612,6 +1689,13 @@ count = 1
         assert_eq!(
             links(&plan, 1),
             [(Sender::Root, "eth0", "macvlan", Some(2))]
+        );
+        // The root socket creates it: its index is free there (from `next_free`) as well as in
+        // the endpoint's namespace.
+        assert_eq!(
+            plan.inventory.nodes[2].interfaces[0].index, 12,
+            "{:?}",
+            plan.inventory.nodes[2]
         );
         let Some(Op::Link { spec, .. }) = plan.phases[1]
             .iter()

@@ -27,9 +27,6 @@ use super::{Lab, LabError, Node, Rollback, registry, registry_dir, with_runtime}
 use crate::netns::{self, Netns};
 use crate::scenario::{Endpoint, HOST_NODE, Role, Scenario};
 
-/// The ifindex of every grown endpoint's macvlan inside its own namespace (`lo` is 1).
-const ENDPOINT_INDEX: u32 = 2;
-
 /// Endpoints added to a lab; dropping it removes them.
 #[derive(Debug)]
 pub struct Growth<'a> {
@@ -138,11 +135,16 @@ impl Growth<'_> {
             }
         };
         match created {
-            Ok(made) => {
+            Ok((made, index)) => {
                 let elapsed = started.elapsed();
                 for (e, netns) in endpoints.iter().zip(made) {
                     self.nodes.push(GrownNode {
-                        inventory: inventory_of(scenario, e, netns.name().unwrap_or_default()),
+                        inventory: inventory_of(
+                            scenario,
+                            e,
+                            netns.name().unwrap_or_default(),
+                            index,
+                        ),
                         netns,
                     });
                 }
@@ -267,8 +269,8 @@ async fn close_all(sockets: Vec<Rtnl>) {
     }
 }
 
-/// The inventory entry of an added endpoint.
-fn inventory_of(scenario: &Scenario, e: &Endpoint, netns: &str) -> NodeInventory {
+/// The inventory entry of an added endpoint, whose macvlan has ifindex `index`.
+fn inventory_of(scenario: &Scenario, e: &Endpoint, netns: &str, index: u32) -> NodeInventory {
     let net = &scenario.networks[e.network];
     NodeInventory {
         name: e.name.clone(),
@@ -276,7 +278,7 @@ fn inventory_of(scenario: &Scenario, e: &Endpoint, netns: &str) -> NodeInventory
         netns: netns.to_string(),
         interfaces: vec![InterfaceInventory {
             name: e.interface.clone(),
-            index: ENDPOINT_INDEX,
+            index,
             kind: "macvlan".into(),
             mac: e.mac,
             ipv4: vec![v4(e.ipv4, net.ipv4.subnet.prefix())],
@@ -292,23 +294,20 @@ fn inventory_of(scenario: &Scenario, e: &Endpoint, netns: &str) -> NodeInventory
     }
 }
 
-/// The requests an added endpoint's own socket sends: alias, addresses, default routes, `lo`.
-fn endpoint_requests(scenario: &Scenario, e: &Endpoint, alias: &str) -> Vec<Request> {
+/// The requests an added endpoint's own socket sends for its macvlan `index`: alias, addresses,
+/// default routes, `lo`.
+fn endpoint_requests(scenario: &Scenario, e: &Endpoint, alias: &str, index: u32) -> Vec<Request> {
     let net = &scenario.networks[e.network];
     let mut out = vec![
-        Request::set_alias(
-            ENDPOINT_INDEX,
-            alias,
-            format!("marking {} as {alias}", e.name),
-        ),
+        Request::set_alias(index, alias, format!("marking {} as {alias}", e.name)),
         Request::add_address(
-            ENDPOINT_INDEX,
+            index,
             IpAddr::V4(e.ipv4),
             net.ipv4.subnet.prefix(),
             format!("adding {} to {}", e.ipv4, e.name),
         ),
         Request::add_route(
-            ENDPOINT_INDEX,
+            index,
             default_destination(net.ipv4.gateway.into()),
             Some(net.ipv4.gateway.into()),
             format!("adding the default route of {}", e.name),
@@ -316,13 +315,13 @@ fn endpoint_requests(scenario: &Scenario, e: &Endpoint, alias: &str) -> Vec<Requ
     ];
     if let (Some(ip), Some(ipam)) = (e.ipv6, &net.ipv6) {
         out.push(Request::add_address(
-            ENDPOINT_INDEX,
+            index,
             IpAddr::V6(ip),
             ipam.subnet.prefix(),
             format!("adding {ip} to {}", e.name),
         ));
         out.push(Request::add_route(
-            ENDPOINT_INDEX,
+            index,
             default_destination(ipam.gateway.into()),
             Some(ipam.gateway.into()),
             format!("adding the IPv6 default route of {}", e.name),
@@ -332,8 +331,9 @@ fn endpoint_requests(scenario: &Scenario, e: &Endpoint, alias: &str) -> Vec<Requ
     out
 }
 
-/// Creates the namespaces `names` and the endpoints in them. On failure returns why, and every
-/// namespace this call created, for the caller to remove.
+/// Creates the namespaces `names` and the endpoints in them; returns the namespaces and the
+/// ifindex every added macvlan has in its own. On failure returns why, and every namespace this
+/// call created, for the caller to remove.
 fn create(
     runtime: &tokio::runtime::Runtime,
     lab: &Lab,
@@ -342,9 +342,27 @@ fn create(
     endpoints: &[Endpoint],
     parents: &[u32],
     names: &[String],
-) -> Result<Vec<Netns>, (BuildFailure, Vec<Doomed>)> {
+) -> Result<(Vec<Netns>, u32), (BuildFailure, Vec<Doomed>)> {
     let handle = runtime.handle();
-    let index: HashMap<&str, usize> = names
+    let host_socket = host
+        .netns
+        .run(|| Rtnl::open(handle))
+        .and_then(|r| r)
+        .map_err(|source| {
+            let name = host.inventory.netns.clone();
+            (BuildFailure::Namespace { name, source }, Vec::new())
+        })?;
+    // The host's socket creates each macvlan directly in its endpoint's namespace, so the index
+    // must be free in the host's as well (`build`'s module comment says why): one above its
+    // largest.
+    let index = match runtime.block_on(host_socket.links()) {
+        Ok(links) => links.iter().map(|l| l.index).max().unwrap_or(1) + 1,
+        Err(e) => {
+            runtime.block_on(host_socket.close());
+            return Err((e.into(), Vec::new()));
+        }
+    };
+    let position: HashMap<&str, usize> = names
         .iter()
         .enumerate()
         .map(|(i, n)| (n.as_str(), i))
@@ -352,7 +370,7 @@ fn create(
     let results = netns::create_named(names, NETNS_THREADS, |ns| {
         let i = ns
             .name()
-            .and_then(|n| index.get(n).copied())
+            .and_then(|n| position.get(n).copied())
             .expect("create_named hands init one of the names it was given");
         if scenario.networks[endpoints[i].network].ipv6.is_none() {
             disable_ipv6()?;
@@ -387,7 +405,7 @@ fn create(
             .zip(parents)
             .map(|((e, (ns, _)), &parent)| {
                 let spec = LinkSpec {
-                    index: ENDPOINT_INDEX,
+                    index,
                     mac: Some(e.mac),
                     up: true,
                     lower: Some(parent),
@@ -406,25 +424,15 @@ fn create(
                 r
             })
             .collect();
-        let created = host
-            .netns
-            .run(|| Rtnl::open(handle))
-            .and_then(|r| r)
-            .map_err(|source| BuildFailure::Namespace {
-                name: host.inventory.netns.clone(),
-                source,
-            })
-            .and_then(|socket| {
-                let done = runtime.block_on(socket.run_all(links));
-                runtime.block_on(socket.close());
-                done.map_err(BuildFailure::from)
-            })
+        let created = runtime
+            .block_on(host_socket.run_all(links))
+            .map_err(BuildFailure::from)
             .and_then(|()| {
                 runtime
                     .block_on(
                         stream::iter(endpoints.iter().zip(&made))
                             .map(|(e, (_, socket))| {
-                                socket.run_all(endpoint_requests(scenario, e, &alias))
+                                socket.run_all(endpoint_requests(scenario, e, &alias, index))
                             })
                             .buffer_unordered(SOCKETS_IN_FLIGHT)
                             .try_collect::<Vec<()>>(),
@@ -437,8 +445,9 @@ fn create(
     }
     let (namespaces, sockets): (Vec<Netns>, Vec<Rtnl>) = made.into_iter().unzip();
     runtime.block_on(close_all(sockets));
+    runtime.block_on(host_socket.close());
     match failure {
-        None => Ok(namespaces),
+        None => Ok((namespaces, index)),
         Some(f) => Err((f, Doomed::all(namespaces, strays))),
     }
 }

@@ -41,7 +41,7 @@ pub use rtnl::{LinkState, Neighbour};
 pub use table::{PortCounters, SwitchTable};
 pub use teardown::{TeardownError, TeardownReport};
 
-use build::Plan;
+use build::{Plan, RealParents};
 use registry::{Owner, Phase, RegistryError};
 use rtnl::{Rtnl, RtnlError};
 use teardown::Doomed;
@@ -266,7 +266,7 @@ impl Lab {
             let root = open_root_socket(scenario, runtime)?;
             let real = match &root {
                 Some(socket) => resolve_real_parents(scenario, socket, runtime)?,
-                None => BTreeMap::new(),
+                None => RealParents::default(),
             };
             let plan = Plan::new(scenario, &name, &real).map_err(LabError::BadInput)?;
             let first_deleted: Vec<(String, String)> = plan
@@ -758,16 +758,20 @@ fn resolve_real_parents(
     s: &Scenario,
     root: &Rtnl,
     runtime: &tokio::runtime::Runtime,
-) -> Result<BTreeMap<String, u32>, LabError> {
-    let mut out = BTreeMap::new();
+) -> Result<RealParents, LabError> {
+    let links = runtime.block_on(root.links())?;
+    let mut out = RealParents {
+        index: BTreeMap::new(),
+        next_free: links.iter().map(|l| l.index).max().unwrap_or(1) + 1,
+    };
     let mut diags = Diagnostics::default();
     for p in &s.parents {
         let ParentKind::Existing { interface } = &p.kind else {
             continue;
         };
-        match runtime.block_on(root.link(interface))? {
+        match links.iter().find(|l| &l.name == interface) {
             Some(link) => {
-                out.insert(interface.clone(), link.index);
+                out.index.insert(interface.clone(), link.index);
             }
             None => diags.push(
                 Diagnostic::at(
