@@ -27,8 +27,9 @@ const AGEING_SLACK: Duration = Duration::from_secs(3);
 pub struct SwitchTable {
     /// The switch device, `switch:br0`.
     pub device: String,
-    /// Addresses it learned (a bridge's IFLA_BR_FDB_N_LEARNED: static and local entries do
-    /// not count).
+    /// Addresses it learned: a bridge's IFLA_BR_FDB_N_LEARNED (static and local entries do not
+    /// count), or on kernels that do not report it (before 6.7) its dynamic entries as an FDB
+    /// dump lists them.
     pub learned: u32,
     /// Its limit on learned addresses (`fdb_max_learned`); `None` when unlimited.
     pub limit: Option<u32>,
@@ -114,9 +115,17 @@ impl Lab {
         let Some(device) = links.iter().find(|l| l.name == bridge) else {
             return Ok(None);
         };
+        let learned = match device.fdb_learned {
+            Some(n) => n,
+            None => self
+                .learned_fdb(SWITCH_NODE)?
+                .iter()
+                .filter(|(port, _)| *port != bridge)
+                .count() as u32,
+        };
         Ok(Some(SwitchTable {
             device: format!("{SWITCH_NODE}:{bridge}"),
-            learned: device.fdb_learned.unwrap_or(0),
+            learned,
             limit: device.fdb_max_learned.filter(|&m| m > 0),
             ports: links
                 .iter()
