@@ -47,6 +47,16 @@ fn last_error(context: &str) -> io::Error {
     io::Error::new(e.kind(), format!("{context}: {e}"))
 }
 
+/// What `sendmmsg` returned: how many frames the kernel took, or its error with the errno kept
+/// (callers tell a full queue, ENOBUFS or EAGAIN, from a real failure by it).
+fn sent_count(sent: libc::c_int) -> io::Result<usize> {
+    if sent < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(sent as usize)
+    }
+}
+
 fn check(ret: libc::c_int, context: &str) -> io::Result<libc::c_int> {
     if ret < 0 {
         Err(last_error(context))
@@ -331,11 +341,7 @@ impl PacketSocket {
         // SAFETY: every msg points at one iovec over a live slice; the socket is bound, so no
         // address is needed; the kernel only reads the frames.
         let sent = unsafe { libc::sendmmsg(self.fd.as_raw_fd(), msgs.as_mut_ptr(), n as u32, 0) };
-        if sent < 0 {
-            Err(last_error("sendmmsg"))
-        } else {
-            Ok(sent as usize)
-        }
+        sent_count(sent)
     }
 
     /// Sends `frames` (at most `MAX_BATCH`) with one `sendmmsg`, each frame gathered from two
@@ -357,11 +363,7 @@ impl PacketSocket {
         // SAFETY: every msg points at two iovecs over live slices; the socket is bound, so no
         // address is needed; the kernel only reads the frames.
         let sent = unsafe { libc::sendmmsg(self.fd.as_raw_fd(), msgs.as_mut_ptr(), n as u32, 0) };
-        if sent < 0 {
-            Err(last_error("sendmmsg"))
-        } else {
-            Ok(sent as usize)
-        }
+        sent_count(sent)
     }
 
     /// A receive buffer of `bytes`, above the sysctl limit when root (SO_RCVBUFFORCE).
