@@ -619,6 +619,7 @@ mod tests {
             cells,
             promiscuity: vec![],
             fdb: vec![],
+            passes_repeated: 0,
         })
     }
 

@@ -65,6 +65,7 @@ fn sample() -> RunResult {
                 ],
                 promiscuity: vec![],
                 fdb: vec![],
+                passes_repeated: 0,
             }),
             TestResult::Latency(LatencyResult {
                 name: "latency".into(),

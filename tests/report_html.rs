@@ -194,6 +194,7 @@ fn small_matrix() -> MatrixResult {
             mac: "02:00:00:00:00:01".into(),
             station: Some("e1".into()),
         }],
+        passes_repeated: 0,
     }
 }
 
@@ -559,6 +560,7 @@ fn large_run(endpoints: usize, classes: Vec<FrameClass>, passes: Vec<bool>) -> R
         cells,
         promiscuity: vec![],
         fdb: vec![],
+        passes_repeated: 0,
     })];
     run
 }

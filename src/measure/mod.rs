@@ -157,6 +157,14 @@ pub enum MeasureError {
     Lab(#[from] LabError),
     #[error("interrupted by a signal")]
     Interrupted,
+    #[error(
+        "{test}: the machine lost frames of its own accord in each of {attempts} attempts, the last time because {why}; it is too slow or too loaded for this test: name fewer `senders`/`receivers`, or run it on a less loaded machine"
+    )]
+    Overloaded {
+        test: String,
+        why: String,
+        attempts: u32,
+    },
 }
 
 impl MeasureError {
@@ -165,7 +173,7 @@ impl MeasureError {
             MeasureError::NoStation(_) => Outcome::BadInput,
             MeasureError::Engine(e) => e.outcome(),
             MeasureError::Lab(e) => e.outcome(),
-            MeasureError::Interrupted => Outcome::RuntimeFailure,
+            MeasureError::Interrupted | MeasureError::Overloaded { .. } => Outcome::RuntimeFailure,
         }
     }
 }

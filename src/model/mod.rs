@@ -108,6 +108,7 @@ pub fn predict_matrix(
         cells: matrix::predict_cells(&fabric, &test.spec, &senders, &receivers),
         promiscuity: promiscuity(&fabric, &test.spec),
         fdb: switch::fdb_entries(&fabric, &fdb, &test.spec.promiscuous),
+        passes_repeated: 0,
     })
 }
 
