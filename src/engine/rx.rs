@@ -131,6 +131,8 @@ pub struct CaptureHandle {
     iface: String,
     spec: CaptureSpec,
     stop: Arc<AtomicBool>,
+    /// Test frames counted so far by every thread.
+    counted: Arc<AtomicU64>,
     started: Instant,
     threads: Vec<JoinHandle<Result<LoopResult, EngineError>>>,
 }
@@ -246,6 +248,7 @@ impl Capture {
             threads: Vec::with_capacity(rings.len()),
             spec,
             stop: Arc::new(AtomicBool::new(false)),
+            counted: counted.clone(),
             started: Instant::now(),
         };
         for (i, ring) in rings.into_iter().enumerate() {
@@ -278,7 +281,41 @@ impl Drop for CaptureHandle {
     }
 }
 
+/// How long captures must count nothing new before `settle` calls the path quiet: well past a
+/// ring block's timeout, after which the kernel hands over a partly filled block.
+const QUIET: Duration = Duration::from_millis(150);
+/// How often `settle` looks.
+const SETTLE_POLL: Duration = Duration::from_millis(25);
+
+/// Waits until `captures` have counted no new test frame for a while (the kernel has
+/// delivered what was sent, wherever it queued it, and handed over every partly filled block),
+/// at most `limit`, or until `stop` is set. A fixed pause is too short on a slow or emulated
+/// machine and needlessly long on a fast one. Returns how long it waited.
+pub fn settle(captures: &[&CaptureHandle], limit: Duration, stop: &AtomicBool) -> Duration {
+    let started = Instant::now();
+    let quiet = QUIET.max(captures.iter().fold(Duration::ZERO, |q, c| {
+        q.max(3 * c.spec.ring_block_timeout + 2 * POLL)
+    }));
+    let total = || -> u64 { captures.iter().map(|c| c.arrivals()).sum() };
+    let (mut last, mut since) = (total(), Instant::now());
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < limit {
+        std::thread::sleep(SETTLE_POLL);
+        let now = total();
+        if now != last {
+            (last, since) = (now, Instant::now());
+        } else if since.elapsed() >= quiet {
+            break;
+        }
+    }
+    started.elapsed()
+}
+
 impl CaptureHandle {
+    /// Test frames counted so far.
+    pub fn arrivals(&self) -> u64 {
+        self.counted.load(Ordering::Relaxed)
+    }
+
     /// Ends the capture now (after the kernel hands over its last partly filled block).
     pub fn stop(self) -> Result<CaptureReport, EngineError> {
         self.stop.store(true, Ordering::SeqCst);

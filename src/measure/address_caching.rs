@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::{Bench, MeasureError};
 use crate::addr::MacAddr;
 use crate::engine::Attachment;
-use crate::engine::rx::{Capture, CaptureHandle, CaptureSpec};
+use crate::engine::rx::{self, Capture, CaptureHandle, CaptureSpec};
 use crate::engine::tx::{
     self, FlowSpec, MacSource, MacSweep, Rate as TxRate, SendPlan, SweepOrder,
 };
@@ -28,8 +28,9 @@ use crate::scenario::{AddressCachingTest, AddressPorts, Rate, Station};
 
 /// Frames of the address tests carry no more than the Ethernet minimum.
 const FRAME_LEN: usize = 60;
-/// Time the switch gets to process what was sent before it is read or the captures stop.
-const SETTLE: Duration = Duration::from_millis(100);
+/// The longest the switch gets to process what was sent before it is read or the captures stop
+/// (a trial waits only until both captures have been quiet for a while: `rx::settle`).
+const SETTLE_MAX: Duration = Duration::from_secs(10);
 /// The first octet of every address the tests make up: locally administered and unicast, and
 /// never the first octet of a lab MAC (those start with 0x02).
 const ADDRESS_OCTET: u8 = 0x06;
@@ -156,7 +157,7 @@ impl<'a> AddressBench<'a> {
                 Some(bench.stop),
             )?;
             bench.check_stop()?;
-            std::thread::sleep(SETTLE);
+            rx::settle(&[&captures[0], &captures[1]], SETTLE_MAX, bench.stop);
             let switch_learned = bench.lab.switch_table()?.map(|t| t.learned);
             let test = FlowSpec {
                 dst_sweep: Some(sweep),
@@ -170,7 +171,7 @@ impl<'a> AddressBench<'a> {
             };
             let tested = tx::send(&self.test, &SendPlan::new(vec![test]), Some(bench.stop))?;
             bench.check_stop()?;
-            std::thread::sleep(SETTLE);
+            rx::settle(&[&captures[0], &captures[1]], SETTLE_MAX, bench.stop);
             Ok((learned, switch_learned, tested))
         };
         let sent = run();

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Bench, MeasureError};
 use crate::addr::MacAddr;
-use crate::engine::rx::{Capture, CaptureSpec};
+use crate::engine::rx::{self, Capture, CaptureHandle, CaptureSpec};
 use crate::engine::tx::{
     self, FlowSpec, MacSource, MacSweep, Rate as TxRate, SendPlan, SweepOrder,
 };
@@ -22,8 +22,9 @@ use crate::scenario::{MacOrder, MacSweepTest};
 
 /// Frames of a sweep are the Ethernet minimum.
 const FRAME_LEN: usize = 60;
-/// Time the kernel gets to deliver what is in flight once the last frame left.
-const DRAIN: Duration = Duration::from_millis(200);
+/// The longest the kernel gets to deliver what is in flight once the last frame left (the
+/// sweep waits only until every receiver has been quiet for a while: `rx::settle`).
+const DRAIN_MAX: Duration = Duration::from_secs(10);
 /// The first octet of every swept MAC: locally administered, unicast, never a lab MAC's.
 const SWEEP_OCTET: u8 = 0x06;
 /// Frame counts per MAC up to this are tallied one by one; more land in the last bucket.
@@ -186,7 +187,8 @@ pub fn measure(
         ..FlowSpec::new(id, to.mac, FRAME_LEN, Some(sweep.count))
     };
     let sent = tx::send(&sender, &SendPlan::new(vec![flow]), Some(bench.stop));
-    std::thread::sleep(DRAIN);
+    let listening: Vec<&CaptureHandle> = captures.iter().map(|(_, c)| c).collect();
+    rx::settle(&listening, DRAIN_MAX, bench.stop);
     let mut receivers = Vec::with_capacity(captures.len());
     let mut failure = None;
     for (station, capture) in captures {

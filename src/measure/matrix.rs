@@ -29,7 +29,7 @@ use super::kstat::{self, Softnet};
 use super::{Bench, MeasureError};
 use crate::addr::MacAddr;
 use crate::delivery::{Addressing, Cell, MatrixSpec, UNKNOWN_UNICAST_MAC};
-use crate::engine::rx::{Capture, CaptureHandle, CaptureReport, CaptureSpec};
+use crate::engine::rx::{self, Capture, CaptureHandle, CaptureReport, CaptureSpec};
 use crate::engine::tx::{self, FlowSpec, Rate as TxRate, SendPlan};
 use crate::engine::wire::VlanTag;
 use crate::scenario::{HOST_NODE, MatrixTest, Role, SWITCH_NODE, Scenario, Station, Switch};
@@ -75,9 +75,10 @@ const FRAME_LEN: usize = 60;
 /// Matrix senders' pace: far below what a macvlan broadcast queue (1000 frames) or a capture
 /// ring could be overrun by, so a missing frame means the path dropped it.
 const PACE_PPS: f64 = 20_000.0;
-/// How long the kernel gets to finish delivering (macvlan's broadcast work queue, the bridge)
-/// after the last frame is sent.
-const DRAIN: Duration = Duration::from_millis(150);
+/// The longest the kernel gets to finish delivering (macvlan's broadcast work queue, the
+/// bridge, the backlogs) after the last frame is sent; the pass waits only until every capture
+/// has been quiet for a while (`rx::settle`).
+const DRAIN_MAX: Duration = Duration::from_secs(10);
 /// The class index that marks priming frames in a flow id.
 const PRIMING_CLASS: u32 = 15;
 /// The destination index of every class with a fixed destination.
@@ -270,10 +271,11 @@ impl Pass<'_> {
             backlog: Softnet::default(),
         };
         let backlog = kstat::softnet();
+        let listening: Vec<&CaptureHandle> = captures.iter().collect();
         let sent = self
-            .prime(&mut outcome.refused)
+            .prime(&mut outcome.refused, &listening)
             .and_then(|()| self.send_all(pace, &mut outcome.refused));
-        std::thread::sleep(DRAIN);
+        rx::settle(&listening, DRAIN_MAX, self.bench.stop);
         outcome.backlog = kstat::softnet().since(&backlog);
         let state = sent.and_then(|()| self.read_state(&mut outcome));
         let reports: Result<Vec<CaptureReport>, MeasureError> = captures
@@ -301,7 +303,11 @@ impl Pass<'_> {
 
     /// One frame from each sender, in station order, to a MAC nobody owns: the bridge learns
     /// every sender before any test frame (as the model assumes).
-    fn prime(&self, refused: &mut Vec<(String, u64)>) -> Result<(), MeasureError> {
+    fn prime(
+        &self,
+        refused: &mut Vec<(String, u64)>,
+        listening: &[&CaptureHandle],
+    ) -> Result<(), MeasureError> {
         for (s, from) in self.senders.iter().enumerate() {
             let mut flow = FlowSpec::new(
                 flow_id(s, PRIMING_CLASS as usize, NO_DESTINATION),
@@ -312,7 +318,7 @@ impl Pass<'_> {
             flow.tags = self.tags(from, None);
             self.send(from, vec![flow], refused)?;
         }
-        std::thread::sleep(DRAIN);
+        rx::settle(listening, DRAIN_MAX, self.bench.stop);
         Ok(())
     }
 
