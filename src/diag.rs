@@ -192,6 +192,18 @@ impl Outcome {
             Outcome::RuntimeFailure => 4,
         }
     }
+
+    /// The outcome an exit code stands for (another mvlab's, a guest's); codes mvlab never
+    /// uses count as a run that could not complete.
+    pub fn from_code(code: u8) -> Outcome {
+        match code {
+            0 => Outcome::Passed,
+            1 => Outcome::ExpectationFailed,
+            2 => Outcome::BadInput,
+            3 => Outcome::MissingFeature,
+            _ => Outcome::RuntimeFailure,
+        }
+    }
 }
 
 #[cfg(test)]

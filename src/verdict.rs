@@ -15,7 +15,7 @@ use crate::measure::rfc2544::{Rfc2544Result, Rfc2544Size};
 use crate::measure::throughput::{ThroughputPoint, ThroughputResult};
 use crate::measure::{ExpectationResult, TestResult};
 use crate::model::{self, TraceRequest};
-use crate::scenario::{Claim, CountCheck, NodeSet, Op, Quantity, Role, Scenario, Station};
+use crate::scenario::{self, Claim, CountCheck, NodeSet, Op, Quantity, Role, Scenario, Station};
 
 /// How many failing cells a delivery claim's `measured` text names before summarising.
 const CELLS_SHOWN: usize = 4;
@@ -30,6 +30,46 @@ fn filter_collision(predicted: &Cell, measured: &Cell) -> bool {
         && !predicted.promiscuous
         && predicted.received == 0
         && measured.received == measured.sent
+}
+
+/// Whether a judged cell is one whose count the multicast filter's hash decides: expected
+/// none of an unjoined group, and got none or all of it (see `filter_collision`).
+pub fn hash_dependent(cell: &Cell) -> bool {
+    cell.class.addressing == Addressing::Multicast4
+        && !cell.promiscuous
+        && cell.expected == Some(0)
+        && cell.leaked == 0
+        && (cell.received == 0 || cell.received == cell.sent)
+}
+
+/// Every metric a claim could name on `result`, with its frame size or step where it has one
+/// (`throughput@64`), rates in frames per second: what `diff` compares.
+pub fn metrics_of(result: &TestResult) -> Vec<(String, f64)> {
+    let names: &[&str] = match result {
+        TestResult::Matrix(_) => &[],
+        TestResult::Latency(_) => scenario::LATENCY_METRICS,
+        TestResult::Throughput(_) => scenario::THROUGHPUT_METRICS,
+        TestResult::Rfc2544(_) => scenario::RFC2544_METRICS,
+        TestResult::AddressCaching(_) => scenario::ADDRESS_CACHING_METRICS,
+        TestResult::AddressLearningRate(_) => scenario::LEARNING_RATE_METRICS,
+        TestResult::EndpointRamp(_) => scenario::RAMP_METRICS,
+        TestResult::MacSweep(_) => scenario::MAC_SWEEP_METRICS,
+        TestResult::IpExhaustion(_) => scenario::IP_EXHAUSTION_METRICS,
+    };
+    let per_second = Quantity::Pps(0.0);
+    names
+        .iter()
+        .filter_map(|&name| {
+            metric_values(result, name, None, &per_second)
+                .ok()
+                .map(|v| (name, v))
+        })
+        .flat_map(|(name, values)| {
+            values
+                .into_iter()
+                .map(move |(label, v)| (format!("{name}{label}"), v))
+        })
+        .collect()
 }
 
 /// Holds the kernel to the model: fills the `expected` values of cells no claim covered with the

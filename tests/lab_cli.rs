@@ -133,10 +133,24 @@ fn ip_can_create(kind: &[&str]) -> bool {
     })
 }
 
+/// Whether `ip link add probe0 type KIND` (no lower device) works in a throwaway namespace.
+fn ip_can_create_alone(kind: &[&str]) -> bool {
+    in_scratch_netns("doctor", |ns| {
+        run(Command::new("ip")
+            .args(["-n", ns, "link", "add", "probe0", "type"])
+            .args(kind))
+        .status
+        .success()
+    })
+}
+
 #[test]
 fn doctor_reports_what_ip_can_create() {
     require_root();
-    let probes = json_of(&run(mvlab().args(["doctor", "--json"])));
+    let doctor = json_of(&run(mvlab().args(["doctor", "--json"])));
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_eq!(doctor["release"], release.trim());
+    let probes = &doctor["features"];
     let available = |id: &str| -> bool {
         probes
             .as_array()
@@ -155,6 +169,7 @@ fn doctor_reports_what_ip_can_create() {
     );
     assert_eq!(available("ipvlan"), ip_can_create(&["ipvlan"]));
     assert_eq!(available("macvtap"), ip_can_create(&["macvtap"]));
+    assert_eq!(available("dummy"), ip_can_create_alone(&["dummy"]));
 }
 
 #[test]

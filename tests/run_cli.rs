@@ -247,7 +247,7 @@ fn bad_input_and_missing_features_create_nothing() {
         .output()
         .unwrap();
     let doctor: Value = serde_json::from_slice(&has_8021q.stdout).unwrap();
-    let vlan_ok = doctor
+    let vlan_ok = doctor["features"]
         .as_array()
         .unwrap()
         .iter()
@@ -290,8 +290,13 @@ fn signal_during_run(signal: nix::sys::signal::Signal) {
     require_root();
     let lab = unique("runsig");
     let child = spawn_run(&lab);
-    // Past the build (well under a second), inside the first latency test (1 s of traffic).
-    std::thread::sleep(std::time::Duration::from_millis(1200 + jitter(600)));
+    // Inside the build or the first latency test (1 s of traffic): the handlers are in place
+    // once the lab's first namespace exists, however slow the machine.
+    assert!(
+        lab_support::wait_for_namespace(&format!("mvlab-{lab}-")),
+        "the run never started"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300 + jitter(1200)));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -11,19 +11,24 @@ use clap::{Args, Subcommand};
 
 use super::signals;
 use crate::diag::Outcome;
-use crate::lab::probe::{self, Feature};
+use crate::kernels;
+use crate::lab::probe;
 use crate::lab::{self, CleanOptions, DEFAULT_PREFIX, Inventory, Lab, LabError, LabOptions};
 use crate::measure::kstat;
+use crate::report;
 use crate::scenario::Role;
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  mvlab doctor\n  mvlab doctor --json | jq '.[] | select(.available | not)'"
+    after_help = "Examples:\n  mvlab doctor\n  mvlab doctor --json | jq '.features[] | select(.available | not)'\n  mvlab doctor --kernel this --kernel 6.1.0-57-amd64    this kernel beside Debian's 6.1 (booted under qemu)"
 )]
 pub struct DoctorArgs {
     /// Print the probe results as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Probe this kernel instead (as `mvlab run --kernel` takes it); repeat it to compare.
+    #[arg(long, value_name = "KERNEL")]
+    pub kernel: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -119,20 +124,45 @@ fn print_json(value: &impl serde::Serialize) {
 }
 
 pub fn doctor(args: DoctorArgs) -> Outcome {
-    let probes = probe::probe(&Feature::all());
-    if args.json {
-        print_json(&probes);
-    } else {
-        for p in &probes {
-            let mark = if p.available { "yes" } else { "NO " };
-            println!("{mark}  {:<28} {}", p.description, p.detail);
+    if !probe::privileged() {
+        if args.json {
+            print_json(&probe::report());
         }
+        eprintln!(
+            "error: not privileged; run mvlab doctor as root to probe the kernel (sudo mvlab doctor)"
+        );
+        return Outcome::BadInput;
     }
-    if probe::privileged() {
+    if args.kernel.is_empty() {
+        let report = probe::report();
+        if args.json {
+            print_json(&report);
+        } else {
+            println!("kernel {}", report.release);
+            for p in &report.features {
+                let mark = if p.available { "yes" } else { "NO " };
+                println!("{mark}  {:<28} {}", p.description, p.detail);
+            }
+        }
+        return Outcome::Passed;
+    }
+    if let Err(outcome) = signals::catch() {
+        return outcome;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let show = |msg: &str| bar.set_message(msg.to_string());
+    let found = kernels::doctor_on(&args.kernel, &show, &signals::INTERRUPTED);
+    bar.finish_and_clear();
+    if args.json {
+        print_json(&found);
+    } else {
+        print!("{}", report::comparison::render_doctors(&found));
+    }
+    if found.iter().all(|d| d.report.is_some()) {
         Outcome::Passed
     } else {
-        eprintln!("error: not privileged; run mvlab doctor as root to probe the kernel");
-        Outcome::BadInput
+        Outcome::RuntimeFailure
     }
 }
 

@@ -11,6 +11,7 @@ use crate::diag::Outcome;
 use crate::scenario::{self, Scenario};
 
 mod check;
+mod diff;
 mod lab;
 mod run;
 mod signals;
@@ -42,6 +43,8 @@ pub enum Command {
     Clean(lab::CleanArgs),
     /// Build a scenario's lab, run its tests, check every expectation, tear the lab down.
     Run(run::RunArgs),
+    /// Compare results (other kernels, hosts, versions): cells, expectations, metrics.
+    Diff(diff::DiffArgs),
     /// Predict every delivery of a scenario with the packet-path model (no root, no kernel).
     Simulate(simulate::SimulateArgs),
     /// Send test frames from an interface in a namespace (batched, paced, swept, tagged).
@@ -68,11 +71,26 @@ fn run(command: Command) -> Outcome {
         Command::Lab(args) => lab::run(args),
         Command::Clean(args) => lab::clean(args),
         Command::Run(args) => run::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Gen(args) => traffic::gen_command(&args),
         Command::Capture(args) => traffic::capture_command(&args),
         Command::Reflect(args) => traffic::reflect_command(&args),
         Command::Switch(args) => switch::run(args),
+    }
+}
+
+/// Writes `text` to standard output: a closed pipe (`| head`) is not an error, any other
+/// failure (a full disk) is reported.
+fn print(text: &str) -> Result<(), Outcome> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => {
+            eprintln!("error: writing to standard output: {e}");
+            Err(Outcome::RuntimeFailure)
+        }
     }
 }
 

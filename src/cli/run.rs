@@ -4,19 +4,19 @@
 //! run could not complete).
 
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::signals;
 use crate::diag::Outcome;
+use crate::kernels::{self, KernelOptions};
 use crate::lab::probe::{self, Feature};
-use crate::lab::{DEFAULT_PREFIX, Lab, LabOptions};
-use crate::measure::{self, Bench, RunResult, TestResult};
+use crate::lab::{DEFAULT_PREFIX, LabOptions};
+use crate::measure::RunResult;
 use crate::report;
-use crate::scenario::{self, MacvlanMode, Scenario, TestKind};
-use crate::{model, verdict};
+use crate::run::{self, Ended, RunOptions};
+use crate::scenario::{self, MacvlanMode, Scenario};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
@@ -25,6 +25,9 @@ use crate::{model, verdict};
   mvlab run scenarios/bridge.toml --json out.json --junit junit.xml --prom metrics.prom
   mvlab run scenarios/private-hairpin.toml --keep --name dbg    keep the lab to poke at it
   mvlab run scenarios/rfc2544.toml --report html/               charts in html/index.html
+  mvlab run scenarios/vepa.toml --kernel this --kernel /srv/k/boot/vmlinuz-6.1.0-57-amd64
+                                             the same scenario on this kernel and Debian's 6.1
+                                             (booted under qemu), side by side
 
 Exit codes: 0 every expectation held; 1 one did not; 2 bad input; 3 the kernel lacks a feature
 the scenario needs; 4 the run could not complete (the lab is removed in every case but --keep).")]
@@ -62,6 +65,11 @@ pub struct RunArgs {
     /// Allow `kind = "existing"` parents: macvlans on a real interface of this machine.
     #[arg(long)]
     pub use_real_parent: bool,
+    /// Run on this kernel instead: a kernel image (its modules where `dpkg -x` puts them), the
+    /// release of an installed kernel or of one `scripts/kernels` fetched, or `this`. Booted
+    /// with virtme-ng, this host's filesystem read-only; repeat it to compare kernels.
+    #[arg(long, value_name = "KERNEL")]
+    pub kernel: Vec<String>,
 }
 
 fn progress_bar() -> ProgressBar {
@@ -122,110 +130,124 @@ pub fn run(args: RunArgs) -> Outcome {
     if let Err(outcome) = signals::catch() {
         return outcome;
     }
-    let started = SystemTime::now();
-    let clock = Instant::now();
+    if !args.kernel.is_empty() {
+        return on_kernels(&args, &scenario);
+    }
     let bar = progress_bar();
-    bar.set_message(format!("building lab for {}", scenario.name));
-    let options = LabOptions {
-        name: args.name.clone(),
-        prefix: args.prefix.clone(),
-        use_real_parent: args.use_real_parent,
-        persistent: false,
-        interrupt: Some(&signals::INTERRUPTED),
-    };
-    let mut lab = match Lab::up(&scenario, options) {
-        Ok(lab) => lab,
-        Err(e) => {
-            bar.finish_and_clear();
-            eprintln!("{e}");
-            return e.outcome();
-        }
-    };
     let show = |msg: &str| bar.set_message(msg.to_string());
-    let bench = Bench {
-        lab: &lab,
-        scenario: &scenario,
-        stop: &signals::INTERRUPTED,
+    let options = RunOptions {
+        lab: LabOptions {
+            name: args.name.clone(),
+            prefix: args.prefix.clone(),
+            use_real_parent: args.use_real_parent,
+            persistent: false,
+            interrupt: Some(&signals::INTERRUPTED),
+        },
+        keep: args.keep,
+        no_model: args.no_model,
         pcap_dir: args.pcap.clone(),
+        stop: &signals::INTERRUPTED,
         progress: &show,
     };
-    let measured = measure::run_tests(&bench)
-        .map_err(|e| (e.to_string(), e.outcome()))
-        .and_then(|tests| {
-            let switch = lab
-                .switch_report()
-                .map_err(|e| (e.to_string(), e.outcome()))?;
-            Ok((tests, switch))
-        });
+    let finished = run::run(&scenario, options);
     bar.finish_and_clear();
-    let outcome = match measured {
-        Ok((mut tests, switch)) => {
-            let expectations = judge(&scenario, &mut tests, args.no_model);
-            let result = RunResult {
-                scenario: scenario.name.clone(),
-                description: scenario.description.clone(),
-                lab: lab.name().to_string(),
-                kernel: measure::kernel_release(),
-                mvlab_version: env!("CARGO_PKG_VERSION").to_string(),
-                started: measure::rfc3339(started),
-                duration_s: clock.elapsed().as_secs_f64(),
-                passed: expectations.iter().all(|e| e.passed),
-                tests,
-                expectations,
-                switch,
-            };
-            write_reports(&args, &result)
-        }
-        Err((message, outcome)) => {
-            eprintln!("error: {message}");
-            outcome
+    let outcome = match &finished.measured {
+        Ok(result) => write_reports(&args, result),
+        Err(e) => {
+            eprintln!("{}", e.message);
+            e.outcome
         }
     };
-    if args.keep {
-        return match lab.persist() {
-            Ok(()) => {
-                eprintln!(
-                    "lab `{0}` kept; remove it with `mvlab lab down {0}`",
-                    lab.name()
-                );
-                outcome
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                Outcome::RuntimeFailure
-            }
-        };
-    }
-    match lab.down() {
-        Ok(_) => outcome,
+    match finished.ended {
+        Ok(Ended::Kept(name)) => {
+            eprintln!("lab `{name}` kept; remove it with `mvlab lab down {name}`");
+            outcome
+        }
+        Ok(Ended::Removed | Ended::NotBuilt) => outcome,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("{}", e.message);
             Outcome::RuntimeFailure
         }
     }
 }
 
-/// The scenario's expectations and, unless turned off, the model's prediction of every matrix.
-fn judge(
-    scenario: &Scenario,
-    tests: &mut [TestResult],
-    no_model: bool,
-) -> Vec<measure::ExpectationResult> {
-    let mut expectations = verdict::judge(scenario, tests);
-    if no_model {
-        return expectations;
-    }
-    for (spec, result) in scenario.tests.iter().zip(tests.iter_mut()) {
-        if let (TestKind::Matrix(test), TestResult::Matrix(measured)) = (&spec.kind, result) {
-            match model::predict_matrix(scenario, &spec.name, test) {
-                Ok(predicted) => {
-                    expectations.extend(verdict::conform(scenario, measured, &predicted))
-                }
-                Err(e) => eprintln!("warning: the model cannot predict `{}`: {e}", spec.name),
-            }
+/// `--kernel`: the scenario on each kernel named, then what differs between them.
+fn on_kernels(args: &RunArgs, scenario: &Scenario) -> Outcome {
+    for (given, flag) in [
+        (args.keep, "--keep"),
+        (args.use_real_parent, "--use-real-parent"),
+        (args.pcap.is_some(), "--pcap"),
+    ] {
+        if given {
+            eprintln!(
+                "error: {flag} cannot be used with --kernel: a guest's lab and interfaces end with the guest; run on this kernel to use it"
+            );
+            return Outcome::BadInput;
         }
     }
-    expectations
+    let bar = progress_bar();
+    let show = |msg: &str| bar.set_message(msg.to_string());
+    let options = KernelOptions {
+        file: args.scenario.clone(),
+        name: args.name.clone(),
+        prefix: args.prefix.clone(),
+        no_model: args.no_model,
+        progress: &show,
+        stop: &signals::INTERRUPTED,
+    };
+    let matrix = kernels::run_on(scenario, &args.kernel, &options);
+    bar.finish_and_clear();
+    if let [only] = matrix.runs.as_slice() {
+        return match &only.result {
+            Some(result) => {
+                let outcome = write_reports(args, result);
+                if only.exit > outcome.code() {
+                    eprintln!("{}", only.error);
+                    return Outcome::from_code(only.exit);
+                }
+                outcome
+            }
+            None => {
+                eprintln!("{}: {}", only.kernel, only.error);
+                Outcome::from_code(only.exit)
+            }
+        };
+    }
+    let json = || serde_json::to_string_pretty(&matrix).expect("results serialise");
+    let json_to_stdout = args.json.as_deref() == Some(Path::new("-"));
+    if json_to_stdout {
+        println!("{}", json());
+    } else {
+        print!(
+            "{}",
+            report::comparison::render_kernels(&matrix, report::text::Paint::for_stdout())
+        );
+    }
+    let results: Vec<(&str, &RunResult)> = matrix
+        .runs
+        .iter()
+        .filter_map(|r| r.result.as_ref().map(|res| (r.kernel.as_str(), res)))
+        .collect();
+    let files: [(Option<PathBuf>, &dyn Fn() -> String); 4] = [
+        (args.json.clone().filter(|_| !json_to_stdout), &json),
+        (args.junit.clone(), &|| {
+            report::junit::render_kernels(&results)
+        }),
+        (args.prom.clone(), &|| {
+            report::prom::render_kernels(&results)
+        }),
+        (args.report.as_ref().map(|d| d.join("index.html")), &|| {
+            report::comparison::render_kernels_html(&matrix)
+        }),
+    ];
+    for (path, render) in files {
+        if let Some(path) = path
+            && let Err(outcome) = write_file(&path, &render())
+        {
+            return outcome;
+        }
+    }
+    Outcome::from_code(matrix.exit())
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), Outcome> {

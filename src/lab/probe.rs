@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::rtnl::{BridgeSpec, LinkKind, LinkSpec, MacvlanSpec, Request, Rtnl, RtnlError};
 use crate::diag::Span;
@@ -25,6 +25,8 @@ pub enum Feature {
     BridgeVlanFiltering,
     BridgeFdbMaxLearned,
     Macvlan(MacvlanMode),
+    /// A macvlan's broadcast cutoff (IFLA_MACVLAN_BC_CUTOFF).
+    MacvlanBcCutoff,
     Macvtap,
     /// 802.1Q VLAN links (8021q).
     Vlan,
@@ -44,7 +46,12 @@ impl Feature {
             Feature::BridgeFdbMaxLearned,
         ];
         all.extend(MacvlanMode::ALL.map(Feature::Macvlan));
-        all.extend([Feature::Macvtap, Feature::Vlan, Feature::Ipvlan]);
+        all.extend([
+            Feature::MacvlanBcCutoff,
+            Feature::Macvtap,
+            Feature::Vlan,
+            Feature::Ipvlan,
+        ]);
         all
     }
 
@@ -59,9 +66,26 @@ impl Feature {
             Feature::BridgeVlanFiltering => "bridge-vlan-filtering".into(),
             Feature::BridgeFdbMaxLearned => "bridge-fdb-max-learned".into(),
             Feature::Macvlan(m) => format!("macvlan-{m}"),
+            Feature::MacvlanBcCutoff => "macvlan-bc-cutoff".into(),
             Feature::Macvtap => "macvtap".into(),
             Feature::Vlan => "vlan".into(),
             Feature::Ipvlan => "ipvlan".into(),
+        }
+    }
+
+    /// The kernel module that provides it, where it is one (what a guest loads for it).
+    pub fn module(self) -> Option<&'static str> {
+        match self {
+            Feature::Privileges | Feature::Netns => None,
+            Feature::Veth => Some("veth"),
+            Feature::Dummy => Some("dummy"),
+            Feature::Bridge | Feature::BridgeVlanFiltering | Feature::BridgeFdbMaxLearned => {
+                Some("bridge")
+            }
+            Feature::Macvlan(_) | Feature::MacvlanBcCutoff => Some("macvlan"),
+            Feature::Macvtap => Some("macvtap"),
+            Feature::Vlan => Some("8021q"),
+            Feature::Ipvlan => Some("ipvlan"),
         }
     }
 
@@ -84,6 +108,9 @@ impl Feature {
             Feature::Macvlan(_) => {
                 "load the macvlan module (modprobe macvlan), or use another mode"
             }
+            Feature::MacvlanBcCutoff => {
+                "this kernel ignores `bc_cutoff` (Debian's 6.1 does; 6.12 has it): remove it, and broadcasts are queued as the kernel always did"
+            }
             Feature::Macvtap => "load the macvtap module (modprobe macvtap)",
             Feature::Vlan => {
                 "load the 8021q module (modprobe 8021q), or set `tagged_frames = true` on the network (its endpoints then tag their frames themselves), or remove `vlan`"
@@ -104,6 +131,7 @@ impl fmt::Display for Feature {
             Feature::BridgeVlanFiltering => f.write_str("bridge vlan_filtering"),
             Feature::BridgeFdbMaxLearned => f.write_str("bridge fdb_max_learned"),
             Feature::Macvlan(m) => write!(f, "macvlan {m} mode"),
+            Feature::MacvlanBcCutoff => f.write_str("macvlan bc_cutoff"),
             Feature::Macvtap => f.write_str("macvtap"),
             Feature::Vlan => f.write_str("802.1Q vlan links (8021q)"),
             Feature::Ipvlan => f.write_str("ipvlan"),
@@ -112,9 +140,13 @@ impl fmt::Display for Feature {
 }
 
 /// One probe's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Probe {
-    #[serde(rename = "feature", serialize_with = "feature_id")]
+    #[serde(
+        rename = "feature",
+        serialize_with = "feature_id",
+        deserialize_with = "feature_of_id"
+    )]
     pub feature: Feature,
     pub description: String,
     pub available: bool,
@@ -124,6 +156,36 @@ pub struct Probe {
 
 fn feature_id<S: serde::Serializer>(f: &Feature, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&f.id())
+}
+
+fn feature_of_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Feature, D::Error> {
+    let id = String::deserialize(d)?;
+    Feature::all()
+        .into_iter()
+        .find(|f| f.id() == id)
+        .ok_or_else(|| serde::de::Error::custom(format!("`{id}` is not a feature mvlab probes")))
+}
+
+/// What `doctor` found on one kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// The kernel's release (`uname -r`).
+    pub release: String,
+    pub features: Vec<Probe>,
+}
+
+/// The running kernel's release (`uname -r`).
+pub fn release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or_else(|_| "unknown".into(), |s| s.trim().to_string())
+}
+
+/// Probes every feature on the running kernel.
+pub fn report() -> Report {
+    Report {
+        release: release(),
+        features: probe(&Feature::all()),
+    }
 }
 
 /// A feature a scenario needs, and where the scenario asks for it (`None`: the whole lab).
@@ -175,10 +237,10 @@ pub fn needs(s: &Scenario) -> Vec<Need> {
             Some(b.span.clone()),
             "the switch is a Linux bridge".into(),
         );
-        if let Some(span) = &b.fdb_max_learned_span {
+        if b.fdb_max_learned.is_some() {
             need(
                 Feature::BridgeFdbMaxLearned,
-                Some(span.clone()),
+                b.fdb_max_learned_span.clone(),
                 "the bridge limits learned FDB entries".into(),
             );
         }
@@ -189,6 +251,13 @@ pub fn needs(s: &Scenario) -> Vec<Need> {
             Some(n.mode_span.clone()),
             format!("network `{}` uses macvlan {} mode", n.name, n.mode),
         );
+        if n.bc_cutoff.is_some() {
+            need(
+                Feature::MacvlanBcCutoff,
+                n.bc_cutoff_span.clone(),
+                format!("network `{}` sets the broadcast cutoff", n.name),
+            );
+        }
         if let (Some(vid), Some(span)) = (n.vlan, &n.vlan_span) {
             need(
                 Feature::Vlan,
@@ -404,6 +473,7 @@ impl Prober<'_> {
                 )
                 .await,
             ),
+            Feature::MacvlanBcCutoff => self.bc_cutoff(&on_lower("probe-mvbc")).await,
             Feature::Macvtap => outcome(
                 self.create_delete(
                     &on_lower("probe-mvt"),
@@ -419,6 +489,34 @@ impl Prober<'_> {
                 self.create_delete(&on_lower("probe-ipvl"), &LinkKind::Ipvlan)
                     .await,
             ),
+        }
+    }
+
+    /// Kernels without IFLA_MACVLAN_BC_CUTOFF ignore it silently, so the value is read back.
+    async fn bc_cutoff(&self, spec: &LinkSpec) -> (bool, String) {
+        const CUTOFF: i32 = 7;
+        let kind = LinkKind::Macvlan(MacvlanSpec {
+            bc_cutoff: Some(CUTOFF),
+            ..MacvlanSpec::new(MacvlanMode::Bridge)
+        });
+        if let Err(e) = self.socket.run(Request::new_link(spec, &kind)).await {
+            return (false, e.source.to_string());
+        }
+        let read = self.socket.link(&spec.name).await;
+        let deleted = self.socket.run(Request::del_link(&spec.name)).await;
+        match (read, deleted) {
+            (Ok(Some(link)), Ok(())) if link.macvlan_bc_cutoff == Some(CUTOFF) => {
+                (true, format!("set to {CUTOFF} and read back"))
+            }
+            (Ok(Some(link)), Ok(())) => (
+                false,
+                format!(
+                    "the kernel ignored it (read back {:?})",
+                    link.macvlan_bc_cutoff
+                ),
+            ),
+            (Ok(None), _) => (false, "the probe macvlan vanished".into()),
+            (Err(e), _) | (_, Err(e)) => (false, e.to_string()),
         }
     }
 

@@ -211,12 +211,6 @@ pub fn run_tests(bench: &Bench) -> Result<Vec<TestResult>, MeasureError> {
     Ok(results)
 }
 
-/// The running kernel's release (`uname -r`).
-pub fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map_or_else(|_| "unknown".into(), |s| s.trim().to_string())
-}
-
 /// A moment as RFC 3339 in UTC, e.g. `2026-11-22T14:05:09Z`.
 pub fn rfc3339(t: std::time::SystemTime) -> String {
     let secs = t

@@ -91,6 +91,7 @@ pub(crate) fn network(s: &mut Scenario, mode: MacvlanMode, count: usize) -> usiz
         span: 0..0,
         mode_span: 0..0,
         vlan_span: None,
+        bc_cutoff_span: None,
     });
     for _ in 0..count {
         endpoint(s, index);

@@ -8,28 +8,55 @@ use super::svg::escape as xml;
 use crate::measure::RunResult;
 
 pub fn render(r: &RunResult) -> String {
+    document(&r.scenario, &[(None, r)])
+}
+
+/// A scenario's results on several kernels: each kernel's suites, named `KERNEL: TEST`.
+pub fn render_kernels(results: &[(&str, &RunResult)]) -> String {
+    let runs: Vec<(Option<&str>, &RunResult)> =
+        results.iter().map(|(k, r)| (Some(*k), *r)).collect();
+    let scenario = results.first().map_or("", |(_, r)| r.scenario.as_str());
+    document(scenario, &runs)
+}
+
+fn document(scenario: &str, runs: &[(Option<&str>, &RunResult)]) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let failures = r.expectations.iter().filter(|e| !e.passed).count();
+    let all = || runs.iter().flat_map(|(_, r)| &r.expectations);
+    let failures = all().filter(|e| !e.passed).count();
     let _ = writeln!(
         out,
         "<testsuites name=\"mvlab {}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\">",
-        xml(&r.scenario),
-        r.expectations.len(),
-        r.duration_s
+        xml(scenario),
+        all().count(),
+        runs.iter().map(|(_, r)| r.duration_s).sum::<f64>()
     );
+    let mut id = 0;
+    for (kernel, r) in runs {
+        suites(&mut out, &mut id, *kernel, r);
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// The suites of one run (one per test), ids counted on from `id`.
+fn suites(out: &mut String, id: &mut usize, kernel: Option<&str>, r: &RunResult) {
     let mut suites: Vec<&str> = Vec::new();
     for e in &r.expectations {
         if !suites.contains(&e.test.as_str()) {
             suites.push(&e.test);
         }
     }
-    for (id, suite) in suites.iter().enumerate() {
+    for suite in &suites {
         let cases: Vec<_> = r.expectations.iter().filter(|e| e.test == *suite).collect();
         let failed = cases.iter().filter(|e| !e.passed).count();
+        let name = match kernel {
+            Some(k) => format!("{k}: {suite}"),
+            None => suite.to_string(),
+        };
         let _ = writeln!(
             out,
             "  <testsuite id=\"{id}\" name=\"{}\" package=\"mvlab.{}\" tests=\"{}\" failures=\"{failed}\" errors=\"0\" skipped=\"0\" time=\"0\" timestamp=\"{}\" hostname=\"{}\">",
-            xml(suite),
+            xml(&name),
             xml(&r.scenario),
             cases.len(),
             xml(r.started.trim_end_matches('Z')),
@@ -64,7 +91,6 @@ pub fn render(r: &RunResult) -> String {
             }
         }
         let _ = writeln!(out, "    <system-out/>\n    <system-err/>\n  </testsuite>");
+        *id += 1;
     }
-    out.push_str("</testsuites>\n");
-    out
 }

@@ -2,6 +2,7 @@
 //! never measure, never touch the kernel, and never decide pass or fail; every renderer reads the
 //! same result values. JSON is the result itself (`serde_json`), documented in the README.
 
+pub mod comparison;
 pub mod html;
 pub mod junit;
 pub mod prom;

@@ -59,6 +59,62 @@ fn latency_summary(f: &mut Family<'_>, name: &str, base: &[(&str, &str)], s: &La
     f.sample(&format!("{name}_count"), base, s.samples as f64);
 }
 
+/// A scenario's results on several kernels in one exposition: each family once, every series
+/// labelled with the kernel it was measured on.
+pub fn render_kernels(results: &[(&str, &RunResult)]) -> String {
+    // Family name -> (HELP and TYPE lines, samples), in first-seen order.
+    let mut families: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    for (kernel, r) in results {
+        let mut current = None;
+        for line in render(r).lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let name = rest.split(' ').next().unwrap_or_default().to_string();
+                let i = match families.iter().position(|f| f.0 == name) {
+                    Some(i) => i,
+                    None => {
+                        families.push((name, vec![line.to_string()], Vec::new()));
+                        families.len() - 1
+                    }
+                };
+                current = Some(i);
+            } else if line.starts_with("# TYPE ") {
+                if let Some(i) = current
+                    && families[i].1.len() == 1
+                {
+                    families[i].1.push(line.to_string());
+                }
+            } else if let Some(i) = current {
+                families[i].2.push(with_kernel(line, kernel));
+            }
+        }
+    }
+    let mut out = String::new();
+    for (_, head, samples) in families {
+        for line in head.iter().chain(&samples) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A sample line with `kernel="..."` among its labels, unless it has one.
+fn with_kernel(sample: &str, kernel: &str) -> String {
+    match sample.split_once('{') {
+        Some((_, labels)) if labels.starts_with("kernel=\"") || labels.contains(",kernel=\"") => {
+            sample.to_string()
+        }
+        Some((name, labels)) if labels.starts_with('}') => {
+            format!("{name}{{kernel=\"{}\"{labels}", label(kernel))
+        }
+        Some((name, labels)) => format!("{name}{{kernel=\"{}\",{labels}", label(kernel)),
+        None => match sample.split_once(' ') {
+            Some((name, value)) => format!("{name}{{kernel=\"{}\"}} {value}", label(kernel)),
+            None => sample.to_string(),
+        },
+    }
+}
+
 pub fn render(r: &RunResult) -> String {
     let mut out = String::new();
     let sc = r.scenario.as_str();

@@ -38,11 +38,11 @@ impl Paint {
         }
     }
 
-    fn ok(self, s: &str) -> String {
+    pub fn ok(self, s: &str) -> String {
         self.wrap("32", s)
     }
 
-    fn bad(self, s: &str) -> String {
+    pub fn bad(self, s: &str) -> String {
         self.wrap("1;31", s)
     }
 

@@ -28,6 +28,10 @@ mod schema;
 mod validate;
 
 pub use defaults::{DEFAULT_NAME, DEFAULT_TEXT, default_scenario, default_scenario_with};
+pub use plan::{
+    ADDRESS_CACHING_METRICS, IP_EXHAUSTION_METRICS, LATENCY_METRICS, LEARNING_RATE_METRICS,
+    MAC_SWEEP_METRICS, RAMP_METRICS, RFC2544_METRICS, THROUGHPUT_METRICS,
+};
 pub use validate::{load, parse};
 
 #[cfg(test)]
@@ -301,6 +305,8 @@ pub struct Network {
     pub mode_span: Span,
     #[serde(skip)]
     pub vlan_span: Option<Span>,
+    #[serde(skip)]
+    pub bc_cutoff_span: Option<Span>,
 }
 
 /// Docker's IPAM settings of one address family, after defaults.

@@ -1015,6 +1015,7 @@ impl Builder {
                 span: span.clone(),
                 mode_span,
                 vlan_span: r.vlan.as_ref().map(spanned),
+                bc_cutoff_span: r.bc_cutoff.as_ref().map(spanned),
             };
             out.push(NetworkDraft {
                 network,

@@ -1,0 +1,164 @@
+//! Running one scenario end to end on this kernel: build its lab, run its tests, judge them (the
+//! scenario's claims, and the packet-path model for every matrix), and remove the lab (or keep
+//! it). The one entry point `mvlab run`, the integration tests and the guest runner all call. It
+//! prints nothing and writes no file: progress goes to the caller's closure, the result comes
+//! back as plain data for the reports.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::{Instant, SystemTime};
+
+use crate::diag::Outcome;
+use crate::lab::{Lab, LabError, LabOptions};
+use crate::measure::{self, Bench, ExpectationResult, RunResult, TestResult};
+use crate::scenario::{Scenario, TestKind};
+use crate::{model, verdict};
+
+/// How to run a scenario.
+pub struct RunOptions<'a> {
+    pub lab: LabOptions,
+    /// Keep the lab afterwards (`mvlab lab down NAME` removes it).
+    pub keep: bool,
+    /// Judge only the scenario's own claims, not the model's prediction of every cell.
+    pub no_model: bool,
+    /// Write one pcapng per receiving station and test here.
+    pub pcap_dir: Option<PathBuf>,
+    /// Set by a signal handler: the run stops at the next check and the lab is removed.
+    pub stop: &'static AtomicBool,
+    /// Reports progress (a short phrase) to whoever shows it.
+    pub progress: &'a (dyn Fn(&str) + Sync),
+}
+
+/// Why a run produced no result, or could not clean up after one: a message and the exit
+/// class it belongs to.
+#[derive(Debug, Clone)]
+pub struct RunError {
+    pub message: String,
+    pub outcome: Outcome,
+}
+
+impl From<LabError> for RunError {
+    fn from(e: LabError) -> RunError {
+        RunError {
+            message: e.to_string(),
+            outcome: e.outcome(),
+        }
+    }
+}
+
+/// What became of the lab after the tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// It could not be built: nothing is left.
+    NotBuilt,
+    Removed,
+    /// Kept, under this name.
+    Kept(String),
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct Run {
+    /// The result, or why the lab could not be built or measured.
+    pub measured: Result<RunResult, RunError>,
+    /// Removing or keeping the lab afterwards.
+    pub ended: Result<Ended, RunError>,
+}
+
+impl Run {
+    /// The exit class of the whole run: a failure to build, measure or clean up first, then
+    /// the verdict.
+    pub fn outcome(&self) -> Outcome {
+        match (&self.measured, &self.ended) {
+            (Err(e), _) => e.outcome,
+            (Ok(_), Err(e)) => e.outcome,
+            (Ok(r), Ok(_)) if r.passed => Outcome::Passed,
+            (Ok(_), Ok(_)) => Outcome::ExpectationFailed,
+        }
+    }
+}
+
+/// Builds `scenario`'s lab, runs its tests, judges them and removes (or keeps) the lab.
+pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Run {
+    let started = SystemTime::now();
+    let clock = Instant::now();
+    (options.progress)(&format!("building lab for {}", scenario.name));
+    let mut lab = match Lab::up(scenario, options.lab) {
+        Ok(lab) => lab,
+        Err(e) => {
+            return Run {
+                measured: Err(e.into()),
+                ended: Ok(Ended::NotBuilt),
+            };
+        }
+    };
+    let bench = Bench {
+        lab: &lab,
+        scenario,
+        stop: options.stop,
+        pcap_dir: options.pcap_dir,
+        progress: options.progress,
+    };
+    let measured = measure::run_tests(&bench)
+        .map_err(|e| (e.to_string(), e.outcome()))
+        .and_then(|tests| {
+            let switch = lab
+                .switch_report()
+                .map_err(|e| (e.to_string(), e.outcome()))?;
+            Ok((tests, switch))
+        })
+        .map_err(|(message, outcome)| RunError {
+            message: format!("error: {message}"),
+            outcome,
+        })
+        .map(|(mut tests, switch)| {
+            let expectations = judge(scenario, &mut tests, options.no_model);
+            RunResult {
+                scenario: scenario.name.clone(),
+                description: scenario.description.clone(),
+                lab: lab.name().to_string(),
+                kernel: crate::lab::probe::release(),
+                mvlab_version: env!("CARGO_PKG_VERSION").to_string(),
+                started: measure::rfc3339(started),
+                duration_s: clock.elapsed().as_secs_f64(),
+                passed: expectations.iter().all(|e| e.passed),
+                tests,
+                expectations,
+                switch,
+            }
+        });
+    let ended = if options.keep {
+        lab.persist()
+            .map(|()| Ended::Kept(lab.name().to_string()))
+            .map_err(RunError::from)
+    } else {
+        lab.down().map(|_| Ended::Removed).map_err(RunError::from)
+    };
+    Run { measured, ended }
+}
+
+/// The scenario's expectations and, unless turned off, the model's prediction of every matrix.
+fn judge(scenario: &Scenario, tests: &mut [TestResult], no_model: bool) -> Vec<ExpectationResult> {
+    let mut expectations = verdict::judge(scenario, tests);
+    if no_model {
+        return expectations;
+    }
+    for (spec, result) in scenario.tests.iter().zip(tests.iter_mut()) {
+        if let (TestKind::Matrix(test), TestResult::Matrix(measured)) = (&spec.kind, result) {
+            match model::predict_matrix(scenario, &spec.name, test) {
+                Ok(predicted) => {
+                    expectations.extend(verdict::conform(scenario, measured, &predicted))
+                }
+                Err(e) => expectations.push(ExpectationResult {
+                    test: spec.name.clone(),
+                    text: "the kernel delivers every cell as the packet-path model predicts".into(),
+                    expected: "a prediction".into(),
+                    measured: "none".into(),
+                    passed: false,
+                    detail: format!("the model cannot predict this matrix: {e}"),
+                }),
+            }
+        }
+    }
+    expectations
+}
