@@ -297,7 +297,7 @@ fn values(chart: &Value, attr: &str) -> Vec<f64> {
 fn every_exhaustion_chart_parses_and_carries_the_results_numbers() {
     let page = report::html::render(&sample());
     std::fs::write(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("exhaustion.html"),
+        std::env::temp_dir().join(format!("exhaustion-{}.html", std::process::id())),
         &page,
     )
     .unwrap();

@@ -30,8 +30,7 @@ fn sources_in(file: &std::path::Path) -> HashSet<String> {
 
 fn run(s: &Scenario, tag: &str) -> (mac_sweep::MacSweepResult, std::path::PathBuf, String) {
     let lab = up(s, tag);
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("{tag}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let stop = AtomicBool::new(false);
     let bench = Bench {

@@ -93,8 +93,13 @@ fn signal_during_build(signal: Signal) {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // Past parsing and handler setup (a few ms), inside the namespace creation (~0.5 s).
-        std::thread::sleep(Duration::from_millis((80 + jitter(400)) >> attempt.min(2)));
+        // Inside the namespace creation (~0.5 s here, much longer under emulation): once the
+        // first namespace exists, the handlers are in place.
+        assert!(
+            wait_for_namespace(&format!("mvlab-{name}-")),
+            "lab up never started"
+        );
+        std::thread::sleep(Duration::from_millis(jitter(200) >> attempt.min(2)));
         kill(Pid::from_raw(child.id() as i32), signal).unwrap();
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

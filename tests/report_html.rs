@@ -44,9 +44,10 @@ print(json.dumps({
 }))
 "#;
 
-/// Leaves the page in cargo's temporary directory for a person to open, and returns its path.
+/// Leaves the page in the temporary directory (writable in a guest kernel too, where the
+/// target directory is read-only) for a person to open, and returns its path.
 fn keep(name: &str, page: &str) -> std::path::PathBuf {
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let path = std::env::temp_dir().join(name);
     std::fs::write(&path, page).unwrap();
     path
 }

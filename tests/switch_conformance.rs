@@ -10,7 +10,7 @@ mod lab_support;
 
 use std::sync::atomic::AtomicBool;
 
-use lab_support::{ip_json, load, require_root, unique};
+use lab_support::{ip_json, load, refused_here, require_root, unique};
 use mvlab::delivery::{Addressing, Cell};
 use mvlab::diag::Source;
 use mvlab::lab::{Lab, LabOptions};
@@ -120,19 +120,22 @@ fn comparable(c: &Cell) -> bool {
 }
 
 fn check(s: &Scenario) {
-    let bridge = measure(s, "swb");
     let emu = measure(&emulated(s), "swe");
-    assert!(
-        bridge.disagreements.is_empty(),
-        "{} with the Linux bridge disagrees with the model:\n{}",
-        s.name,
-        bridge.disagreements.join("\n")
-    );
     assert!(
         emu.disagreements.is_empty(),
         "{} with the emulated switch disagrees with the model:\n{}",
         s.name,
         emu.disagreements.join("\n")
+    );
+    if refused_here(s, "swb") {
+        return;
+    }
+    let bridge = measure(s, "swb");
+    assert!(
+        bridge.disagreements.is_empty(),
+        "{} with the Linux bridge disagrees with the model:\n{}",
+        s.name,
+        bridge.disagreements.join("\n")
     );
     assert_eq!(bridge.result.cells.len(), emu.result.cells.len());
     let differ: Vec<String> = bridge

@@ -107,15 +107,20 @@ impl Lab {
         }
         self.ip("sw", &["link", "set", "br0", "up"]);
         self.ip("host", &["link", "set", "eth0", "up"]);
-        for (ns, mac) in [(&e1, E1_MAC), (&e2, E2_MAC)] {
+        // Each macvlan is made under a name the host does not have, then renamed in its own
+        // namespace: kernels up to 6.12 look a new link's name up in the sending namespace
+        // first, where `eth0` (the parent) exists, and refuse it with EEXIST.
+        for (node, ns, mac) in [("e1", &e1, E1_MAC), ("e2", &e2, E2_MAC)] {
             let mac = mac.to_string();
+            let temporary = format!("mv-{node}");
             self.ip(
                 "host",
                 &[
-                    "link", "add", "link", "eth0", "name", "eth0", "netns", ns, "address", &mac,
-                    "type", "macvlan", "mode", "bridge",
+                    "link", "add", "link", "eth0", "name", &temporary, "netns", ns, "address",
+                    &mac, "type", "macvlan", "mode", "bridge",
                 ],
             );
+            self.ip(node, &["link", "set", &temporary, "name", "eth0"]);
         }
         self.ip(
             "peer",

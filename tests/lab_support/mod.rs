@@ -40,6 +40,38 @@ pub fn load(name: &str) -> Scenario {
     scenario::load(&scenario_path(name)).unwrap_or_else(|d| panic!("scenario {name}: {d}"))
 }
 
+/// On a kernel that lacks a feature `s` needs (probed as `mvlab doctor` probes), building it
+/// must be refused as a missing feature (exit class 3) naming each one, leaving nothing: then
+/// this checks that and returns true, and the caller's test of the feature itself is done. On a
+/// kernel with everything `s` needs it returns false. (The kernel matrix runs every test on
+/// Debian's 6.1, which lacks `fdb_max_learned`, as well as on kernels that have it.)
+pub fn refused_here(s: &Scenario, tag: &str) -> bool {
+    require_root();
+    let missing = mvlab::lab::probe::missing(s);
+    if missing.is_empty() {
+        return false;
+    }
+    let name = unique(tag);
+    let e = Lab::up(
+        s,
+        LabOptions {
+            name: Some(name.clone()),
+            ..LabOptions::default()
+        },
+    )
+    .expect_err("a lab that needs what the kernel lacks must not build");
+    assert_eq!(e.outcome(), mvlab::diag::Outcome::MissingFeature, "{e}");
+    for (need, probe) in &missing {
+        assert!(
+            e.to_string().contains(&probe.description),
+            "the refusal names {}: {e}",
+            need.feature
+        );
+    }
+    assert_gone(&name);
+    true
+}
+
 /// Brings `s` up under a unique name through the library (held by this process).
 pub fn up(s: &Scenario, tag: &str) -> Lab {
     require_root();
@@ -117,6 +149,19 @@ pub fn namespaces_with(prefix: &str) -> Vec<String> {
         .into_iter()
         .filter(|n| n.starts_with(prefix))
         .collect()
+}
+
+/// Waits until a namespace whose name starts with `prefix` exists (a child mvlab has started
+/// building: its signal handlers are in place by then), at most a minute; false if none came.
+pub fn wait_for_namespace(prefix: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if !namespaces_with(prefix).is_empty() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    false
 }
 
 /// Asserts that lab `lab` left no namespace, no registry record and no marked link in the root
