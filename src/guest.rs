@@ -281,13 +281,16 @@ impl Guest {
     }
 
     /// Boots the kernel, loads `modules` (those it lacks are skipped: the command's own probes
-    /// name what is missing), runs `program args` in `cwd` inside, and returns its exit code
-    /// and output. `progress` hears the phase; `stop` (a signal) stops qemu.
+    /// name what is missing), runs `program args` in this directory inside, and returns its
+    /// exit code and output. Besides `dir()`, the guest may write into each of `shared` (host
+    /// directories, at the same paths inside). `progress` hears the phase; `stop` (a signal)
+    /// stops qemu.
     pub fn run(
         &self,
         program: &Path,
         args: &[OsString],
         modules: &[&str],
+        shared: &[PathBuf],
         progress: &(dyn Fn(&str) + Sync),
         stop: &AtomicBool,
     ) -> Result<GuestOutput, GuestError> {
@@ -320,7 +323,7 @@ impl Guest {
             Accel::Tcg => TCG_CPUS,
         };
         loop {
-            match self.attempt(&vng, &script_path, accel, cpus, progress, stop)? {
+            match self.attempt(&vng, &script_path, shared, (accel, cpus), progress, stop)? {
                 Attempt::Done(output) => {
                     let _ = ACCEL.set(accel);
                     return Ok(output);
@@ -341,8 +344,8 @@ impl Guest {
         &self,
         vng: &Path,
         script: &Path,
-        accel: Accel,
-        cpus: u32,
+        shared: &[PathBuf],
+        (accel, cpus): (Accel, u32),
         progress: &(dyn Fn(&str) + Sync),
         stop: &AtomicBool,
     ) -> Result<Attempt, GuestError> {
@@ -360,9 +363,11 @@ impl Guest {
             .arg(cpus.to_string())
             .args(["--memory", GUEST_MEMORY])
             .arg("--rwdir")
-            .arg(dir)
-            .arg("-r")
-            .arg(&self.kernel.image);
+            .arg(dir);
+        for d in shared {
+            cmd.arg("--rwdir").arg(d);
+        }
+        cmd.arg("-r").arg(&self.kernel.image);
         if accel == Accel::Tcg {
             cmd.arg("--disable-kvm");
         }

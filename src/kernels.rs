@@ -85,6 +85,17 @@ pub fn modules_for(scenario: &Scenario) -> Vec<&'static str> {
     out
 }
 
+/// The modules of every feature mvlab can use (what a guest loads for `doctor` or a command).
+pub fn every_module() -> Vec<&'static str> {
+    let mut modules: Vec<&'static str> = probe::Feature::all()
+        .into_iter()
+        .filter_map(probe::Feature::module)
+        .collect();
+    modules.sort_unstable();
+    modules.dedup();
+    modules
+}
+
 /// Runs `scenario` (loaded from `options.file`) on each of `kernels`, one after the other.
 pub fn run_on(
     scenario: &Scenario,
@@ -211,6 +222,7 @@ fn in_guest(scenario: &Scenario, spec: &str, options: &KernelOptions<'_>) -> Ker
         &program,
         &args,
         &modules_for(scenario),
+        &[],
         options.progress,
         options.stop,
     ) {
@@ -293,19 +305,14 @@ pub fn doctor_on(
                 Err(e) => return fail(spec.clone(), e.to_string()),
             };
             let release = kernel.release.clone();
-            let mut modules: Vec<&'static str> = probe::Feature::all()
-                .into_iter()
-                .filter_map(probe::Feature::module)
-                .collect();
-            modules.sort_unstable();
-            modules.dedup();
+            let modules = every_module();
             let output = std::env::current_exe()
                 .map_err(|e| format!("finding this mvlab binary: {e}"))
                 .and_then(|program| {
                     let guest = Guest::new(kernel).map_err(|e| e.to_string())?;
                     let args: Vec<OsString> = vec!["doctor".into(), "--json".into()];
                     guest
-                        .run(&program, &args, &modules, progress, stop)
+                        .run(&program, &args, &modules, &[], progress, stop)
                         .map_err(|e| e.to_string())
                 });
             match output {

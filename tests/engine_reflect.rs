@@ -6,7 +6,7 @@ mod engine_common;
 
 use engine_common::{E2_MAC, Lab};
 use mvlab::engine::reflect::{ReflectSpec, Reflector};
-use mvlab::engine::rx::{Capture, CaptureSpec};
+use mvlab::engine::rx::{self, Capture, CaptureSpec};
 use mvlab::engine::tx::{self, FlowSpec, Rate, SendPlan};
 use mvlab::engine::wire::{TPID_8021Q, VlanTag};
 
@@ -22,16 +22,21 @@ fn reflected_frames_come_back_swapped_tagged_and_timed() {
         vid: 42,
     };
     let plain = FlowSpec {
-        rate: Rate::Pps(20_000.0),
+        rate: Rate::Pps(2_000.0),
         ..FlowSpec::new(1, E2_MAC, 60, Some(1_000))
     };
     let tagged = FlowSpec {
         tags: vec![tag],
-        rate: Rate::Pps(20_000.0),
+        rate: Rate::Pps(2_000.0),
         ..FlowSpec::new(2, E2_MAC, 200, Some(500))
     };
     tx::send(&lab.at("e1"), &SendPlan::new(vec![plain, tagged]), None).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(50));
+    // Until the reflections stop arriving (no fixed pause: an emulated machine is slow).
+    rx::settle(
+        &[&back],
+        std::time::Duration::from_secs(10),
+        &std::sync::atomic::AtomicBool::new(false),
+    );
     let reflected = reflector.stop().unwrap();
     let r = back.stop().unwrap();
 

@@ -12,6 +12,7 @@ use crate::scenario::{self, Scenario};
 
 mod check;
 mod diff;
+mod guest;
 mod lab;
 mod run;
 mod signals;
@@ -45,6 +46,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Compare results (other kernels, hosts, versions): cells, expectations, metrics.
     Diff(diff::DiffArgs),
+    /// Run a command on another kernel, booted under qemu with this host's filesystem.
+    Guest(guest::GuestArgs),
     /// Predict every delivery of a scenario with the packet-path model (no root, no kernel).
     Simulate(simulate::SimulateArgs),
     /// Send test frames from an interface in a namespace (batched, paced, swept, tagged).
@@ -61,11 +64,13 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
-    ExitCode::from(run(Cli::parse().command).code())
+    ExitCode::from(run(Cli::parse().command))
 }
 
-fn run(command: Command) -> Outcome {
-    match command {
+/// The exit code: the outcome's, or for `guest` the guest command's own.
+fn run(command: Command) -> u8 {
+    let outcome = match command {
+        Command::Guest(args) => return guest::run(args),
         Command::Check(args) => check::run(args),
         Command::Doctor(args) => lab::doctor(args),
         Command::Lab(args) => lab::run(args),
@@ -77,7 +82,8 @@ fn run(command: Command) -> Outcome {
         Command::Capture(args) => traffic::capture_command(&args),
         Command::Reflect(args) => traffic::reflect_command(&args),
         Command::Switch(args) => switch::run(args),
-    }
+    };
+    outcome.code()
 }
 
 /// Writes `text` to standard output: a closed pipe (`| head`) is not an error, any other

@@ -47,8 +47,8 @@ use crate::addr::MacAddr;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::netns::{self, Netns};
 use crate::scenario::{
-    HOST_NODE, IFNAME_MAX, MacvlanMode, Network, ParentKind, Port, Role, SWITCH_NODE, Scenario,
-    Switch,
+    DEFAULT_VLAN, HOST_NODE, IFNAME_MAX, MacvlanMode, Network, ParentKind, Port, PortVlan, Role,
+    SWITCH_NODE, Scenario, Switch,
 };
 
 /// A lab namespace, by its position in `Plan::namespaces`.
@@ -76,6 +76,20 @@ pub(crate) enum Op {
     PortFlags {
         index: u32,
         port: Port,
+    },
+    /// Take a VLAN-filtering bridge's port out of VLAN `vid` (the default VLAN 1 it joins
+    /// when enslaved).
+    PortVlanDel {
+        index: u32,
+        vid: u16,
+        port: String,
+    },
+    /// Make a VLAN-filtering bridge's port a member of `vlans`: (VID, whether untagged frames
+    /// belong to it and it leaves untagged).
+    PortVlans {
+        index: u32,
+        vlans: Vec<(u16, bool)>,
+        port: String,
     },
     Up {
         index: u32,
@@ -389,7 +403,7 @@ impl Planner<'_> {
             ageing_time: Some(b.ageing_time),
             fdb_max_learned: b.fdb_max_learned,
             multicast_snooping: Some(b.multicast_snooping),
-            vlan_filtering: None,
+            vlan_filtering: b.vlan_filtering.then_some(true),
         });
         self.step(
             0,
@@ -940,14 +954,37 @@ impl Planner<'_> {
         }
     }
 
-    /// Bridge port flags; the emulated switch's ports are plain veths whose flags its
-    /// forwarder applies itself.
+    /// Bridge port flags, and on a VLAN-filtering bridge each port's VLANs (out of the default
+    /// VLAN 1 first, into its own after); the emulated switch's ports are plain veths whose
+    /// flags its forwarder applies itself.
     fn ports(&mut self) {
         let ports = std::mem::take(&mut self.ports);
         if self.bridge.is_none() {
             return;
         }
+        let filtering = matches!(&self.s.switch, Switch::Bridge(b) if b.vlan_filtering);
         for (index, port) in ports {
+            if filtering {
+                let name = port.name.clone();
+                self.step(
+                    1,
+                    Sender::Lab(SWITCH),
+                    Op::PortVlanDel {
+                        index,
+                        vid: DEFAULT_VLAN,
+                        port: name.clone(),
+                    },
+                );
+                self.step(
+                    1,
+                    Sender::Lab(SWITCH),
+                    Op::PortVlans {
+                        index,
+                        vlans: memberships(&port.policy.vlan),
+                        port: name,
+                    },
+                );
+            }
             self.step(1, Sender::Lab(SWITCH), Op::PortFlags { index, port });
         }
     }
@@ -963,6 +1000,26 @@ impl Planner<'_> {
                 },
             );
         }
+    }
+}
+
+/// The VLANs a VLAN-filtering bridge port is a member of, as `bridge vlan add` would make it:
+/// an access port `vid V pvid untagged`, a trunk each allowed VID tagged and its native one
+/// `pvid untagged` (a VID both allowed and native is native).
+fn memberships(vlan: &PortVlan) -> Vec<(u16, bool)> {
+    match vlan {
+        PortVlan::Transparent => vec![(DEFAULT_VLAN, true)],
+        PortVlan::Access { vid } => vec![(*vid, true)],
+        PortVlan::Trunk { allowed, native } => native
+            .iter()
+            .map(|&n| (n, true))
+            .chain(
+                allowed
+                    .iter()
+                    .filter(|&&v| Some(v) != *native)
+                    .map(|&v| (v, false)),
+            )
+            .collect(),
     }
 }
 
@@ -1005,6 +1062,16 @@ impl Step {
                 request
             }
             Op::PortFlags { index, port } => Request::bridge_port(*index, port),
+            Op::PortVlanDel { index, vid, port } => Request::bridge_vlan_del(
+                *index,
+                *vid,
+                format!("taking bridge port {port} out of VLAN {vid}"),
+            ),
+            Op::PortVlans { index, vlans, port } => Request::bridge_vlans(
+                *index,
+                vlans,
+                format!("making bridge port {port} a member of its VLANs"),
+            ),
             Op::Up { index, name } => Request::set_up(*index, format!("bringing {name} up")),
             Op::Alias { index, alias, name } => {
                 Request::set_alias(*index, alias, format!("marking {name} as {alias}"))
@@ -1311,7 +1378,9 @@ name = "peer"
                     | Op::Route { index, .. }
                     | Op::Up { index, .. }
                     | Op::Alias { index, .. }
-                    | Op::PortFlags { index, .. } => vec![(sender_ns, *index)],
+                    | Op::PortFlags { index, .. }
+                    | Op::PortVlanDel { index, .. }
+                    | Op::PortVlans { index, .. } => vec![(sender_ns, *index)],
                     Op::Link { spec, into, .. } => {
                         let mut v: Vec<(NsId, u32)> =
                             spec.lower.map(|l| (sender_ns, l)).into_iter().collect();

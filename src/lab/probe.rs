@@ -237,6 +237,13 @@ pub fn needs(s: &Scenario) -> Vec<Need> {
             Some(b.span.clone()),
             "the switch is a Linux bridge".into(),
         );
+        if b.vlan_filtering {
+            need(
+                Feature::BridgeVlanFiltering,
+                b.vlan_span.clone(),
+                "a port has VLAN membership: the bridge filters by VLAN".into(),
+            );
+        }
         if b.fdb_max_learned.is_some() {
             need(
                 Feature::BridgeFdbMaxLearned,

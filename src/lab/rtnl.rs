@@ -22,9 +22,10 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::address::{AddressAttribute, AddressFlags};
 use netlink_packet_route::link::{
-    InfoBridge, InfoBridgePort, InfoData, InfoKind, InfoMacVlan, InfoMacVtap, InfoPortData,
-    InfoPortKind, InfoVeth, InfoVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
-    MacVlanFlags, MacVlanMacAddressMode, MacVlanMode, MacVtapMode,
+    AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridge, InfoBridgePort, InfoData,
+    InfoKind, InfoMacVlan, InfoMacVtap, InfoPortData, InfoPortKind, InfoVeth, InfoVlan,
+    LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanFlags, MacVlanMacAddressMode,
+    MacVlanMode, MacVtapMode,
 };
 use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
@@ -408,6 +409,27 @@ impl Request {
         }
     }
 
+    /// Makes bridge port `index` a member of each VLAN of `vlans` (VID, and whether untagged
+    /// frames belong to it and it leaves untagged: `pvid untagged`), as `bridge vlan add` does
+    /// (RTM_SETLINK, AF_BRIDGE, IFLA_BRIDGE_VLAN_INFO).
+    pub fn bridge_vlans(index: u32, vlans: &[(u16, bool)], what: impl Into<String>) -> Request {
+        Request {
+            message: RouteNetlinkMessage::SetLink(bridge_vlan_message(index, vlans)),
+            flags: CHANGE,
+            what: what.into(),
+        }
+    }
+
+    /// Takes bridge port `index` out of VLAN `vid`, as `bridge vlan del` does (RTM_DELLINK,
+    /// AF_BRIDGE).
+    pub fn bridge_vlan_del(index: u32, vid: u16, what: impl Into<String>) -> Request {
+        Request {
+            message: RouteNetlinkMessage::DelLink(bridge_vlan_message(index, &[(vid, false)])),
+            flags: CHANGE,
+            what: what.into(),
+        }
+    }
+
     /// Brings link `index` up.
     pub fn set_up(index: u32, what: impl Into<String>) -> Request {
         let mut link = LinkMessage::default();
@@ -536,6 +558,29 @@ impl Request {
             what: what.into(),
         }
     }
+}
+
+/// An AF_BRIDGE link message for port `index` with one IFLA_BRIDGE_VLAN_INFO per VLAN.
+fn bridge_vlan_message(index: u32, vlans: &[(u16, bool)]) -> LinkMessage {
+    let mut link = LinkMessage::default();
+    link.header.interface_family = AddressFamily::Bridge;
+    link.header.index = index;
+    link.attributes.push(LinkAttribute::AfSpecBridge(
+        vlans
+            .iter()
+            .map(|&(vid, untagged)| {
+                AfSpecBridge::VlanInfo(BridgeVlanInfo {
+                    flags: if untagged {
+                        BridgeVlanInfoFlags::Pvid | BridgeVlanInfoFlags::Untagged
+                    } else {
+                        BridgeVlanInfoFlags::empty()
+                    },
+                    vid,
+                })
+            })
+            .collect(),
+    ));
+    link
 }
 
 /// What every link to create has, whatever its kind: identity, placement, MAC, state.

@@ -4,9 +4,12 @@
 //! and trunk ports (native VLAN, allowed list), learning keyed by VLAN with the table's capacity,
 //! each port's `mac_limit` and the switch's learning rate, port security (secure addresses,
 //! static entries, violation modes protect / restrict / shutdown), forwarding, flooding by the
-//! per-port flags, hairpin, and the tag each egress port puts on a frame. Owns the model's state
-//! of that switch (`EmulatedState`, kept in the forwarding table); pure, like the rest of the
-//! model.
+//! per-port flags, hairpin, and the tag each egress port puts on a frame. A Linux bridge with
+//! `vlan_filtering` walks the same 802.1Q rules (its ports have no security or limits), with
+//! its own ingress check (`br_allowed_ingress`: a frame tagged with a VLAN the port is a member
+//! of is taken, on an access port too, where the emulated switch drops every tagged frame).
+//! Owns the model's state of that switch (`EmulatedState`, kept in the forwarding table); pure,
+//! like the rest of the model.
 //!
 //! Not modelled: ageing (a pass is assumed shorter than `ageing_time`), refilling of the learning
 //! rate's bucket (it starts with one second's worth and a pass's priming is assumed to fit in a
@@ -92,9 +95,10 @@ impl<S: Sink> Walk<'_, S> {
         self.sink.hop(|| Hop::new(label, kernel, action, text));
     }
 
-    /// A frame enters the emulated switch by `port`: classification, learning and port
-    /// security, then forwarding or flooding within the frame's VLAN.
-    pub(super) fn emulated_ingress(&mut self, port: PortId, frame: Frame) {
+    /// A frame enters the emulated switch or a VLAN-filtering bridge by `port`:
+    /// classification, learning and port security, then forwarding or flooding within the
+    /// frame's VLAN.
+    pub(super) fn vlan_ingress(&mut self, port: PortId, frame: Frame) {
         let sw = switch(self.fabric);
         let name = sw.ports[port].flags.name.clone();
         if self.fdb.emulated.is_shut_down(port) {
@@ -124,7 +128,14 @@ impl<S: Sink> Walk<'_, S> {
 
     /// The frame's VLAN at `port`, and the frame without the tag that classified it.
     fn classify(&mut self, port: PortId, frame: Frame) -> Option<(u16, Frame)> {
-        let p = &switch(self.fabric).ports[port].flags;
+        let sw = switch(self.fabric);
+        let bridge = sw.kind == SwitchKind::VlanBridge;
+        let kernel = if bridge {
+            "br_allowed_ingress"
+        } else {
+            "vlan_ingress"
+        };
+        let p = &sw.ports[port].flags;
         let name = p.name.clone();
         let outer = frame.tags.outer();
         let vlan = &p.policy.vlan;
@@ -132,20 +143,32 @@ impl<S: Sink> Walk<'_, S> {
             (PortVlan::Transparent, _) => {
                 return Some((UNAWARE, frame));
             }
-            (PortVlan::Access { .. }, Some(tag)) => {
-                self.hop_at(
-                    port,
-                    "vlan_ingress",
-                    Action::Dropped,
-                    format!("access port {name}: a frame tagged {tag} is dropped"),
-                );
+            // The bridge takes a frame tagged with its port's VLAN on an access port too.
+            (PortVlan::Access { vid }, Some(tag)) if bridge && tag == *vid => {
+                let inner = Frame {
+                    tags: frame.tags.popped(),
+                    ..frame
+                };
+                (
+                    tag,
+                    inner,
+                    format!("tagged {tag}, a VLAN of the port: VLAN {tag}"),
+                )
+            }
+            (PortVlan::Access { vid }, Some(tag)) => {
+                let text = if bridge {
+                    format!("port {name} is no member of VLAN {tag} (only of {vid}): dropped")
+                } else {
+                    format!("access port {name}: a frame tagged {tag} is dropped")
+                };
+                self.hop_at(port, kernel, Action::Dropped, text);
                 return None;
             }
             (PortVlan::Trunk { allowed, native }, Some(tag)) => {
                 if !allowed.contains(&tag) && *native != Some(tag) {
                     self.hop_at(
                         port,
-                        "vlan_ingress",
+                        kernel,
                         Action::Dropped,
                         format!("trunk port {name} does not carry VLAN {tag}: dropped"),
                     );
@@ -162,7 +185,7 @@ impl<S: Sink> Walk<'_, S> {
                 None => {
                     self.hop_at(
                         port,
-                        "vlan_ingress",
+                        kernel,
                         Action::Dropped,
                         format!(
                             "trunk port {name} has no native VLAN: an untagged frame is dropped"
@@ -172,11 +195,16 @@ impl<S: Sink> Walk<'_, S> {
                 }
             },
         };
+        let what = if bridge {
+            "the bridge"
+        } else {
+            "the emulated switch"
+        };
         self.hop_at(
             port,
-            "vlan_ingress",
+            kernel,
             Action::Forwarded,
-            format!("frame enters the emulated switch by {name}, {why}"),
+            format!("frame enters {what} by {name}, {why}"),
         );
         Some((vid, inner))
     }

@@ -128,7 +128,12 @@ pub struct BridgeDev {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SwitchKind {
+    /// A Linux bridge without `vlan_filtering`: tags ride along, learning ignores them.
     Bridge,
+    /// A Linux bridge with `vlan_filtering`: the 802.1Q rules of the emulated switch's walk
+    /// (`emulated.rs`), with the bridge's own ingress check (`br_allowed_ingress`: a frame
+    /// tagged with a VLAN the port is a member of is taken, on an access port too).
+    VlanBridge,
     Emulated {
         /// New entries learned per second at most.
         learning_rate: Option<u32>,
@@ -384,7 +389,11 @@ impl Fabric {
                 b.name.clone(),
                 b.ageing_time,
                 b.fdb_max_learned,
-                SwitchKind::Bridge,
+                if b.vlan_filtering {
+                    SwitchKind::VlanBridge
+                } else {
+                    SwitchKind::Bridge
+                },
             )),
             Switch::Emulated(e) => Some((
                 EMULATED_NAME.to_string(),

@@ -102,7 +102,7 @@ impl<S: Sink> Walk<'_, S> {
     pub(super) fn bridge_ingress(&mut self, port: PortId, frame: Frame) {
         let b = bridge(self.fabric);
         if b.kind != SwitchKind::Bridge {
-            return self.emulated_ingress(port, frame);
+            return self.vlan_ingress(port, frame);
         }
         let learned = self.br_fdb_update(port, frame.src);
         self.sink.hop(|| {

@@ -44,6 +44,8 @@ pub(crate) fn lab() -> Scenario {
             multicast_snooping: true,
             span: 0..0,
             fdb_max_learned_span: None,
+            vlan_filtering: false,
+            vlan_span: None,
         }),
         parents: vec![Parent {
             name: "eth0".into(),

@@ -91,10 +91,15 @@ pub fn summary(s: &Scenario) -> String {
                 .map_or("unlimited".to_string(), |n| n.to_string());
             let _ = writeln!(
                 out,
-                "switch    Linux bridge {} (ageing {} s, fdb_max_learned {limit}, multicast snooping {})",
+                "switch    Linux bridge {} (ageing {} s, fdb_max_learned {limit}, multicast snooping {}{})",
                 b.name,
                 b.ageing_time,
-                if b.multicast_snooping { "on" } else { "off" }
+                if b.multicast_snooping { "on" } else { "off" },
+                if b.vlan_filtering {
+                    ", vlan_filtering: VLAN-aware"
+                } else {
+                    ""
+                }
             );
         }
         Switch::Emulated(e) => {

@@ -39,6 +39,10 @@ mod emulated_tests;
 #[cfg(test)]
 mod tests;
 
+/// The VLAN every port of a VLAN-aware switch is in unless it says otherwise (a bridge's
+/// `default_pvid`).
+pub const DEFAULT_VLAN: u16 = 1;
+
 /// Longest interface name the kernel accepts (IFNAMSIZ - 1).
 pub const IFNAME_MAX: usize = 15;
 
@@ -111,10 +115,18 @@ pub struct Bridge {
     pub fdb_max_learned: Option<u32>,
     /// IGMP/MLD snooping (kernel default on).
     pub multicast_snooping: bool,
+    /// The bridge filters by VLAN (`vlan_filtering`, 802.1Q): set when a port has VLAN
+    /// membership (`vlan`, `trunk`); each port is then a member of its VLANs (an access port
+    /// `vid V pvid untagged`, a trunk its VIDs tagged and its native one `pvid untagged`), and
+    /// every port without membership an access port of VLAN 1.
+    pub vlan_filtering: bool,
     #[serde(skip)]
     pub span: Span,
     #[serde(skip)]
     pub fdb_max_learned_span: Option<Span>,
+    /// Where the first port's VLAN membership is written (what needs `vlan_filtering`).
+    #[serde(skip)]
+    pub vlan_span: Option<Span>,
 }
 
 /// Per-port bridge flags (`ip link set DEV type bridge_slave ...`), with the kernel's defaults.

@@ -23,8 +23,6 @@ use crate::diag::{Diagnostic, Diagnostics, Source, Span};
 
 /// Most endpoints one group may ask for.
 const MAX_COUNT: u32 = 100_000;
-/// The VLAN of a VLAN-aware switch's ports that name none.
-const DEFAULT_VLAN: u16 = 1;
 /// Longest node name (it becomes part of a namespace name).
 const NODE_NAME_MAX: usize = 40;
 
@@ -98,6 +96,9 @@ struct PeerDraft {
 /// MACs are known.
 #[derive(Default)]
 struct PortExtras {
+    /// The first VLAN membership key (`vlan`, `trunk`, `native_vlan`): the emulated switch and
+    /// a Linux bridge (which then filters by VLAN) take them, a bare wire does not.
+    vlan_key: Option<(&'static str, Span)>,
     /// The first key only the emulated switch understands, for the error on any other switch.
     emulated_only: Option<(&'static str, Span)>,
     /// `static_macs` as written: MACs or node names.
@@ -303,7 +304,8 @@ impl Builder {
         let mut peers = self.peers(raw.peers, &networks);
         let (host, shim) = self.host(raw.host, &networks);
         self.node_names(&mut endpoints, &peers);
-        self.port_policies(&switch, &mut parents, &parent_ports, &mut peers);
+        let mut switch = switch;
+        self.port_policies(&mut switch, &mut parents, &parent_ports, &mut peers);
         self.wiring(
             &switch,
             &mut parents,
@@ -337,6 +339,8 @@ impl Builder {
                 multicast_snooping: true,
                 span: 0..0,
                 fdb_max_learned_span: None,
+                vlan_filtering: false,
+                vlan_span: None,
             });
         };
         let span = raw.span();
@@ -446,6 +450,8 @@ impl Builder {
             multicast_snooping: r.multicast_snooping.is_none_or(|m| *m.get_ref()),
             span: kind_span,
             fdb_max_learned_span: r.fdb_max_learned.as_ref().map(spanned),
+            vlan_filtering: false,
+            vlan_span: None,
         })
     }
 
@@ -472,10 +478,14 @@ impl Builder {
         let span = raw.span();
         let r = raw.into_inner();
         let d = default_port();
-        let emulated_only = [
+        let vlan_key = [
             ("vlan", r.vlan.as_ref().map(spanned)),
             ("trunk", r.trunk.as_ref().map(spanned)),
             ("native_vlan", r.native_vlan.as_ref().map(spanned)),
+        ]
+        .into_iter()
+        .find_map(|(key, at)| at.map(|at| (key, at)));
+        let emulated_only = [
             ("outer_tags", r.outer_tags.as_ref().map(spanned)),
             ("mac_limit", r.mac_limit.as_ref().map(spanned)),
             ("max_macs", r.max_macs.as_ref().map(spanned)),
@@ -609,6 +619,7 @@ impl Builder {
             },
         };
         let extras = PortExtras {
+            vlan_key,
             emulated_only,
             static_macs,
             max_macs_span: r.max_macs.as_ref().map(spanned),
@@ -1390,38 +1401,64 @@ impl Builder {
         }
     }
 
-    /// What only the emulated switch does is refused on any other switch; on the emulated one,
-    /// port security needs learning, and once one port has VLAN membership every port without
-    /// it becomes an access port of VLAN 1 (as a VLAN-aware switch's default VLAN).
+    /// What only the emulated switch does is refused on any other switch, and VLAN membership
+    /// on a bare wire; on the emulated one, port security needs learning. Once one port has
+    /// VLAN membership every port without it becomes an access port of VLAN 1 (a VLAN-aware
+    /// switch's default VLAN), and a Linux bridge filters by VLAN (`vlan_filtering`).
     fn port_policies(
         &mut self,
-        switch: &Switch,
+        switch: &mut Switch,
         parents: &mut [Parent],
         parent_ports: &[PortExtras],
         peers: &mut [PeerDraft],
     ) {
-        let extras = parent_ports
+        let extras: Vec<&PortExtras> = parent_ports
             .iter()
-            .chain(peers.iter().map(|p| &p.port_extras));
-        let Switch::Emulated(emulated) = switch else {
-            let kind = match switch {
-                Switch::Bridge(_) => {
-                    "a Linux bridge (this one has no vlan_filtering or port security)"
-                }
-                _ => "a bare wire",
-            };
-            let found: Vec<(&str, Span)> = extras.filter_map(|e| e.emulated_only.clone()).collect();
-            for (key, at) in found {
-                self.error(
-                    at,
-                    format!("`{key}` needs the emulated switch, but the switch is {kind}"),
-                    "set `kind = \"emulated\"` under [switch], or remove the key",
-                );
-            }
-            return;
+            .chain(peers.iter().map(|p| &p.port_extras))
+            .collect();
+        let refused: Vec<(&str, Span, &str)> = match switch {
+            Switch::Emulated(_) => Vec::new(),
+            Switch::Bridge(_) => extras
+                .iter()
+                .filter_map(|e| e.emulated_only.clone())
+                .map(|(k, at)| {
+                    (
+                        k,
+                        at,
+                        "a Linux bridge (it has no port security or table limits per port)",
+                    )
+                })
+                .collect(),
+            Switch::None { .. } => extras
+                .iter()
+                .filter_map(|e| e.vlan_key.clone().or_else(|| e.emulated_only.clone()))
+                .map(|(k, at)| (k, at, "a bare wire"))
+                .collect(),
         };
-        if emulated.ageing_time == 0 {
-            let found: Vec<Span> = extras.filter_map(|e| e.max_macs_span.clone()).collect();
+        for (key, at, kind) in refused {
+            self.error(
+                at,
+                format!("`{key}` needs the emulated switch, but the switch is {kind}"),
+                "set `kind = \"emulated\"` under [switch], or remove the key",
+            );
+        }
+        let ageing_time = match switch {
+            Switch::Emulated(e) => e.ageing_time,
+            Switch::Bridge(b) => {
+                b.vlan_span = extras
+                    .iter()
+                    .find_map(|e| e.vlan_key.clone())
+                    .map(|(_, at)| at);
+                b.vlan_filtering = b.vlan_span.is_some();
+                b.ageing_time
+            }
+            Switch::None { .. } => return,
+        };
+        if ageing_time == 0 {
+            let found: Vec<Span> = extras
+                .iter()
+                .filter_map(|e| e.max_macs_span.clone())
+                .collect();
             for at in found {
                 self.error(
                     at,

@@ -2,6 +2,8 @@
 //! before the traffic it should see, stopped with SIGINT to learn its own counts, and killed
 //! on every other path out (a panicking test must not leave a process holding a namespace).
 
+#![allow(dead_code)] // each test binary uses its own subset
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Stdio};
@@ -15,6 +17,8 @@ pub struct Tcpdump {
 pub struct Seen {
     /// Frames of the filter that reached its socket (including those its ring then dropped).
     pub received_by_filter: u64,
+    /// Frames its ring had no room for: a witness that dropped none saw everything.
+    pub dropped_by_kernel: u64,
 }
 
 impl Tcpdump {
@@ -65,14 +69,18 @@ impl Tcpdump {
         child.wait().unwrap();
         let mut rest = String::new();
         self.stderr.read_to_string(&mut rest).unwrap();
-        let received_by_filter = rest
-            .lines()
-            .find_map(|l| l.strip_suffix(" packets received by filter"))
-            .unwrap_or_else(|| panic!("tcpdump said: {rest}"))
-            .trim()
-            .parse()
-            .unwrap();
-        Seen { received_by_filter }
+        let count = |what: &str| -> u64 {
+            rest.lines()
+                .find_map(|l| l.strip_suffix(what))
+                .unwrap_or_else(|| panic!("tcpdump said: {rest}"))
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        Seen {
+            received_by_filter: count(" packets received by filter"),
+            dropped_by_kernel: count(" packets dropped by kernel"),
+        }
     }
 }
 
