@@ -1,21 +1,27 @@
 //! Every shipped scenario through `mvlab run` on the real kernel (as root; fails without it):
-//! each passes its own expectations and the model's prediction, or exits 3 naming a feature this
-//! kernel lacks. `scenarios/` is the conformance suite; this keeps it honest.
+//! each holds every claim its file makes, and the model's prediction of every matrix cell, or
+//! exits 3 naming exactly the features this kernel lacks (probed here, independently of the
+//! run). `scenarios/` is the conformance suite; this keeps it honest.
 
 mod lab_support;
 
 use std::process::Command;
 
-use lab_support::{require_root, scenario_path, unique};
+use lab_support::{load, require_root, scenario_path, scratch_dir, unique};
+use mvlab::measure::RunResult;
+use mvlab::scenario::TestKind;
 
 /// Runs one scenario; a missing kernel feature is accepted only with exit 3 and the feature named.
 fn passes(name: &str) {
     require_root();
+    let scenario = load(name);
     let lab = unique(&format!("sc{}", name.len()));
+    let json = scratch_dir(&lab).join("result.json");
     let out = Command::new(env!("CARGO_BIN_EXE_mvlab"))
         .arg("run")
         .arg(scenario_path(name))
-        .args(["--name", &lab])
+        .args(["--name", &lab, "--json"])
+        .arg(&json)
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
@@ -23,12 +29,52 @@ fn passes(name: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
     );
+    let missing = mvlab::lab::probe::missing(&scenario);
     match out.status.code() {
-        Some(0) => assert!(stdout.contains("PASSED"), "{stdout}"),
-        Some(3) => assert!(
-            stderr.contains("this kernel lacks"),
-            "{name}: exit 3 without naming the feature: {stderr}"
-        ),
+        Some(0) => {
+            assert!(
+                missing.is_empty(),
+                "{name}: ran although the kernel lacks {missing:?}"
+            );
+            let result: RunResult = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+            for test in &scenario.tests {
+                let judged: Vec<_> = result
+                    .expectations
+                    .iter()
+                    .filter(|e| e.test == test.name)
+                    .collect();
+                for claim in &test.expect {
+                    assert!(
+                        judged.iter().any(|e| e.text == claim.text && e.passed),
+                        "{name}: the claim `{}` was not checked and held: {judged:?}",
+                        claim.text
+                    );
+                }
+                if matches!(test.kind, TestKind::Matrix(_)) {
+                    assert!(
+                        judged
+                            .iter()
+                            .any(|e| e.text.contains("packet-path model") && e.passed),
+                        "{name}: {} was not held to the model",
+                        test.name
+                    );
+                }
+            }
+            assert!(result.passed && !result.expectations.is_empty(), "{stdout}");
+        }
+        Some(3) => {
+            assert!(
+                !missing.is_empty(),
+                "{name}: exit 3 on a kernel with everything it needs: {stderr}"
+            );
+            for (_, probe) in &missing {
+                assert!(
+                    stderr.contains(&format!("this kernel lacks {}", probe.description)),
+                    "{name}: exit 3 without naming {}: {stderr}",
+                    probe.description
+                );
+            }
+        }
         code => panic!("{name}: exit {code:?}\n{stdout}\n{stderr}"),
     }
     let left: Vec<String> = mvlab::netns::list_named()
@@ -70,6 +116,8 @@ scenario_tests! {
     source => "source",
     host_shim => "host-shim",
     vlan_trunk => "vlan-trunk",
+    bridge_vlan_trunk => "bridge-vlan-trunk",
+    dummy_parent => "dummy-parent",
     scale_1000 => "scale-1000",
     rfc2544 => "rfc2544",
     latency => "latency",

@@ -60,8 +60,32 @@ fn port_keys_of_the_emulated_switch_are_refused_on_a_bridge() {
     );
     assert!(msg.contains("Linux bridge"), "{msg}");
     assert!(hint.contains("kind = \"emulated\""), "{hint}");
-    let (_, _, msg, _) = only_error("[[peers]]\nport = { trunk = [10] }\n");
-    assert!(msg.contains("`trunk` needs the emulated switch"), "{msg}");
+    let errors =
+        parse_text("[switch]\nkind = \"none\"\n[[peers]]\nname = \"p\"\nport = { trunk = [10] }\n")
+            .unwrap_err()
+            .to_string();
+    assert!(
+        errors.contains("`trunk` needs the emulated switch, but the switch is a bare wire"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn vlan_membership_on_a_bridge_makes_it_filter_by_vlan() {
+    let s = parse_text("[[parents]]\nport = { trunk = [10, 20] }\n[[peers]]\nname = \"a\"\nport = { vlan = 10 }\n[[peers]]\nname = \"b\"\n").unwrap();
+    let Switch::Bridge(b) = &s.switch else {
+        panic!("the default switch is a bridge")
+    };
+    assert!(b.vlan_filtering);
+    assert!(b.vlan_span.is_some());
+    assert_eq!(s.peers[0].port.policy.vlan, PortVlan::Access { vid: 10 });
+    assert_eq!(
+        s.peers[1].port.policy.vlan,
+        PortVlan::Access { vid: 1 },
+        "a VLAN-aware bridge puts a port that names no VLAN in VLAN 1 (default_pvid)"
+    );
+    let plain = parse_text("[[peers]]\nname = \"a\"\n").unwrap();
+    assert!(matches!(plain.switch, Switch::Bridge(ref b) if !b.vlan_filtering));
 }
 
 #[test]
