@@ -314,8 +314,8 @@ fn notes(scenario: &Scenario, fabric: &Fabric, spec: &MatrixSpec) -> Vec<String>
                 net.name, spec.frames
             ));
         }
-        if net.vlan.is_some() {
-            notes.push(format!("network {}: VLAN sub-interfaces are modelled from the kernel source but not checked here (this kernel lacks 8021q)", net.name));
+        if let Some(vid) = net.vlan {
+            notes.push(format!("network {}: its endpoints sit on the sub-interface {} (8021q), which takes only frames tagged {vid} and removes the tag; a kernel without 8021q refuses the scenario", net.name, net.link));
         }
         if net.mode == MacvlanMode::Passthru {
             notes.push(format!("network {}: a passthru device takes its parent's MAC (eth_hw_addr_inherit); frames to the endpoint and to the host are the same frames", net.name));

@@ -35,6 +35,10 @@ impl Tcpdump {
                 iface,
                 "-nn",
                 "--immediate-mode",
+                // 32 MiB of ring: a burst meets room even when tcpdump is slow to read it (an
+                // emulated machine); a witness that drops reports it (`Seen::dropped_by_kernel`).
+                "-B",
+                "32768",
             ])
             .arg("-w")
             .arg(file)
