@@ -338,7 +338,10 @@ pub fn render_kernels_html(m: &KernelMatrix) -> String {
     let _ = writeln!(
         out,
         "<h2>Expectations that came out differently</h2><p>{}</p>",
-        c.expectations.len()
+        match c.expectations.len() {
+            0 => "None: every expectation came out the same on every kernel.".to_string(),
+            n => format!("{n} expectation(s) held on some kernels and not on others."),
+        }
     );
     if !c.expectations.is_empty() {
         let mut header: Vec<String> = vec!["test".into(), "expectation".into()];
@@ -368,7 +371,10 @@ pub fn render_kernels_html(m: &KernelMatrix) -> String {
         out,
         "<h2>Metrics beyond {}%</h2><p>{}</p>",
         c.tolerance_pct,
-        c.metrics.len()
+        match c.metrics.len() {
+            0 => "None: every metric agrees within the tolerance.".to_string(),
+            n => format!("{n} metric(s) differ by more than the tolerance of the larger value."),
+        }
     );
     if !c.metrics.is_empty() {
         let mut header: Vec<String> = vec!["test".into(), "metric".into()];
