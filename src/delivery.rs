@@ -1,5 +1,6 @@
 //! The delivery vocabulary shared by the model (what should happen) and the measurements (what
-//! the kernel did): frame classes, the addresses each class is sent to, and the matrix cell. A
+//! the kernel did): frame classes, the addresses each class is sent to, the matrix cell, and the
+//! matrix result both produce (with the promiscuity counters and learned table beside it). A
 //! model/kernel disagreement is a diff of two values of these types. No I/O, no kernel calls.
 //!
 //! What a matrix cell means, exactly:
@@ -188,6 +189,42 @@ pub struct Cell {
     pub expected: Option<u64>,
     /// The expected `leaked`, likewise.
     pub expected_leaked: Option<u64>,
+}
+
+/// A device's promiscuity counter during a matrix pass (`ip -d link`'s `promiscuity`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promiscuity {
+    pub promiscuous_pass: bool,
+    /// `node:interface`, e.g. `host:eth0`, `switch:p0`.
+    pub device: String,
+    pub promiscuity: u32,
+}
+
+/// A learned entry of the bridge's forwarding table after a pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdbEntry {
+    pub promiscuous_pass: bool,
+    pub port: String,
+    pub mac: String,
+    /// The station owning the MAC, when it is one of the lab's.
+    pub station: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MatrixResult {
+    pub name: String,
+    pub spec: MatrixSpec,
+    /// The stations that sent, in station order.
+    pub senders: Vec<String>,
+    /// The stations that captured, in station order.
+    pub receivers: Vec<String>,
+    pub cells: Vec<Cell>,
+    pub promiscuity: Vec<Promiscuity>,
+    pub fdb: Vec<FdbEntry>,
+    /// Passes run again because a capture ring overflowed (their frames were lost to the
+    /// capture, not the path).
+    #[serde(default)]
+    pub passes_repeated: u32,
 }
 
 #[cfg(test)]

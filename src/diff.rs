@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::{Cell, FrameClass};
-use crate::measure::{RunResult, TestResult};
+use crate::measure::TestResult;
+use crate::run::RunResult;
 use crate::verdict;
 
 /// The default relative tolerance on metrics, in percent.
@@ -225,8 +226,8 @@ pub fn compare(inputs: &[Compared<'_>], tolerance_pct: f64) -> Comparison {
 mod tests {
     use super::*;
     use crate::delivery::{Addressing, MatrixSpec};
-    use crate::measure::ExpectationResult;
-    use crate::measure::matrix::MatrixResult;
+    use crate::verdict::ExpectationResult;
+    use crate::delivery::MatrixResult;
 
     fn cell(to: &str, class: FrameClass, received: u64, expected: u64) -> Cell {
         Cell {

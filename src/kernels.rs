@@ -13,8 +13,8 @@ use crate::diag::Outcome;
 use crate::diff::{self, Compared, Comparison};
 use crate::guest::{Accel, Guest, GuestKernel};
 use crate::lab::probe;
-use crate::measure::RunResult;
-use crate::run::{self, RunOptions};
+
+use crate::run::{self, RunOptions, RunResult};
 use crate::scenario::Scenario;
 
 /// The name of the kernel mvlab runs on, as `--kernel` takes it.

@@ -2,7 +2,7 @@
 //! scenario's claims, and the packet-path model for every matrix), and remove the lab (or keep
 //! it). The one entry point `mvlab run`, the integration tests and the guest runner all call. It
 //! prints nothing and writes no file: progress goes to the caller's closure, the result comes
-//! back as plain data for the reports.
+//! back as plain data (`RunResult`, the single input of every renderer).
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -10,9 +10,34 @@ use std::time::{Instant, SystemTime};
 
 use crate::diag::Outcome;
 use crate::lab::{Lab, LabError, LabOptions};
-use crate::measure::{self, Bench, ExpectationResult, RunResult, TestResult};
+use serde::{Deserialize, Serialize};
+
+use crate::measure::{self, Bench, TestResult};
+use crate::verdict::ExpectationResult;
 use crate::scenario::{Scenario, TestKind};
 use crate::{model, verdict};
+
+/// Everything one `mvlab run` produced: the single input of every renderer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    pub scenario: String,
+    pub description: String,
+    /// The lab's name (namespaces are `mvlab-<lab>-<node>`).
+    pub lab: String,
+    /// `uname -r` of the kernel that was measured.
+    pub kernel: String,
+    pub mvlab_version: String,
+    /// When the run started, RFC 3339 in UTC.
+    pub started: String,
+    pub duration_s: f64,
+    /// Every expectation held.
+    pub passed: bool,
+    pub tests: Vec<TestResult>,
+    pub expectations: Vec<ExpectationResult>,
+    /// The emulated switch's counters, table and event log over the run (none with a bridge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch: Option<crate::switch::SwitchReport>,
+}
 
 /// How to run a scenario.
 pub struct RunOptions<'a> {

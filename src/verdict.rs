@@ -3,19 +3,36 @@
 //! expected value into the matrix cells they cover, so reports show expected beside measured.
 //! Pure: it reads results and the scenario, and never measures or formats output.
 
+use serde::{Deserialize, Serialize};
+
 use crate::delivery::{Addressing, Cell};
 use crate::measure::endpoint_ramp::{EndpointRampResult, RampStep};
 use crate::measure::ip_exhaustion::IpExhaustionResult;
 use crate::measure::kstat::NeighbourTable;
 use crate::measure::latency::LatencyResult;
 use crate::measure::mac_sweep::MacSweepResult;
-use crate::measure::matrix::MatrixResult;
+use crate::delivery::MatrixResult;
 use crate::measure::path::{L1_OVERHEAD, Missing};
 use crate::measure::rfc2544::{Rfc2544Result, Rfc2544Size};
 use crate::measure::throughput::{ThroughputPoint, ThroughputResult};
-use crate::measure::{ExpectationResult, TestResult};
+use crate::measure::TestResult;
 use crate::model::{self, TraceRequest};
 use crate::scenario::{self, Claim, CountCheck, NodeSet, Op, Quantity, Role, Scenario, Station};
+
+/// One expectation, checked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExpectationResult {
+    /// The test it belongs to.
+    pub test: String,
+    /// The claim as written (or, for a model/kernel comparison, the cell it is about).
+    pub text: String,
+    pub expected: String,
+    pub measured: String,
+    pub passed: bool,
+    /// Why it failed, in a sentence or a trace; empty when it passed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
 
 /// How many failing cells a delivery claim's `measured` text names before summarising.
 const CELLS_SHOWN: usize = 4;
@@ -624,7 +641,7 @@ mod tests {
     use crate::delivery::{Addressing, FrameClass, MatrixSpec};
     use crate::diag::Source;
     use crate::measure::latency::LatencyStats;
-    use crate::measure::matrix::MatrixResult;
+    use crate::delivery::MatrixResult;
     use crate::scenario::{LatencyMethod, parse};
 
     fn scenario(tests: &str) -> Scenario {

@@ -295,7 +295,7 @@ fn on_a_bridge(file: &str) -> Scenario {
         .unwrap_or_else(|d| panic!("{file} on a bridge: {d}"))
 }
 
-fn judged(s: &Scenario, tag: &str) -> mvlab::measure::RunResult {
+fn judged(s: &Scenario, tag: &str) -> mvlab::run::RunResult {
     let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
     let finished = run::run(
         s,

@@ -7,10 +7,12 @@ use std::process::Command;
 
 use mvlab::delivery::{Addressing, Cell, FrameClass, MatrixSpec};
 use mvlab::measure::latency::{LatencyResult, LatencyStats};
-use mvlab::measure::matrix::MatrixResult;
+use mvlab::delivery::MatrixResult;
 use mvlab::measure::rfc2544::{BackToBack, Rfc2544Result, Rfc2544Size, Trial};
 use mvlab::measure::throughput::{ThroughputPoint, ThroughputResult};
-use mvlab::measure::{ExpectationResult, RunResult, TestResult};
+use mvlab::measure::TestResult;
+use mvlab::run::RunResult;
+use mvlab::verdict::ExpectationResult;
 use mvlab::report;
 use mvlab::scenario::LatencyMethod;
 use tool_support::pipe;

@@ -8,10 +8,12 @@ use std::process::{Command, Stdio};
 
 use mvlab::delivery::{Addressing, Cell, FrameClass, MatrixSpec};
 use mvlab::measure::latency::{LatencyResult, LatencyStats};
-use mvlab::measure::matrix::{FdbEntry, MatrixResult, Promiscuity};
+use mvlab::delivery::{FdbEntry, MatrixResult, Promiscuity};
 use mvlab::measure::rfc2544::{BackToBack, Rfc2544Result, Rfc2544Size, Trial};
 use mvlab::measure::throughput::{FlowCounts, ThroughputPoint, ThroughputResult};
-use mvlab::measure::{ExpectationResult, RunResult, TestResult};
+use mvlab::measure::TestResult;
+use mvlab::run::RunResult;
+use mvlab::verdict::ExpectationResult;
 use mvlab::report;
 use mvlab::scenario::LatencyMethod;
 use serde_json::Value;

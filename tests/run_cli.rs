@@ -10,7 +10,8 @@ use std::process::Command;
 
 use lab_support::{mvlab, require_root, scenario_path, scratch_dir as tmpdir, unique};
 use mvlab::delivery::{Addressing, UNKNOWN_UNICAST_MAC};
-use mvlab::measure::{RunResult, TestResult};
+use mvlab::measure::TestResult;
+use mvlab::run::RunResult;
 use serde_json::Value;
 
 fn namespaces_of(lab: &str) -> Vec<String> {

@@ -8,7 +8,7 @@ mod lab_support;
 use std::process::Command;
 
 use lab_support::{load, require_root, scenario_path, scratch_dir, unique};
-use mvlab::measure::RunResult;
+use mvlab::run::RunResult;
 use mvlab::scenario::TestKind;
 
 /// Runs one scenario; a missing kernel feature is accepted only with exit 3 and the feature named.

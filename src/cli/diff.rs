@@ -8,7 +8,7 @@ use clap::Args;
 use crate::diag::Outcome;
 use crate::diff::{self, Compared};
 use crate::kernels::KernelMatrix;
-use crate::measure::RunResult;
+use crate::run::RunResult;
 use crate::report;
 
 #[derive(Debug, Args)]

@@ -1,7 +1,7 @@
 //! `mvlab doctor`, `mvlab lab up|down|ls` and `mvlab clean`: argument parsing, one call into
 //! `crate::lab` each (`clean` also removes dead runs' drop-trace instances, which
-//! `crate::measure::kstat` owns), and printing the result (a short table, or JSON with
-//! `--json`). The only logic here is installing the SIGINT/SIGTERM handler whose flag `lab up`
+//! `crate::measure::kstat` owns), and printing the result (rendered by `report::lab` and
+//! `report::comparison`, or JSON with `--json`). The only logic here is installing the SIGINT/SIGTERM handler whose flag `lab up`
 //! checks between steps.
 
 use std::io::Write;
@@ -13,10 +13,9 @@ use super::signals;
 use crate::diag::Outcome;
 use crate::kernels;
 use crate::lab::probe;
-use crate::lab::{self, CleanOptions, DEFAULT_PREFIX, Inventory, Lab, LabError, LabOptions};
+use crate::lab::{self, CleanOptions, DEFAULT_PREFIX, Lab, LabError, LabOptions};
 use crate::measure::kstat;
 use crate::report;
-use crate::scenario::Role;
 
 #[derive(Debug, Args)]
 #[command(
@@ -208,54 +207,10 @@ fn up(args: UpArgs) -> Outcome {
         return Outcome::Passed;
     }
     // A closed stdout (`| head`) must not turn a built lab into a crash.
-    let _ = print_summary(inventory, &mut std::io::stdout().lock());
-    Outcome::Passed
-}
-
-/// Nodes listed one interface a line up to this many; bigger labs get counts only.
-const LISTED_NODES: usize = 24;
-
-fn print_summary(inventory: &Inventory, out: &mut impl Write) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "lab `{}` is up ({} namespaces); remove it with `mvlab lab down {}`",
-        inventory.lab,
-        inventory.nodes.len(),
-        inventory.lab
-    )?;
-    if inventory.nodes.len() > LISTED_NODES {
-        let endpoints = inventory
-            .nodes
-            .iter()
-            .filter(|n| n.role == Role::Endpoint)
-            .count();
-        return writeln!(
-            out,
-            "  {endpoints} endpoints; `mvlab lab ls --json` lists every node, namespace, MAC and address"
-        );
+    match super::print(&report::lab::summary(inventory)) {
+        Ok(()) => Outcome::Passed,
+        Err(outcome) => outcome,
     }
-    for node in &inventory.nodes {
-        for iface in &node.interfaces {
-            let addrs: Vec<String> = iface
-                .ipv4
-                .iter()
-                .map(ToString::to_string)
-                .chain(iface.ipv6.iter().map(ToString::to_string))
-                .collect();
-            let mode = iface.mode.map(|m| m.as_str()).unwrap_or(&iface.kind);
-            writeln!(
-                out,
-                "  {:<10} {:<24} {:<12} {} {:<8} {}",
-                node.name,
-                node.netns,
-                iface.name,
-                iface.mac,
-                mode,
-                addrs.join(" ")
-            )?;
-        }
-    }
-    Ok(())
 }
 
 fn ls(args: LsArgs) -> Outcome {
@@ -270,26 +225,10 @@ fn ls(args: LsArgs) -> Outcome {
         print_json(&labs);
         return Outcome::Passed;
     }
-    if labs.is_empty() {
-        println!("no labs");
-        return Outcome::Passed;
+    match super::print(&report::lab::labs(&labs)) {
+        Ok(()) => Outcome::Passed,
+        Err(outcome) => outcome,
     }
-    println!(
-        "{:<20} {:<8} {:<13} {:<16} {:>10} {:>8}",
-        "LAB", "PREFIX", "STATUS", "SCENARIO", "NAMESPACES", "OWNER"
-    );
-    for l in &labs {
-        println!(
-            "{:<20} {:<8} {:<13} {:<16} {:>10} {:>8}",
-            l.lab,
-            l.prefix,
-            l.status.as_str(),
-            l.scenario,
-            l.namespaces,
-            l.owner_pid
-        );
-    }
-    Outcome::Passed
 }
 
 /// `clean --json`: the labs' report, and the drop-trace instances of dead runs.
@@ -317,24 +256,10 @@ pub fn clean(args: CleanArgs) -> Outcome {
             labs: &report,
             trace_instances: &tracers,
         });
-    } else {
-        let verb = if args.dry_run {
-            "would remove"
-        } else {
-            "removed"
-        };
-        for c in &report.removed {
-            println!("{verb} lab `{}` ({})", c.lab, c.status.as_str());
-        }
-        for k in &report.kept {
-            println!("kept lab `{}` ({})", k.lab, k.status.as_str());
-        }
-        for t in &tracers {
-            println!("{verb} drop-trace instance {t} of a process that is gone");
-        }
-        if report.removed.is_empty() && tracers.is_empty() {
-            println!("nothing to clean");
-        }
+    } else if let Err(outcome) =
+        super::print(&report::lab::cleaned(&report, &tracers, args.dry_run))
+    {
+        return outcome;
     }
     for e in &report.errors {
         eprintln!("error: {e}");

@@ -13,9 +13,8 @@ use crate::diag::Outcome;
 use crate::kernels::{self, KernelOptions};
 use crate::lab::probe::{self, Feature};
 use crate::lab::{DEFAULT_PREFIX, LabOptions};
-use crate::measure::RunResult;
 use crate::report;
-use crate::run::{self, Ended, RunOptions};
+use crate::run::{self, Ended, RunOptions, RunResult};
 use crate::scenario::{self, MacvlanMode, Scenario};
 
 #[derive(Debug, Args)]

@@ -1,5 +1,5 @@
-//! The traffic commands `gen`, `capture` and `reflect`: their flags, the parsing of rates,
-//! durations, sizes and tags, and the human rendering of the engine's results (`--json` prints
+//! The traffic commands `gen`, `capture` and `reflect`: their flags and the parsing of rates,
+//! durations, sizes and tags; their results are rendered by `report::traffic` (`--json` prints
 //! the same results as data). All sending and receiving is the engine's.
 
 use std::io::Write;
@@ -13,16 +13,17 @@ use serde::Serialize;
 
 use crate::addr::MacAddr;
 use crate::diag::Outcome;
-use crate::engine::account::{Latency, Limits};
-use crate::engine::reflect::{ReflectReport, ReflectSpec, Reflector};
-use crate::engine::rx::{Capture, CaptureReport, CaptureSpec, DEFAULT_SNAPLEN};
+use crate::engine::account::Limits;
+use crate::engine::reflect::{ReflectSpec, Reflector};
+use crate::engine::rx::{Capture, CaptureSpec, DEFAULT_SNAPLEN};
 use crate::engine::tx::{
-    self, FlowSpec, FrameSizes, IpEnds, Layer, MacSource, MacSweep, Rate, SendPlan, SendReport,
-    SweepOrder, TxPath,
+    self, FlowSpec, FrameSizes, IpEnds, Layer, MacSource, MacSweep, Rate, SendPlan, SweepOrder,
+    TxPath,
 };
 use crate::engine::wire::{PayloadKind, TPID_8021Q, VlanTag};
 use crate::engine::{Attachment, EngineError, sys};
 use crate::lab::{DEFAULT_PREFIX, Lab};
+use crate::report;
 
 /// Where a command acts: an interface in a network namespace, named directly or as a node of a
 /// lab that `mvlab lab up` built.
@@ -566,10 +567,10 @@ pub fn gen_command(args: &GenArgs) -> Outcome {
     catch_interrupts();
     match tx::send(&at, &plan, None) {
         Ok(r) if args.json => print_json(&r),
-        Ok(r) => {
-            print_send(&r);
-            Outcome::Passed
-        }
+        Ok(r) => match super::print(&report::traffic::send(&r)) {
+            Ok(()) => Outcome::Passed,
+            Err(outcome) => outcome,
+        },
         Err(e) => fail(&e),
     }
 }
@@ -605,10 +606,10 @@ pub fn capture_command(args: &CaptureArgs) -> Outcome {
     let report = Capture::start(&at, spec).and_then(|h| h.wait());
     match report {
         Ok(r) if args.json => print_json(&r),
-        Ok(r) => {
-            print_capture(&r, args.sources);
-            Outcome::Passed
-        }
+        Ok(r) => match super::print(&report::traffic::capture(&r, args.sources)) {
+            Ok(()) => Outcome::Passed,
+            Err(outcome) => outcome,
+        },
         Err(e) => fail(&e),
     }
 }
@@ -627,141 +628,12 @@ pub fn reflect_command(args: &ReflectArgs) -> Outcome {
     catch_interrupts();
     match Reflector::start(&at, spec).and_then(|h| h.wait()) {
         Ok(r) if args.json => print_json(&r),
-        Ok(r) => {
-            print_reflect(&r);
-            Outcome::Passed
-        }
+        Ok(r) => match super::print(&report::traffic::reflect(&r)) {
+            Ok(()) => Outcome::Passed,
+            Err(outcome) => outcome,
+        },
         Err(e) => fail(&e),
     }
-}
-
-fn secs(ns: u64) -> f64 {
-    ns as f64 / 1e9
-}
-
-fn print_send(r: &SendReport) {
-    println!(
-        "sent {} frames ({} bytes) on {} in {:.3} s with {} thread(s)",
-        r.frames,
-        r.bytes,
-        r.iface,
-        secs(r.elapsed_ns),
-        r.threads
-    );
-    println!(
-        "  {:.0} frames/s, {:.1} Mbit/s at L2, {:.1} Mbit/s at L1, {} retries",
-        r.frames_per_second,
-        r.l2_bits_per_second / 1e6,
-        r.l1_bits_per_second / 1e6,
-        r.retries
-    );
-    for f in &r.flows {
-        println!(
-            "  flow {}: {} frames, {} bytes, {} source MAC(s)",
-            f.flow, f.frames, f.bytes, f.source_macs
-        );
-    }
-}
-
-fn us(ns: u64) -> f64 {
-    ns as f64 / 1e3
-}
-
-fn latency_line(l: &Latency) -> String {
-    if l.samples == 0 {
-        return "no latency samples".into();
-    }
-    format!(
-        "latency us: min {:.1} p50 {:.1} p90 {:.1} p99 {:.1} max {:.1} ({} samples)",
-        us(l.min_ns),
-        us(l.p50_ns),
-        us(l.p90_ns),
-        us(l.p99_ns),
-        us(l.max_ns),
-        l.samples
-    )
-}
-
-fn print_capture(r: &CaptureReport, sources: bool) {
-    let rec = &r.received;
-    println!(
-        "captured on {} for {:.3} s: {} frames read, {} test frames, {} foreign ({} damaged), {} outgoing",
-        r.iface,
-        secs(r.elapsed_ns),
-        r.frames,
-        rec.test_frames,
-        rec.foreign.not_test + rec.foreign.damaged,
-        rec.foreign.damaged,
-        rec.outgoing
-    );
-    println!(
-        "  kernel: {} packets, {} ring drops{}",
-        r.kernel.packets,
-        r.kernel.drops,
-        if r.kernel.drops > 0 {
-            " (the capture fell behind: these frames were delivered but not counted)"
-        } else {
-            ""
-        }
-    );
-    println!(
-        "  tags: {} untagged, {} single, {} double ({} recovered from metadata)",
-        r.tag_depths.untagged,
-        r.tag_depths.single,
-        r.tag_depths.double,
-        r.tag_depths.recovered_from_metadata
-    );
-    println!("  {}", latency_line(&r.latency));
-    for f in &rec.flows {
-        let tags: Vec<String> = f
-            .tags
-            .iter()
-            .map(|t| format!("{} x{}", t.tags, t.frames))
-            .collect();
-        println!(
-            "  flow {}: {} received ({} unique), lost {}, duplicates {}, reordered {}, highest seq {}; {}",
-            f.flow,
-            f.received,
-            f.unique,
-            f.lost,
-            f.duplicates,
-            f.reordered,
-            f.highest_sequence,
-            latency_line(&f.latency)
-        );
-        println!(
-            "    from {}, types host {} broadcast {} multicast {} otherhost {}; tags {}",
-            f.source
-                .map_or("several MACs".to_string(), |m| m.to_string()),
-            f.pkttypes.host,
-            f.pkttypes.broadcast,
-            f.pkttypes.multicast,
-            f.pkttypes.otherhost,
-            tags.join(", ")
-        );
-    }
-    println!("  {} source MAC(s)", rec.sources.len());
-    if sources {
-        for s in &rec.sources {
-            println!("    {}: {} frames, {} bytes", s.mac, s.frames, s.bytes);
-        }
-    }
-    if let Some(p) = &r.pcap {
-        println!("  wrote {} frames to {}", r.pcap_frames, p.display());
-    }
-}
-
-fn print_reflect(r: &ReflectReport) {
-    println!(
-        "reflected {} of {} test frames on {} in {:.3} s ({} send failures, {} foreign, {} damaged)",
-        r.reflected,
-        r.received,
-        r.iface,
-        secs(r.elapsed_ns),
-        r.send_failures,
-        r.foreign.not_test,
-        r.foreign.damaged
-    );
 }
 
 #[cfg(test)]

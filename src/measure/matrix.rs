@@ -23,52 +23,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::kstat::{self, Softnet};
 use super::{Bench, MeasureError};
 use crate::addr::MacAddr;
-use crate::delivery::{Addressing, Cell, MatrixSpec, UNKNOWN_UNICAST_MAC};
+use crate::delivery::{
+    Addressing, Cell, FdbEntry, MatrixResult, MatrixSpec, Promiscuity, UNKNOWN_UNICAST_MAC,
+};
 use crate::engine::rx::{self, Capture, CaptureHandle, CaptureReport, CaptureSpec};
 use crate::engine::tx::{self, FlowSpec, Rate as TxRate, SendPlan};
 use crate::engine::wire::VlanTag;
 use crate::scenario::{HOST_NODE, MatrixTest, Role, SWITCH_NODE, Scenario, Station, Switch};
-
-/// A device's promiscuity counter during a pass (`ip -d link`'s `promiscuity`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Promiscuity {
-    pub promiscuous_pass: bool,
-    /// `node:interface`, e.g. `host:eth0`, `switch:p0`.
-    pub device: String,
-    pub promiscuity: u32,
-}
-
-/// A learned entry of the bridge's forwarding table after a pass.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FdbEntry {
-    pub promiscuous_pass: bool,
-    pub port: String,
-    pub mac: String,
-    /// The station owning the MAC, when it is one of the lab's.
-    pub station: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MatrixResult {
-    pub name: String,
-    pub spec: MatrixSpec,
-    /// The stations that sent, in station order.
-    pub senders: Vec<String>,
-    /// The stations that captured, in station order.
-    pub receivers: Vec<String>,
-    pub cells: Vec<Cell>,
-    pub promiscuity: Vec<Promiscuity>,
-    pub fdb: Vec<FdbEntry>,
-    /// Passes run again because a capture ring overflowed (their frames were lost to the
-    /// capture, not the path).
-    #[serde(default)]
-    pub passes_repeated: u32,
-}
 
 /// Every frame of a matrix is this long (the Ethernet minimum without FCS).
 const FRAME_LEN: usize = 60;

@@ -1,7 +1,7 @@
 //! Measurements: each kind of test turns a scenario's test entry into sends and captures on the
 //! frame engine, over a live lab, and returns a typed result. One file per kind; this file holds
-//! the run-level result every renderer reads. Measurements never decide pass/fail (that is the
-//! verdict's job) and never format output (the report's).
+//! the union of their results (`TestResult`) and the bench they measure on. Measurements never
+//! decide pass/fail (that is the verdict's job) and never format output (the report's).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,33 +25,11 @@ pub mod path;
 pub mod rfc2544;
 pub mod throughput;
 
-/// Everything one `mvlab run` produced: the single input of every renderer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunResult {
-    pub scenario: String,
-    pub description: String,
-    /// The lab's name (namespaces are `mvlab-<lab>-<node>`).
-    pub lab: String,
-    /// `uname -r` of the kernel that was measured.
-    pub kernel: String,
-    pub mvlab_version: String,
-    /// When the run started, RFC 3339 in UTC.
-    pub started: String,
-    pub duration_s: f64,
-    /// Every expectation held.
-    pub passed: bool,
-    pub tests: Vec<TestResult>,
-    pub expectations: Vec<ExpectationResult>,
-    /// The emulated switch's counters, table and event log over the run (none with a bridge).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub switch: Option<crate::switch::SwitchReport>,
-}
-
 /// One test's measured result, tagged by kind.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum TestResult {
-    Matrix(matrix::MatrixResult),
+    Matrix(crate::delivery::MatrixResult),
     Latency(latency::LatencyResult),
     Throughput(throughput::ThroughputResult),
     Rfc2544(rfc2544::Rfc2544Result),
@@ -81,21 +59,6 @@ impl TestResult {
             TestResult::IpExhaustion(r) => &r.name,
         }
     }
-}
-
-/// One expectation, checked.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ExpectationResult {
-    /// The test it belongs to.
-    pub test: String,
-    /// The claim as written (or, for a model/kernel comparison, the cell it is about).
-    pub text: String,
-    pub expected: String,
-    pub measured: String,
-    pub passed: bool,
-    /// Why it failed, in a sentence or a trace; empty when it passed.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub detail: String,
 }
 
 /// What every measurement works with: the live lab, the scenario it was built from, the flag a

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::addr::MacAddr;
 use crate::delivery::{Addressing, Cell, FrameClass, MatrixSpec};
-use crate::measure::matrix::{MatrixResult, Promiscuity};
+use crate::delivery::{MatrixResult, Promiscuity};
 use crate::scenario::{MacvlanMode, MatrixTest, Scenario};
 
 pub use matrix::{Group, GroupCell};
@@ -223,7 +223,7 @@ pub struct Simulation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cells: Option<Vec<Cell>>,
     /// The switch's learned forwarding table after a pass (per pass, as measured).
-    pub fdb: Vec<crate::measure::matrix::FdbEntry>,
+    pub fdb: Vec<crate::delivery::FdbEntry>,
     /// Source MACs the switch saw but did not learn (its table was full).
     pub fdb_not_learned: Vec<String>,
     pub promiscuity: Vec<Promiscuity>,

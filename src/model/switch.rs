@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use crate::addr::MacAddr;
-use crate::measure::matrix::FdbEntry;
+use crate::delivery::FdbEntry;
 use crate::model::emulated::EmulatedState;
 use crate::model::fabric::{Attached, BridgeDev, Fabric, PortId, Segment, SwitchKind};
 use crate::model::frame::Frame;

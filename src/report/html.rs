@@ -18,10 +18,12 @@ use crate::measure::endpoint_ramp::{EndpointRampResult, LossCause, RampStep};
 use crate::measure::ip_exhaustion::IpExhaustionResult;
 use crate::measure::latency::{LatencyResult, LatencyStats};
 use crate::measure::mac_sweep::MacSweepResult;
-use crate::measure::matrix::MatrixResult;
+use crate::delivery::MatrixResult;
 use crate::measure::rfc2544::{Rfc2544Result, Rfc2544Size};
 use crate::measure::throughput::{FlowCounts, ThroughputPoint, ThroughputResult};
-use crate::measure::{ExpectationResult, RunResult, TestResult};
+use crate::measure::TestResult;
+use crate::run::RunResult;
+use crate::verdict::ExpectationResult;
 use crate::scenario::LatencyMethod;
 use crate::switch::{DropReason, EntryKind, PortReport, SwitchReport};
 

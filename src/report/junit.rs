@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::svg::escape as xml;
-use crate::measure::RunResult;
+use crate::run::RunResult;
 
 pub fn render(r: &RunResult) -> String {
     document(&r.scenario, &[(None, r)])

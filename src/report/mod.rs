@@ -5,9 +5,11 @@
 pub mod comparison;
 pub mod html;
 pub mod junit;
+pub mod lab;
 pub mod prom;
 pub mod scenario;
 pub mod simulation;
 pub mod svg;
 pub mod switch;
 pub mod text;
+pub mod traffic;

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::measure::latency::LatencyStats;
-use crate::measure::{RunResult, TestResult};
+use crate::measure::TestResult;
+use crate::run::RunResult;
 use crate::switch::{EntryKind, PortReport, SwitchReport, VlanReport};
 
 /// Escapes a label value: backslash, double quote and newline.

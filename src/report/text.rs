@@ -11,10 +11,11 @@ use crate::measure::endpoint_ramp::{EndpointRampResult, LossCause};
 use crate::measure::ip_exhaustion::IpExhaustionResult;
 use crate::measure::latency::{LatencyResult, LatencyStats};
 use crate::measure::mac_sweep::MacSweepResult;
-use crate::measure::matrix::MatrixResult;
+use crate::delivery::MatrixResult;
 use crate::measure::rfc2544::Rfc2544Result;
 use crate::measure::throughput::ThroughputResult;
-use crate::measure::{RunResult, TestResult};
+use crate::measure::TestResult;
+use crate::run::RunResult;
 
 /// Above this many stations a matrix is summarised instead of drawn.
 const GRID_MAX: usize = 16;

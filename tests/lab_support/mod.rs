@@ -288,7 +288,7 @@ pub fn bench<'a>(
 }
 
 /// The expectations that failed, one line each: what was claimed, expected, measured, and why.
-pub fn failed(verdicts: Vec<mvlab::measure::ExpectationResult>) -> Vec<String> {
+pub fn failed(verdicts: Vec<mvlab::verdict::ExpectationResult>) -> Vec<String> {
     verdicts
         .into_iter()
         .filter(|v| !v.passed)
