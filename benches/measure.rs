@@ -13,8 +13,8 @@ use std::time::Instant;
 use mvlab::diag::Source;
 use mvlab::lab::{Lab, LabOptions};
 use mvlab::measure::{Bench, TestResult, latency, rfc2544, throughput};
-use mvlab::run::RunResult;
 use mvlab::report::text::{self, Paint};
+use mvlab::run::RunResult;
 use mvlab::scenario::{self, TestKind};
 
 const SCENARIO: &str = r#"

@@ -225,9 +225,9 @@ pub fn compare(inputs: &[Compared<'_>], tolerance_pct: f64) -> Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::MatrixResult;
     use crate::delivery::{Addressing, MatrixSpec};
     use crate::verdict::ExpectationResult;
-    use crate::delivery::MatrixResult;
 
     fn cell(to: &str, class: FrameClass, received: u64, expected: u64) -> Cell {
         Cell {

@@ -13,8 +13,8 @@ use crate::lab::{Lab, LabError, LabOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::measure::{self, Bench, TestResult};
-use crate::verdict::ExpectationResult;
 use crate::scenario::{Scenario, TestKind};
+use crate::verdict::ExpectationResult;
 use crate::{model, verdict};
 
 /// Everything one `mvlab run` produced: the single input of every renderer.

@@ -5,17 +5,17 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::delivery::MatrixResult;
 use crate::delivery::{Addressing, Cell};
+use crate::measure::TestResult;
 use crate::measure::endpoint_ramp::{EndpointRampResult, RampStep};
 use crate::measure::ip_exhaustion::IpExhaustionResult;
 use crate::measure::kstat::NeighbourTable;
 use crate::measure::latency::LatencyResult;
 use crate::measure::mac_sweep::MacSweepResult;
-use crate::delivery::MatrixResult;
 use crate::measure::path::{L1_OVERHEAD, Missing};
 use crate::measure::rfc2544::{Rfc2544Result, Rfc2544Size};
 use crate::measure::throughput::{ThroughputPoint, ThroughputResult};
-use crate::measure::TestResult;
 use crate::model::{self, TraceRequest};
 use crate::scenario::{self, Claim, CountCheck, NodeSet, Op, Quantity, Role, Scenario, Station};
 
@@ -638,10 +638,10 @@ fn compare(values: Values, op: Op, bound: &Quantity) -> (String, String, bool, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::MatrixResult;
     use crate::delivery::{Addressing, FrameClass, MatrixSpec};
     use crate::diag::Source;
     use crate::measure::latency::LatencyStats;
-    use crate::delivery::MatrixResult;
     use crate::scenario::{LatencyMethod, parse};
 
     fn scenario(tests: &str) -> Scenario {

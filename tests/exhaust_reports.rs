@@ -7,6 +7,7 @@ mod tool_support;
 
 use std::process::Command;
 
+use mvlab::measure::TestResult;
 use mvlab::measure::address_caching::{AddressCachingResult, AddressTrial};
 use mvlab::measure::address_learning_rate::AddressLearningRateResult;
 use mvlab::measure::endpoint_ramp::{
@@ -17,11 +18,10 @@ use mvlab::measure::kstat::{NeighbourStats, NeighbourTable};
 use mvlab::measure::latency::LatencyStats;
 use mvlab::measure::mac_sweep::{MacSweepResult, SweepReceiver};
 use mvlab::measure::throughput::ThroughputPoint;
-use mvlab::measure::TestResult;
-use mvlab::run::RunResult;
-use mvlab::verdict::ExpectationResult;
 use mvlab::report;
+use mvlab::run::RunResult;
 use mvlab::scenario::MacOrder;
+use mvlab::verdict::ExpectationResult;
 use serde_json::Value;
 use tool_support::pipe;
 

@@ -5,16 +5,16 @@ mod tool_support;
 
 use std::process::Command;
 
-use mvlab::delivery::{Addressing, Cell, FrameClass, MatrixSpec};
-use mvlab::measure::latency::{LatencyResult, LatencyStats};
 use mvlab::delivery::MatrixResult;
+use mvlab::delivery::{Addressing, Cell, FrameClass, MatrixSpec};
+use mvlab::measure::TestResult;
+use mvlab::measure::latency::{LatencyResult, LatencyStats};
 use mvlab::measure::rfc2544::{BackToBack, Rfc2544Result, Rfc2544Size, Trial};
 use mvlab::measure::throughput::{ThroughputPoint, ThroughputResult};
-use mvlab::measure::TestResult;
-use mvlab::run::RunResult;
-use mvlab::verdict::ExpectationResult;
 use mvlab::report;
+use mvlab::run::RunResult;
 use mvlab::scenario::LatencyMethod;
+use mvlab::verdict::ExpectationResult;
 use tool_support::pipe;
 
 fn sample() -> RunResult {

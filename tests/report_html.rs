@@ -7,15 +7,15 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use mvlab::delivery::{Addressing, Cell, FrameClass, MatrixSpec};
-use mvlab::measure::latency::{LatencyResult, LatencyStats};
 use mvlab::delivery::{FdbEntry, MatrixResult, Promiscuity};
+use mvlab::measure::TestResult;
+use mvlab::measure::latency::{LatencyResult, LatencyStats};
 use mvlab::measure::rfc2544::{BackToBack, Rfc2544Result, Rfc2544Size, Trial};
 use mvlab::measure::throughput::{FlowCounts, ThroughputPoint, ThroughputResult};
-use mvlab::measure::TestResult;
-use mvlab::run::RunResult;
-use mvlab::verdict::ExpectationResult;
 use mvlab::report;
+use mvlab::run::RunResult;
 use mvlab::scenario::LatencyMethod;
+use mvlab::verdict::ExpectationResult;
 use serde_json::Value;
 
 const HOSTILE: &str = "<script>alert('x')</script> & \"friends\"";

@@ -11,11 +11,11 @@ mod lab_support;
 use std::sync::atomic::AtomicBool;
 
 use lab_support::{ip_json, load, refused_here, require_root, unique};
+use mvlab::delivery::MatrixResult;
 use mvlab::delivery::{Addressing, Cell};
 use mvlab::diag::Source;
 use mvlab::lab::{Lab, LabOptions};
 use mvlab::measure::Bench;
-use mvlab::delivery::MatrixResult;
 use mvlab::measure::matrix;
 use mvlab::model::default_spec;
 use mvlab::scenario::{self, Emulated, MatrixTest, Scenario, Switch, TestKind};

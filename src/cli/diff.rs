@@ -8,8 +8,8 @@ use clap::Args;
 use crate::diag::Outcome;
 use crate::diff::{self, Compared};
 use crate::kernels::KernelMatrix;
-use crate::run::RunResult;
 use crate::report;
+use crate::run::RunResult;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:

@@ -8,19 +8,16 @@
 //! the names off the record. It never touches the lab's own nodes and never decides which
 //! endpoints to add: the caller hands it fully addressed `Endpoint`s.
 
-use std::collections::{HashMap, HashSet};
-use std::io;
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use super::build::{
-    BuildFailure, NETNS_THREADS, SOCKETS_IN_FLIGHT, default_destination, disable_ipv6, macvlan_of,
-    v4, v6,
-};
+use super::build::{BuildFailure, Made, SOCKETS_IN_FLIGHT, create_namespaces};
 use super::inventory::{InterfaceInventory, NodeInventory};
+use super::plan::{default_destination, macvlan_of, v4, v6};
 use super::rtnl::{LinkKind, LinkSpec, LinkState, Request, Rtnl, RtnlError};
 use super::teardown::{self, Doomed, TeardownReport};
 use super::{Lab, LabError, Node, Rollback, registry, registry_dir, with_runtime};
@@ -353,7 +350,7 @@ fn create(
             (BuildFailure::Namespace { name, source }, Vec::new())
         })?;
     // The host's socket creates each macvlan directly in its endpoint's namespace, so the index
-    // must be free in the host's as well (`build`'s module comment says why): one above its
+    // must be free in the host's as well (`plan`'s module comment says why): one above its
     // largest.
     let index = match runtime.block_on(host_socket.links()) {
         Ok(links) => links.iter().map(|l| l.index).max().unwrap_or(1) + 1,
@@ -362,41 +359,16 @@ fn create(
             return Err((e.into(), Vec::new()));
         }
     };
-    let position: HashMap<&str, usize> = names
+    let wanted: Vec<(String, bool)> = names
         .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), i))
+        .zip(endpoints)
+        .map(|(n, e)| (n.clone(), scenario.networks[e.network].ipv6.is_some()))
         .collect();
-    let results = netns::create_named(names, NETNS_THREADS, |ns| {
-        let i = ns
-            .name()
-            .and_then(|n| position.get(n).copied())
-            .expect("create_named hands init one of the names it was given");
-        if scenario.networks[endpoints[i].network].ipv6.is_none() {
-            disable_ipv6()?;
-        }
-        Rtnl::open(handle)
-    });
-    let mut made: Vec<(Netns, Rtnl)> = Vec::with_capacity(names.len());
-    let mut strays = Vec::new();
-    let mut failure = None;
-    for (name, result) in names.iter().zip(results) {
-        match result {
-            Ok(pair) => made.push(pair),
-            Err(source) => {
-                if source.kind() != io::ErrorKind::AlreadyExists {
-                    strays.push(Doomed {
-                        name: name.clone(),
-                        netns: None,
-                    });
-                }
-                failure.get_or_insert(BuildFailure::Namespace {
-                    name: name.clone(),
-                    source,
-                });
-            }
-        }
-    }
+    let Made {
+        made,
+        strays,
+        mut failure,
+    } = create_namespaces(&wanted, handle, None);
     if failure.is_none() {
         let alias = lab.name.alias();
         let links: Vec<Request> = endpoints

@@ -26,6 +26,7 @@ mod clean;
 pub mod forwarder;
 mod grow;
 pub mod inventory;
+mod plan;
 pub mod probe;
 pub mod registry;
 pub mod rtnl;
@@ -41,7 +42,7 @@ pub use rtnl::{LinkState, Neighbour};
 pub use table::{PortCounters, SwitchTable};
 pub use teardown::{TeardownError, TeardownReport};
 
-use build::{Plan, RealParents};
+use plan::{Plan, RealParents};
 use registry::{Owner, Phase, RegistryError};
 use rtnl::{Rtnl, RtnlError};
 use teardown::Doomed;

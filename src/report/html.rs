@@ -11,21 +11,21 @@ use std::fmt::Write;
 
 use super::svg::{self, Axis, BarChart, Category, HeatCell, HeatMap, LineChart, Point, Series};
 use super::switch::{ENTRIES_SHOWN, EVENTS_SHOWN, event_word};
+use crate::delivery::MatrixResult;
 use crate::delivery::{Cell, FrameClass};
+use crate::measure::TestResult;
 use crate::measure::address_caching::{AddressCachingResult, AddressTrial};
 use crate::measure::address_learning_rate::AddressLearningRateResult;
 use crate::measure::endpoint_ramp::{EndpointRampResult, LossCause, RampStep};
 use crate::measure::ip_exhaustion::IpExhaustionResult;
 use crate::measure::latency::{LatencyResult, LatencyStats};
 use crate::measure::mac_sweep::MacSweepResult;
-use crate::delivery::MatrixResult;
 use crate::measure::rfc2544::{Rfc2544Result, Rfc2544Size};
 use crate::measure::throughput::{FlowCounts, ThroughputPoint, ThroughputResult};
-use crate::measure::TestResult;
 use crate::run::RunResult;
-use crate::verdict::ExpectationResult;
 use crate::scenario::LatencyMethod;
 use crate::switch::{DropReason, EntryKind, PortReport, SwitchReport};
+use crate::verdict::ExpectationResult;
 
 /// Up to this many stations in a matrix, each is a row and a column of its own; beyond, stations
 /// are drawn in at most this many groups.

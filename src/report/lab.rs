@@ -92,7 +92,10 @@ pub fn cleaned(report: &CleanReport, tracers: &[String], dry_run: bool) -> Strin
         let _ = writeln!(out, "kept lab `{}` ({})", k.lab, k.status.as_str());
     }
     for t in tracers {
-        let _ = writeln!(out, "{verb} drop-trace instance {t} of a process that is gone");
+        let _ = writeln!(
+            out,
+            "{verb} drop-trace instance {t} of a process that is gone"
+        );
     }
     if report.removed.is_empty() && tracers.is_empty() {
         out.push_str("nothing to clean\n");

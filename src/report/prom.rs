@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::measure::latency::LatencyStats;
 use crate::measure::TestResult;
+use crate::measure::latency::LatencyStats;
 use crate::run::RunResult;
 use crate::switch::{EntryKind, PortReport, SwitchReport, VlanReport};
 

@@ -5,16 +5,16 @@
 use std::fmt::Write;
 
 use crate::delivery::Cell;
+use crate::delivery::MatrixResult;
+use crate::measure::TestResult;
 use crate::measure::address_caching::{AddressCachingResult, AddressTrial};
 use crate::measure::address_learning_rate::AddressLearningRateResult;
 use crate::measure::endpoint_ramp::{EndpointRampResult, LossCause};
 use crate::measure::ip_exhaustion::IpExhaustionResult;
 use crate::measure::latency::{LatencyResult, LatencyStats};
 use crate::measure::mac_sweep::MacSweepResult;
-use crate::delivery::MatrixResult;
 use crate::measure::rfc2544::Rfc2544Result;
 use crate::measure::throughput::ThroughputResult;
-use crate::measure::TestResult;
 use crate::run::RunResult;
 
 /// Above this many stations a matrix is summarised instead of drawn.

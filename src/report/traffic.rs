@@ -35,7 +35,7 @@ pub fn send(r: &SendReport) -> String {
     );
     for f in &r.flows {
         let _ = writeln!(
-        out,
+            out,
             "  flow {}: {} frames, {} bytes, {} source MAC(s)",
             f.flow, f.frames, f.bytes, f.source_macs
         );
@@ -104,7 +104,7 @@ pub fn capture(r: &CaptureReport, sources: bool) -> String {
             .map(|t| format!("{} x{}", t.tags, t.frames))
             .collect();
         let _ = writeln!(
-        out,
+            out,
             "  flow {}: {} received ({} unique), lost {}, duplicates {}, reordered {}, highest seq {}; {}",
             f.flow,
             f.received,
@@ -116,7 +116,7 @@ pub fn capture(r: &CaptureReport, sources: bool) -> String {
             latency_line(&f.latency)
         );
         let _ = writeln!(
-        out,
+            out,
             "    from {}, types host {} broadcast {} multicast {} otherhost {}; tags {}",
             f.source
                 .map_or("several MACs".to_string(), |m| m.to_string()),
