@@ -641,7 +641,7 @@ mod tests {
     use crate::delivery::MatrixResult;
     use crate::delivery::{Addressing, FrameClass, MatrixSpec};
     use crate::diag::Source;
-    use crate::measure::latency::LatencyStats;
+    use crate::measure::stats::LatencyStats;
     use crate::scenario::{LatencyMethod, parse};
 
     fn scenario(tests: &str) -> Scenario {

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::kstat::{self, DropReport, DropTracer, Memory, SlabGrowth};
-use super::latency::LatencyStats;
+use super::stats::LatencyStats;
 use super::path::{Encapsulation, End, Length, Missing, Path, TrialSpec};
 use super::throughput::ThroughputPoint;
 use super::{Bench, MeasureError};

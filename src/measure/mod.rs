@@ -23,6 +23,7 @@ pub mod mac_sweep;
 pub mod matrix;
 pub mod path;
 pub mod rfc2544;
+pub mod stats;
 pub mod throughput;
 
 /// One test's measured result, tagged by kind.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::latency::LatencyStats;
+use super::stats::LatencyStats;
 use super::{Bench, MeasureError};
 use crate::addr::MacAddr;
 use crate::engine::Attachment;

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::latency::LatencyStats;
+use super::stats::LatencyStats;
 use super::path::{Encapsulation, L1_OVERHEAD, Length, Path, TrialOutcome, TrialSpec};
 use super::{Bench, MeasureError};
 use crate::scenario::Rfc2544Test;

@@ -166,7 +166,7 @@ pub fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::latency::LatencyStats;
+    use crate::measure::stats::LatencyStats;
 
     fn outcome(sent: u64, received: u64, arrivals: Option<(u64, u64)>) -> TrialOutcome {
         TrialOutcome {

@@ -8,45 +8,20 @@
 //! `vlan_filtering` walks the same 802.1Q rules (its ports have no security or limits), with
 //! its own ingress check (`br_allowed_ingress`: a frame tagged with a VLAN the port is a member
 //! of is taken, on an access port too, where the emulated switch drops every tagged frame).
-//! Owns the model's state of that switch (`EmulatedState`, kept in the forwarding table); pure,
-//! like the rest of the model.
+//! The state these rules change is `fdb::EmulatedState`; pure, like the rest of the model.
 //!
 //! Not modelled: ageing (a pass is assumed shorter than `ageing_time`), refilling of the learning
 //! rate's bucket (it starts with one second's worth and a pass's priming is assumed to fit in a
 //! second), and 802.1ad outer tags (matrix frames carry only 802.1Q tags).
 
-use std::collections::HashMap;
-
 use crate::addr::MacAddr;
 use crate::model::fabric::{PortId, SwitchKind};
 use crate::model::frame::Frame;
-use crate::model::switch::bridge as switch;
 use crate::model::walk::{Action, Hop, Sink, Walk};
 use crate::scenario::{PortVlan, Violation};
 
 /// The VLAN key of a VLAN-unaware switch: every frame is in it, whatever its tags.
 const UNAWARE: u16 = 0;
-
-/// What the model remembers of the emulated switch between frames.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EmulatedState {
-    /// Learned entries by (VLAN, MAC).
-    table: HashMap<(u16, MacAddr), PortId>,
-    /// Ports stopped by a shutdown violation.
-    shut_down: Vec<PortId>,
-    /// New entries the learning rate still allows (`None` until first used).
-    tokens: Option<u32>,
-}
-
-impl EmulatedState {
-    fn learned_on(&self, port: PortId) -> u32 {
-        self.table.values().filter(|&&p| p == port).count() as u32
-    }
-
-    fn is_shut_down(&self, port: PortId) -> bool {
-        self.shut_down.contains(&port)
-    }
-}
 
 /// Why a source was not learned.
 enum Refused {
@@ -99,7 +74,7 @@ impl<S: Sink> Walk<'_, S> {
     /// classification, learning and port security, then forwarding or flooding within the
     /// frame's VLAN.
     pub(super) fn vlan_ingress(&mut self, port: PortId, frame: Frame) {
-        let sw = switch(self.fabric);
+        let sw = self.fabric.bridge();
         let name = sw.ports[port].flags.name.clone();
         if self.fdb.emulated.is_shut_down(port) {
             return self.hop_at(
@@ -128,7 +103,7 @@ impl<S: Sink> Walk<'_, S> {
 
     /// The frame's VLAN at `port`, and the frame without the tag that classified it.
     fn classify(&mut self, port: PortId, frame: Frame) -> Option<(u16, Frame)> {
-        let sw = switch(self.fabric);
+        let sw = self.fabric.bridge();
         let bridge = sw.kind == SwitchKind::VlanBridge;
         let kernel = if bridge {
             "br_allowed_ingress"
@@ -212,7 +187,7 @@ impl<S: Sink> Walk<'_, S> {
     /// The port `mac` is known on in `vlan`: a static entry of a port in that VLAN, or a
     /// learned one.
     fn lookup(&self, vlan: u16, mac: MacAddr) -> Option<PortId> {
-        let sw = switch(self.fabric);
+        let sw = self.fabric.bridge();
         sw.ports
             .iter()
             .position(|p| {
@@ -224,7 +199,7 @@ impl<S: Sink> Walk<'_, S> {
 
     /// Learning and port security for source `src` on `port`; false when the frame is dropped.
     fn learn(&mut self, port: PortId, vlan: u16, src: MacAddr) -> bool {
-        let sw = switch(self.fabric);
+        let sw = self.fabric.bridge();
         let flags = &sw.ports[port].flags;
         let name = flags.name.clone();
         let security = flags.policy.security;
@@ -323,7 +298,7 @@ impl<S: Sink> Walk<'_, S> {
 
     /// Whether one more entry may be learned on `port` (a move only needs room on the port).
     fn admit(&mut self, port: PortId, moving: bool) -> Result<(), Refused> {
-        let sw = switch(self.fabric);
+        let sw = self.fabric.bridge();
         if let Some(limit) = sw.ports[port].flags.policy.mac_limit
             && self.fdb.emulated.learned_on(port) >= limit
         {
@@ -358,7 +333,7 @@ impl<S: Sink> Walk<'_, S> {
     }
 
     fn violation(&mut self, port: PortId, src: MacAddr, max: u32, mode: Violation) -> bool {
-        let name = switch(self.fabric).ports[port].flags.name.clone();
+        let name = self.fabric.bridge().ports[port].flags.name.clone();
         let what = format!(
             "{src} would be secure address {} of {name}, which allows {max}",
             max + 1
@@ -386,7 +361,7 @@ impl<S: Sink> Walk<'_, S> {
     }
 
     fn emulated_forward(&mut self, ingress: PortId, to: PortId, vlan: u16, frame: Frame) {
-        let sw = switch(self.fabric);
+        let sw = self.fabric.bridge();
         let name = sw.ports[to].flags.name.clone();
         if to == ingress && !sw.ports[to].flags.hairpin {
             return self.hop_at(
@@ -425,7 +400,7 @@ impl<S: Sink> Walk<'_, S> {
     }
 
     fn emulated_flood(&mut self, ingress: PortId, vlan: u16, frame: Frame, why: &str) {
-        let sw = switch(self.fabric);
+        let sw = self.fabric.bridge();
         self.hop_at(
             ingress,
             "flood",
@@ -477,7 +452,7 @@ impl<S: Sink> Walk<'_, S> {
 
     /// The frame leaves by `port` with the tag its VLAN membership gives it.
     fn emulated_egress(&mut self, port: PortId, vlan: u16, frame: Frame) {
-        let frame = match egress_tagging(&switch(self.fabric).ports[port].flags.policy.vlan, vlan) {
+        let frame = match egress_tagging(&self.fabric.bridge().ports[port].flags.policy.vlan, vlan) {
             Some(true) => {
                 self.hop_at(
                     port,

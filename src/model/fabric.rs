@@ -466,6 +466,15 @@ impl Fabric {
         })
     }
 
+    /// The switch of a fabric whose segment is one: switch rules are entered only from a
+    /// switch port, which exists only then.
+    pub fn bridge(&self) -> &BridgeDev {
+        match &self.segment {
+            Segment::Bridge(b) => b,
+            Segment::Wire { .. } => unreachable!("switch rules run only on a switch segment"),
+        }
+    }
+
     pub fn node(&self, name: &str) -> Result<NodeId, ModelError> {
         self.by_name.get(name).copied().ok_or_else(|| {
             let mut names: Vec<&str> = self.nodes.iter().take(8).map(|n| n.name.as_str()).collect();

@@ -14,6 +14,7 @@
 
 mod emulated;
 mod fabric;
+mod fdb;
 mod frame;
 mod macvlan;
 mod matrix;

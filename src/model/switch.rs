@@ -1,10 +1,11 @@
-//! The Linux bridge of the switch namespace (vlan_filtering off, as on this kernel), its rules
-//! each named after the function of net/bridge/ it mirrors: ingress and learning
-//! (`br_handle_frame_finish`, `br_fdb_update` with `ageing_time` 0 meaning "never learn" and
-//! `fdb_max_learned`), forwarding to a known port (`br_forward`), flooding by per-port flags
-//! (`br_flood`), hairpin (`should_deliver`), and the copy every group frame sends up to the
-//! bridge device itself (`br_pass_frame_up`). Tags are forwarded unchanged and learning is
-//! VLAN-unaware. Owns the forwarding table (`Fdb`); pure, like the rest of the model.
+//! The Linux bridge of the switch namespace with vlan_filtering off, its rules each named after
+//! the function of net/bridge/ it mirrors: ingress and learning (`br_handle_frame_finish`,
+//! `br_fdb_update` with `ageing_time` 0 meaning "never learn" and `fdb_max_learned`), forwarding
+//! to a known port (`br_forward`), flooding by per-port flags (`br_flood`), hairpin
+//! (`should_deliver`), and the copy every group frame sends up to the bridge device itself
+//! (`br_pass_frame_up`). Tags are forwarded unchanged and learning is VLAN-unaware; a bridge
+//! with vlan_filtering, and the emulated switch, take the 802.1Q walk of `emulated`. The table
+//! they change is `fdb`'s; pure, like the rest of the model.
 //!
 //! Multicast snooping is assumed to have no querier (none exists in a lab), so the bridge
 //! floods every group frame (`br_multicast_querier_exists` false).
@@ -13,38 +14,10 @@ use std::collections::HashMap;
 
 use crate::addr::MacAddr;
 use crate::delivery::FdbEntry;
-use crate::model::emulated::EmulatedState;
 use crate::model::fabric::{Attached, BridgeDev, Fabric, PortId, Segment, SwitchKind};
+use crate::model::fdb::Fdb;
 use crate::model::frame::Frame;
 use crate::model::walk::{Action, Hop, Sink, Walk};
-
-/// The bridge's forwarding table: learned entries only (the bridge's own local entries are
-/// never a test frame's destination).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Fdb {
-    pub(super) entries: HashMap<MacAddr, PortId>,
-    /// Learned MACs in learning order.
-    pub(super) order: Vec<MacAddr>,
-    /// Source MACs refused because `fdb_max_learned` was reached, with the port they came in on.
-    pub(super) refused: Vec<(MacAddr, PortId)>,
-    /// The emulated switch's own state (VLAN-keyed entries, shut-down ports).
-    pub(super) emulated: EmulatedState,
-}
-
-impl Fdb {
-    pub fn lookup(&self, mac: MacAddr) -> Option<PortId> {
-        self.entries.get(&mac).copied()
-    }
-
-    /// Learned entries in learning order.
-    pub fn entries(&self) -> impl Iterator<Item = (MacAddr, PortId)> + '_ {
-        self.order.iter().map(|m| (*m, self.entries[m]))
-    }
-
-    pub fn refused(&self) -> &[(MacAddr, PortId)] {
-        &self.refused
-    }
-}
 
 /// What `br_fdb_update` did with a source address.
 enum Learned {
@@ -83,15 +56,6 @@ impl Flood {
     }
 }
 
-/// The bridge of a fabric whose segment is a bridge: bridge rules are entered only from a
-/// switch port, which exists only then.
-pub(super) fn bridge(fabric: &Fabric) -> &BridgeDev {
-    match &fabric.segment {
-        Segment::Bridge(b) => b,
-        Segment::Wire { .. } => unreachable!("bridge rules run only on a bridge segment"),
-    }
-}
-
 /// `should_deliver`: a frame leaves by the port it came in on only with hairpin on.
 fn should_deliver(b: &BridgeDev, ingress: PortId, to: PortId) -> bool {
     ingress != to || b.ports[to].flags.hairpin
@@ -100,7 +64,7 @@ fn should_deliver(b: &BridgeDev, ingress: PortId, to: PortId) -> bool {
 impl<S: Sink> Walk<'_, S> {
     /// `br_handle_frame_finish`: learn the source, then deliver to the known port or flood.
     pub(super) fn bridge_ingress(&mut self, port: PortId, frame: Frame) {
-        let b = bridge(self.fabric);
+        let b = self.fabric.bridge();
         if b.kind != SwitchKind::Bridge {
             return self.vlan_ingress(port, frame);
         }
@@ -157,7 +121,7 @@ impl<S: Sink> Walk<'_, S> {
     /// entry only while fewer than `fdb_max_learned` entries were learned; a known address
     /// moves to the port it was last seen on.
     fn br_fdb_update(&mut self, port: PortId, src: MacAddr) -> Learned {
-        let b = bridge(self.fabric);
+        let b = self.fabric.bridge();
         let (ageing_time, max, learning) = (
             b.ageing_time,
             b.fdb_max_learned,
@@ -196,7 +160,7 @@ impl<S: Sink> Walk<'_, S> {
 
     /// `br_forward`: to the known port, unless that is the ingress port without hairpin.
     fn br_forward(&mut self, ingress: PortId, to: PortId, frame: Frame) {
-        let b = bridge(self.fabric);
+        let b = self.fabric.bridge();
         if should_deliver(b, ingress, to) {
             self.sink.hop(|| {
                 let why = if ingress == to {
@@ -228,7 +192,7 @@ impl<S: Sink> Walk<'_, S> {
     /// `br_flood`: out of every port whose flood flag for this kind of frame is on, except the
     /// ingress port unless it has hairpin on.
     fn br_flood(&mut self, ingress: PortId, frame: Frame) {
-        let b = bridge(self.fabric);
+        let b = self.fabric.bridge();
         let kind = Flood::of(frame.dst);
         for (to, p) in b.ports.iter().enumerate() {
             let allowed = match kind {
@@ -284,7 +248,7 @@ impl<S: Sink> Walk<'_, S> {
 
     /// A frame leaving a bridge port crosses the veth to what the port faces.
     pub(super) fn br_egress(&mut self, port: PortId, frame: Frame) {
-        match bridge(self.fabric).ports[port].attached {
+        match self.fabric.bridge().ports[port].attached {
             Attached::Parent(parent) => self.parent_rx(parent, frame),
             Attached::Peer(peer) => self.peer_rx(peer, frame),
         }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::fabric::{Fabric, LinkId, NodeId, NodeKind, Segment};
 use crate::model::frame::Frame;
-use crate::model::switch::Fdb;
+use crate::model::fdb::Fdb;
 use crate::scenario::ParentKind;
 
 /// Where a copy of a frame ends up.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::measure::TestResult;
-use crate::measure::latency::LatencyStats;
+use crate::measure::stats::LatencyStats;
 use crate::run::RunResult;
 use crate::switch::{EntryKind, PortReport, SwitchReport, VlanReport};
 
