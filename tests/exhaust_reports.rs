@@ -15,8 +15,8 @@ use mvlab::measure::endpoint_ramp::{
 };
 use mvlab::measure::ip_exhaustion::{FirstRefusal, IpExhaustionResult, IpamOutcome, NeighbourFill};
 use mvlab::measure::kstat::{NeighbourStats, NeighbourTable};
-use mvlab::measure::stats::LatencyStats;
 use mvlab::measure::mac_sweep::{MacSweepResult, SweepReceiver};
+use mvlab::measure::stats::LatencyStats;
 use mvlab::measure::throughput::ThroughputPoint;
 use mvlab::report;
 use mvlab::run::RunResult;

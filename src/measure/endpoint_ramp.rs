@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::kstat::{self, DropReport, DropTracer, Memory, SlabGrowth};
-use super::stats::LatencyStats;
 use super::path::{Encapsulation, End, Length, Missing, Path, TrialSpec};
+use super::stats::LatencyStats;
 use super::throughput::ThroughputPoint;
 use super::{Bench, MeasureError};
 use crate::addr::MacAddr;

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::stats::LatencyStats;
 use super::path::{Encapsulation, L1_OVERHEAD, Length, Path, TrialOutcome, TrialSpec};
+use super::stats::LatencyStats;
 use super::{Bench, MeasureError};
 use crate::scenario::Rfc2544Test;
 

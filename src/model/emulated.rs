@@ -452,7 +452,8 @@ impl<S: Sink> Walk<'_, S> {
 
     /// The frame leaves by `port` with the tag its VLAN membership gives it.
     fn emulated_egress(&mut self, port: PortId, vlan: u16, frame: Frame) {
-        let frame = match egress_tagging(&self.fabric.bridge().ports[port].flags.policy.vlan, vlan) {
+        let frame = match egress_tagging(&self.fabric.bridge().ports[port].flags.policy.vlan, vlan)
+        {
             Some(true) => {
                 self.hop_at(
                     port,

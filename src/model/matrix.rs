@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::addr::MacAddr;
 use crate::delivery::{Addressing, Cell, FrameClass, MatrixSpec};
 use crate::model::fabric::{Fabric, NodeId, NodeKind, Segment};
-use crate::model::frame::Frame;
 use crate::model::fdb::Fdb;
+use crate::model::frame::Frame;
 use crate::model::walk::{Counts, Walk};
 
 /// The forwarding table after priming: every sender, in matrix order, has sent one frame to

@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::fabric::{Fabric, LinkId, NodeId, NodeKind, Segment};
-use crate::model::frame::Frame;
 use crate::model::fdb::Fdb;
+use crate::model::frame::Frame;
 use crate::scenario::ParentKind;
 
 /// Where a copy of a frame ends up.

@@ -12,9 +12,9 @@ use crate::measure::address_learning_rate::AddressLearningRateResult;
 use crate::measure::endpoint_ramp::{EndpointRampResult, LossCause};
 use crate::measure::ip_exhaustion::IpExhaustionResult;
 use crate::measure::latency::LatencyResult;
-use crate::measure::stats::LatencyStats;
 use crate::measure::mac_sweep::MacSweepResult;
 use crate::measure::rfc2544::Rfc2544Result;
+use crate::measure::stats::LatencyStats;
 use crate::measure::throughput::ThroughputResult;
 use crate::run::RunResult;
 
