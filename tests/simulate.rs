@@ -1,7 +1,12 @@
-//! `mvlab simulate` end to end as a user runs it: no root needed, exit codes, JSON that parses,
-//! and a trace that names the rule that stopped the frame.
+//! `mvlab simulate` end to end as a user runs it: no root needed, exit codes, JSON that parses
+//! and says what the model found, a trace that names the rule that stopped the frame, and the
+//! model's prediction of every shipped scenario holding that scenario's own delivery claims
+//! (each was checked on real kernels, so a rule that changes breaks this without root).
 
 use std::process::Command;
+
+use mvlab::measure::TestResult;
+use mvlab::scenario::{self, TestKind};
 
 fn mvlab(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_mvlab"))
@@ -21,7 +26,60 @@ fn simulate_prints_the_matrix_and_the_host_reach() {
     let (code, out, err) = mvlab(&["simulate", "scenarios/host-shim.toml"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("matrix, non-promiscuous pass"), "{out}");
-    assert!(out.contains("can the host reach its endpoints"), "{out}");
+    // The answer, not just its heading: the host's own address cannot reach its macvlans (the
+    // ARP broadcast from the parent never reaches them), the shim can.
+    let reach = out
+        .lines()
+        .skip_while(|l| !l.contains("can the host reach its endpoints"))
+        .nth(2)
+        .unwrap_or_else(|| panic!("no host-reach row: {out}"));
+    assert!(reach.contains("no: the ARP request"), "{reach}");
+    assert!(reach.trim_end().ends_with("yes"), "{reach}");
+    let (_, json, _) = mvlab(&["simulate", "scenarios/host-shim.toml", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["host_reach"][0]["direct"]["reachable"], false);
+    assert_eq!(v["host_reach"][0]["shim"]["reachable"], true);
+}
+
+#[test]
+fn the_model_predicts_what_every_shipped_scenario_claims() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let s = scenario::load(&path).unwrap_or_else(|d| panic!("{d}"));
+        let mut predicted: Vec<TestResult> = Vec::new();
+        let mut matrices = Vec::new();
+        for test in &s.tests {
+            if let TestKind::Matrix(m) = &test.kind {
+                let p = mvlab::model::predict_matrix(&s, &test.name, m)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                predicted.push(TestResult::Matrix(p));
+                matrices.push(test.name.clone());
+            }
+        }
+        let claims: usize = s
+            .tests
+            .iter()
+            .filter(|t| matrices.contains(&t.name))
+            .map(|t| t.expect.len())
+            .sum();
+        let judged: Vec<_> = mvlab::verdict::judge(&s, &mut predicted)
+            .into_iter()
+            .filter(|e| matrices.contains(&e.test))
+            .collect();
+        assert_eq!(judged.len(), claims, "{}", path.display());
+        let failed: Vec<_> = judged.iter().filter(|e| !e.passed).collect();
+        assert!(failed.is_empty(), "{}: {failed:#?}", path.display());
+        checked += claims;
+    }
+    assert!(
+        checked > 100,
+        "the shipped scenarios make {checked} delivery claims"
+    );
 }
 
 #[test]
