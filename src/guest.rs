@@ -24,6 +24,26 @@ const GUEST_MEMORY: &str = "4G";
 /// vCPUs under TCG: two, and one for a kernel that oopses with two (seen: Debian's 6.12.111
 /// hits `Oops: int3` while patching its text).
 const TCG_CPUS: u32 = 2;
+/// The guest script's first lines: two tracefs instances that keep `skb:kfree_skb` enabled
+/// (with a filter no frame passes) for the guest's life, and no recording of task names (which
+/// switches the scheduler's tracepoints on and off with every event). Under multi-threaded TCG
+/// the guest's live text patching can lock the kernel up (seen: 6.1 stuck in `text_poke_bp`,
+/// called from `tracepoint_probe_unregister`, when a drop tracer switched the event off). A
+/// tracepoint's code is patched only when its probe count moves between 0, 1 and 2; with two
+/// probes held, the run's own drop tracers add and remove a third and nothing is patched. Their
+/// names are not a drop tracer's (`mvlab-PID-N`), so `mvlab clean` leaves them.
+const HOLD_TRACEPOINTS: &str = r#"t=/sys/kernel/tracing
+[ -d $t/events ] || mount -t tracefs nodev $t 2>/dev/null
+echo 0 >$t/options/record-cmd 2>/dev/null
+for h in 1 2; do
+  d=$t/instances/guest-hold-$h
+  mkdir $d && echo 1 >$d/buffer_size_kb &&
+    echo 'protocol == 0 && protocol == 1' >$d/events/skb/kfree_skb/filter &&
+    echo 1 >$d/events/skb/kfree_skb/enable
+done 2>/dev/null
+"#;
+/// What a guest kernel prints when a CPU is stuck: the guest will not finish.
+const LOCKUP: [&str; 3] = ["soft lockup", "self-detected stall", "hard LOCKUP"];
 /// Console lines kept to explain a guest that failed.
 const CONSOLE_TAIL: usize = 40;
 /// How often the runner looks at the guest, the stop flag and the clock.
@@ -297,6 +317,7 @@ impl Guest {
         let dir = self.shared.path();
         let cwd = std::env::current_dir().map_err(io("reading the working directory"))?;
         let mut script = String::from("#!/bin/sh\n");
+        script.push_str(HOLD_TRACEPOINTS);
         for m in modules {
             script.push_str(&format!("modprobe -q {m} 2>/dev/null\n"));
         }
@@ -422,6 +443,20 @@ impl Guest {
             if let Some(status) = qemu.child.try_wait().map_err(io("waiting for the guest"))? {
                 break status;
             }
+            if console.lock().expect("console lock").lockup {
+                // Let the kernel finish printing where it is stuck, then stop it.
+                std::thread::sleep(KILL_GRACE);
+                qemu.kill();
+                for r in readers {
+                    let _ = r.join();
+                }
+                let console = console.lock().expect("console lock");
+                return Ok(Attempt::Failed(GuestError::Failed {
+                    release: release.clone(),
+                    why: "its kernel locked up".into(),
+                    console: Vec::from(console.tail.clone()).join("\n"),
+                }));
+            }
             if !announced && console.lock().expect("console lock").started.is_some() {
                 announced = true;
                 progress(&format!("{release}: running inside"));
@@ -467,12 +502,13 @@ fn num_cpus() -> u32 {
 }
 
 /// What the guest printed on its console: the last lines, when the command started, and
-/// whether the kernel oopsed.
+/// whether the kernel oopsed or a CPU locked up.
 #[derive(Debug, Default)]
 struct Console {
     tail: std::collections::VecDeque<String>,
     started: Option<f64>,
     oops: bool,
+    lockup: bool,
 }
 
 impl Console {
@@ -481,6 +517,7 @@ impl Console {
             self.started = Some(t0.elapsed().as_secs_f64());
         }
         self.oops |= line.contains("Oops") || line.contains("Kernel panic");
+        self.lockup |= LOCKUP.iter().any(|l| line.contains(l));
         if self.tail.len() == CONSOLE_TAIL {
             self.tail.pop_front();
         }
@@ -538,6 +575,28 @@ mod tests {
         let mut truncated = image_with("6.12.118+deb12-amd64");
         truncated[0x20e..0x210].copy_from_slice(&0xffffu16.to_le_bytes());
         assert_eq!(release_of_image(&truncated), None);
+    }
+
+    #[test]
+    fn a_stuck_cpu_on_the_console_is_a_lockup_and_an_oops_is_not() {
+        let t0 = Instant::now();
+        let mut console = Console::default();
+        console.push(
+            "[   92.1] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI".into(),
+            t0,
+        );
+        assert!(console.oops && !console.lockup);
+        console.push(
+            "[  184.6] watchdog: BUG: soft lockup - CPU#1 stuck for 26s! [sh:212]".into(),
+            t0,
+        );
+        assert!(console.lockup);
+        let mut stall = Console::default();
+        stall.push(
+            "[  496.4] rcu: INFO: rcu_preempt self-detected stall on CPU".into(),
+            t0,
+        );
+        assert!(stall.lockup && !stall.oops);
     }
 
     #[test]
