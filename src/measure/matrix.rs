@@ -11,8 +11,8 @@
 //! A pass the machine could not keep up with says nothing about the path: a capture ring
 //! overflowed (PACKET_STATISTICS counts a drop: its thread was not scheduled in time), the kernel
 //! refused a frame at send (ENOBUFS: a veth's peer backlog was full; resending it would repeat
-//! the copies already delivered on the way), or a CPU's input backlog dropped frames
-//! (/proc/net/softnet_stat). Such a pass is run again at half the pace, up to `PASS_ATTEMPTS`
+//! the copies already delivered on the way), the emulated switch could not read or send a frame
+//! in time (its own counters), or a CPU's input backlog dropped frames (/proc/net/softnet_stat). Such a pass is run again at half the pace, up to `PASS_ATTEMPTS`
 //! times, as happens on slow or emulated machines; the result records how many passes were
 //! repeated. Matrix frames carry the test payload right after the
 //! Ethernet header (IEEE local experimental EtherType 0x88B5): their class is their destination
@@ -33,6 +33,7 @@ use crate::engine::rx::{self, Capture, CaptureHandle, CaptureReport, CaptureSpec
 use crate::engine::tx::{self, FlowSpec, Rate as TxRate, SendPlan};
 use crate::engine::wire::VlanTag;
 use crate::scenario::{HOST_NODE, MatrixTest, Role, SWITCH_NODE, Scenario, Station, Switch};
+use crate::switch::DropReason;
 
 /// Every frame of a matrix is this long (the Ethernet minimum without FCS).
 const FRAME_LEN: usize = 60;
@@ -157,6 +158,8 @@ struct PassOutcome<'a> {
     refused: Vec<(String, u64)>,
     /// The input backlogs' drops during the pass.
     backlog: Softnet,
+    /// Frames the emulated switch lost during the pass because its sockets' queues were full.
+    switch_lost: u64,
 }
 
 impl PassOutcome<'_> {
@@ -176,6 +179,12 @@ impl PassOutcome<'_> {
         if let Some((s, n)) = self.refused.iter().find(|(_, n)| *n > 0) {
             return Some(format!(
                 "the kernel refused {n} frame(s) from {s} at send (a queue on the way was full)"
+            ));
+        }
+        if self.switch_lost > 0 {
+            return Some(format!(
+                "the emulated switch lost {} frame(s) it could not read or send in time",
+                self.switch_lost
             ));
         }
         (self.backlog.dropped > 0).then(|| {
@@ -233,14 +242,17 @@ impl Pass<'_> {
             fdb: Vec::new(),
             refused: Vec::new(),
             backlog: Softnet::default(),
+            switch_lost: 0,
         };
         let backlog = kstat::softnet();
+        let switch_lost = self.switch_losses()?;
         let listening: Vec<&CaptureHandle> = captures.iter().collect();
         let sent = self
             .prime(&mut outcome.refused, &listening)
             .and_then(|()| self.send_all(pace, &mut outcome.refused));
         rx::settle(&listening, DRAIN_MAX, self.bench.stop);
         outcome.backlog = kstat::softnet().since(&backlog);
+        outcome.switch_lost = self.switch_losses()? - switch_lost;
         let state = sent.and_then(|()| self.read_state(&mut outcome));
         let reports: Result<Vec<CaptureReport>, MeasureError> = captures
             .into_iter()
@@ -249,6 +261,18 @@ impl Pass<'_> {
         state?;
         outcome.reports = reports?;
         Ok(outcome)
+    }
+
+    /// The frames the emulated switch lost so far of its own accord (a socket's queue full on
+    /// receive or send), over every port; 0 for a lab without one.
+    fn switch_losses(&self) -> Result<u64, MeasureError> {
+        let report = self.bench.lab.switch_report()?;
+        Ok(report.map_or(0, |r| {
+            r.ports
+                .iter()
+                .map(|p| p.drops(DropReason::RxOverrun) + p.drops(DropReason::EgressFailed))
+                .sum()
+        }))
     }
 
     /// Sends `flows` from `from`, noting in `refused` how often the kernel refused a frame.
