@@ -23,12 +23,12 @@ pub use claims::{Claim, CountCheck, NodeSet, Op, Quantity, Rate};
 pub mod claims;
 mod defaults;
 mod ipam;
-mod plan;
 mod schema;
+mod test_specs;
 mod validate;
 
 pub use defaults::{DEFAULT_NAME, DEFAULT_TEXT, default_scenario, default_scenario_with};
-pub use plan::{
+pub use test_specs::{
     ADDRESS_CACHING_METRICS, IP_EXHAUSTION_METRICS, LATENCY_METRICS, LEARNING_RATE_METRICS,
     MAC_SWEEP_METRICS, RAMP_METRICS, RFC2544_METRICS, THROUGHPUT_METRICS,
 };
