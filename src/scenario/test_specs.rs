@@ -11,7 +11,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::claims::{self, Claim, ClaimError, NodeSet};
-use super::ipam::{Family, Pool, PoolExhausted};
+use super::ipam::{PoolExhausted, pool4, pool6};
 use super::schema::{
     RawLatencyMethod, RawMacOrder, RawPromiscuous, RawTest, RawTestKind, SpannedStr,
 };
@@ -140,43 +140,6 @@ fn switch_port(s: &Scenario, station: &str) -> Option<String> {
         (None, None) => return None,
     };
     Some(s.parent_of(network).port.name.clone())
-}
-
-/// The IPv4 and IPv6 address of every node the scenario puts on network `n` (endpoints, peers,
-/// the host's own addresses and its shim), each where the node has one.
-fn held(s: &Scenario, n: usize) -> impl Iterator<Item = (Option<Ipv4Addr>, Option<Ipv6Addr>)> + '_ {
-    let endpoints = s.endpoints.iter().filter(move |e| e.network == n);
-    let peers = s.peers.iter().filter(move |p| p.network == n);
-    let host = s.host.addresses.iter().filter(move |h| h.network == n);
-    let shim = s.host.shim.iter().filter(move |sh| sh.network == n);
-    endpoints
-        .map(|e| (Some(e.ipv4), e.ipv6))
-        .chain(peers.map(|p| (Some(p.ipv4), p.ipv6)))
-        .chain(host.map(|h| (h.ipv4, h.ipv6)))
-        .chain(shim.map(|sh| (Some(sh.ipv4), sh.ipv6)))
-}
-
-/// Takes every held address from `pool`. An address the scenario already holds twice was
-/// refused at its own line, so a second take's refusal is expected and ignored.
-fn take_held<A: Family>(mut pool: Pool<A>, held: impl Iterator<Item = A>) -> Pool<A> {
-    for ip in held {
-        let _ = pool.take(ip, false);
-    }
-    pool
-}
-
-/// A network's IPv4 pool with every address the scenario's nodes hold on it taken.
-fn pool4(s: &Scenario, n: usize) -> Pool<Ipv4Addr> {
-    take_held(
-        s.networks[n].ipv4.pool(),
-        held(s, n).filter_map(|(v4, _)| v4),
-    )
-}
-
-/// The IPv6 pool of a network with an IPv6 subnet, its used addresses taken.
-fn pool6(s: &Scenario, n: usize) -> Option<Pool<Ipv6Addr>> {
-    let pool = s.networks[n].ipv6.as_ref()?.pool();
-    Some(take_held(pool, held(s, n).filter_map(|(_, v6)| v6)))
 }
 
 impl Builder {
