@@ -216,7 +216,7 @@ round_trip() { # reflect flags -> "rtt_p50 rtt_p99 samples oneway_p50 oneway_p99
     "$BIN" capture --netns "$P-e2" --iface eth0 --duration "$((DUR + 2))s" --json >"$TMP/ow.json" &
     local ow=$!
     sleep 1
-    "$BIN" gen --netns "$P-e1" --iface eth0 --dst $E2_MAC --rate 1000 --duration "${DUR}s" >/dev/null
+    "$BIN" gen --netns "$P-e1" --iface eth0 --dst $E2_MAC --rate 1000pps --duration "${DUR}s" >/dev/null
     wait $refl $rtt $ow
     python3 -c "
 import json
@@ -239,7 +239,7 @@ echo "## 4. Pacing (mvlab gen --rate, e1 -> e2, over ${DUR}s): achieved rate and
 printf '%-12s %14s %10s %8s\n' asked achieved error cpu
 for asked in 1000 10000 100000; do
     /usr/bin/time -f %P -o "$TMP/pace.cpu" "$BIN" gen --netns "$P-e1" --iface eth0 --dst $E2_MAC \
-        --rate "$asked" --duration "${DUR}s" --json >"$TMP/pace.json"
+        --rate "${asked}pps" --duration "${DUR}s" --json >"$TMP/pace.json"
     got=$(python3 -c "import json; print(round(json.load(open('$TMP/pace.json'))['frames_per_second'], 1))")
     err=$(python3 -c "print(f'{($got - $asked) / $asked * 100:+.2f}%')")
     printf '%-12s %14s %10s %8s\n' "$asked/s" "$got" "$err" "$(cat "$TMP/pace.cpu")"

@@ -86,7 +86,7 @@ for rep in $(seq "$REPS"); do
         read -r sent got ns < <(run "$kind")
         echo "$got $ns" | awk '{printf "%.0f\n", $1 / ($2 / 1e9)}' >>"$TMP/$kind.max"
         echo "$sent $ns" | awk '{printf "%.0f\n", $1 / ($2 / 1e9)}' >>"$TMP/$kind.maxoffered"
-        read -r sent got ns < <(run "$kind" --rate "$BAR_PPS")
+        read -r sent got ns < <(run "$kind" --rate "${BAR_PPS}pps")
         echo "$sent $got" | awk '{printf "%.4f\n", ($1 - $2) * 100 / $1}' >>"$TMP/$kind.loss"
         echo "$sent" | awk -v d="$ns" '{printf "%.0f\n", $1 / (d / 1e9)}' >>"$TMP/$kind.offered"
     done

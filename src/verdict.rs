@@ -13,11 +13,17 @@ use crate::measure::ip_exhaustion::IpExhaustionResult;
 use crate::measure::kstat::NeighbourTable;
 use crate::measure::latency::LatencyResult;
 use crate::measure::mac_sweep::MacSweepResult;
-use crate::measure::path::{L1_OVERHEAD, Missing};
+use crate::measure::path::Missing;
 use crate::measure::rfc2544::{Rfc2544Result, Rfc2544Size};
+use crate::measure::stats::LatencyStats;
 use crate::measure::throughput::{ThroughputPoint, ThroughputResult};
 use crate::model::{self, TraceRequest};
-use crate::scenario::{self, Claim, CountCheck, NodeSet, Op, Quantity, Role, Scenario, Station};
+use crate::scenario::metrics::{
+    AddressCachingMetric, IpExhaustionMetric, LatencyMetric, LearningRateMetric, MacSweepMetric,
+    Metric, MetricSet, RampMetric, Rfc2544Metric, ThroughputMetric,
+};
+use crate::scenario::{Claim, CountCheck, NodeSet, Op, Role, Scenario, Station};
+use crate::units::{L1_OVERHEAD, Quantity};
 
 /// One expectation, checked.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,24 +68,24 @@ pub fn hash_dependent(cell: &Cell) -> bool {
 /// Every metric a claim could name on `result`, with its frame size or step where it has one
 /// (`throughput@64`), rates in frames per second: what `diff` compares.
 pub fn metrics_of(result: &TestResult) -> Vec<(String, f64)> {
-    let names: &[&str] = match result {
-        TestResult::Matrix(_) => &[],
-        TestResult::Latency(_) => scenario::LATENCY_METRICS,
-        TestResult::Throughput(_) => scenario::THROUGHPUT_METRICS,
-        TestResult::Rfc2544(_) => scenario::RFC2544_METRICS,
-        TestResult::AddressCaching(_) => scenario::ADDRESS_CACHING_METRICS,
-        TestResult::AddressLearningRate(_) => scenario::LEARNING_RATE_METRICS,
-        TestResult::EndpointRamp(_) => scenario::RAMP_METRICS,
-        TestResult::MacSweep(_) => scenario::MAC_SWEEP_METRICS,
-        TestResult::IpExhaustion(_) => scenario::IP_EXHAUSTION_METRICS,
+    let set = match result {
+        TestResult::Matrix(_) => return Vec::new(),
+        TestResult::Latency(_) => MetricSet::Latency,
+        TestResult::Throughput(_) => MetricSet::Throughput,
+        TestResult::Rfc2544(_) => MetricSet::Rfc2544,
+        TestResult::AddressCaching(_) => MetricSet::AddressCaching,
+        TestResult::AddressLearningRate(_) => MetricSet::AddressLearningRate,
+        TestResult::EndpointRamp(_) => MetricSet::EndpointRamp,
+        TestResult::MacSweep(_) => MetricSet::MacSweep,
+        TestResult::IpExhaustion(_) => MetricSet::IpExhaustion,
     };
     let per_second = Quantity::Pps(0.0);
-    names
-        .iter()
-        .filter_map(|&name| {
-            metric_values(result, name, None, &per_second)
+    set.all()
+        .into_iter()
+        .filter_map(|metric| {
+            metric_values(result, metric, None, &per_second)
                 .ok()
-                .map(|v| (name, v))
+                .map(|v| (metric.name(), v))
         })
         .flat_map(|(name, values)| {
             values
@@ -195,7 +201,7 @@ pub fn judge(scenario: &Scenario, results: &mut [TestResult]) -> Vec<Expectation
                     },
                     r,
                 ) => {
-                    let values = metric_values(r, metric, *frame_size, bound);
+                    let values = metric_values(r, *metric, *frame_size, bound);
                     compare(values, *op, bound)
                 }
                 (Claim::Delivery { .. }, _) => (
@@ -337,56 +343,75 @@ fn delivery(
 /// A metric's measured values, labelled (`@64`), in the bound's unit; `Err` says why there are none.
 type Values = Result<Vec<(String, f64)>, String>;
 
-fn metric_values(result: &TestResult, metric: &str, size: Option<u32>, bound: &Quantity) -> Values {
-    match result {
-        TestResult::Latency(l) => latency_value(l, metric).map(|v| vec![(String::new(), v)]),
-        TestResult::Throughput(t) => throughput_values(t, metric, size, bound),
-        TestResult::Rfc2544(r) => rfc2544_values(r, metric, size, bound),
-        TestResult::Matrix(_) => Err("a matrix test has no metrics; use a delivery claim".into()),
-        TestResult::AddressCaching(r) => match metric {
-            "capacity" => Ok(f64::from(r.capacity)),
-            "learned" => r
+fn metric_values(
+    result: &TestResult,
+    metric: Metric,
+    size: Option<u32>,
+    bound: &Quantity,
+) -> Values {
+    let one = |v: Result<f64, String>| v.map(|v| vec![(String::new(), v)]);
+    match (result, metric) {
+        (TestResult::Latency(l), Metric::Latency(m)) => one(latency_value(l, m)),
+        (TestResult::Throughput(t), Metric::Throughput(m)) => throughput_values(t, m, size, bound),
+        (TestResult::Rfc2544(r), Metric::Rfc2544(m)) => rfc2544_values(r, m, size, bound),
+        (TestResult::AddressCaching(r), Metric::AddressCaching(m)) => one(match m {
+            AddressCachingMetric::Capacity => Ok(f64::from(r.capacity)),
+            AddressCachingMetric::Learned => r
                 .switch_learned
                 .map(f64::from)
                 .ok_or_else(|| "the switch did not say how many addresses it learned".into()),
-            other => Err(format!("`{other}` is not an address-caching metric")),
-        }
-        .map(|v| vec![(String::new(), v)]),
-        TestResult::AddressLearningRate(r) => match metric {
+        }),
+        (TestResult::AddressLearningRate(r), Metric::AddressLearningRate(m)) => one(match m {
             // The rate found as a share of what the first, unthrottled trial offered: 100% when
             // the switch learned everything as fast as one sender could send.
-            "of_offered" if r.max_offered_pps > 0.0 => {
+            LearningRateMetric::OfOffered if r.max_offered_pps > 0.0 => {
                 Ok(r.learning_rate_pps / r.max_offered_pps * 100.0)
             }
-            "of_offered" => Err("the first trial offered nothing".into()),
+            LearningRateMetric::OfOffered => Err("the first trial offered nothing".into()),
             // RFC 2889's frames are 64 bytes with FCS; a bit rate counts them at layer 1.
-            _ => Ok(rate_in(
+            LearningRateMetric::LearningRate => Ok(rate_in(
                 bound,
                 r.learning_rate_pps,
                 r.learning_rate_pps * f64::from((64 + L1_OVERHEAD) * 8),
             )),
+        }),
+        (TestResult::EndpointRamp(r), Metric::EndpointRamp(m)) => ramp_values(r, m, size, bound),
+        (TestResult::MacSweep(r), Metric::MacSweep(m)) => one(sweep_value(r, m)),
+        (TestResult::IpExhaustion(r), Metric::IpExhaustion(m)) => one(exhaustion_value(r, m)),
+        (TestResult::Matrix(_), _) => {
+            Err("a matrix test has no metrics; use a delivery claim".into())
         }
-        .map(|v| vec![(String::new(), v)]),
-        TestResult::EndpointRamp(r) => ramp_values(r, metric, size, bound),
-        TestResult::MacSweep(r) => sweep_value(r, metric).map(|v| vec![(String::new(), v)]),
-        TestResult::IpExhaustion(r) => {
-            exhaustion_value(r, metric).map(|v| vec![(String::new(), v)])
-        }
+        // A claim is parsed for its own test's kind, so this is a result of another test.
+        (_, m) => Err(format!("`{}` is not a metric of this test", m.name())),
     }
 }
 
 fn ramp_values(
     r: &EndpointRampResult,
-    metric: &str,
+    metric: RampMetric,
     size: Option<u32>,
     bound: &Quantity,
 ) -> Values {
-    if metric == "degraded_at" {
-        return Ok(vec![match r.first_degraded {
-            Some(n) => (size_label(n), f64::from(n)),
-            None => ("(no step degraded)".into(), f64::INFINITY),
-        }]);
-    }
+    type StepValue = fn(&RampStep, &Quantity) -> Result<f64, String>;
+    let value: StepValue = match metric {
+        RampMetric::DegradedAt => {
+            return Ok(vec![match r.first_degraded {
+                Some(n) => (size_label(n), f64::from(n)),
+                None => ("(no step degraded)".into(), f64::INFINITY),
+            }]);
+        }
+        RampMetric::BroadcastLoss => |s, _| Ok(s.broadcast.loss_percent),
+        RampMetric::Unattributed => |s, _| Ok(s.broadcast.unattributed as f64),
+        RampMetric::CreateTime => |s, _| Ok(s.create_per_endpoint_s * 1e9),
+        RampMetric::Memory => |s, _| Ok(s.memory.per_endpoint_bytes as f64),
+        RampMetric::P50 => |s, _| step_latency(s).map(|l| l.p50_ns as f64),
+        RampMetric::P99 => |s, _| step_latency(s).map(|l| l.p99_ns as f64),
+        RampMetric::RxRate => |s, bound| {
+            let t = &s.unicast.throughput;
+            Ok(rate_in(bound, t.rx_pps, t.rx_bps_l1))
+        },
+        RampMetric::Loss => |s, _| Ok(s.unicast.loss_percent()),
+    };
     let steps = points(&r.steps, size, |s: &RampStep| s.endpoints).map_err(|_| {
         let all: Vec<String> = r.steps.iter().map(|s| s.endpoints.to_string()).collect();
         format!(
@@ -397,66 +422,48 @@ fn ramp_values(
     })?;
     steps
         .into_iter()
-        .map(|s| {
-            let v = match metric {
-                "broadcast_loss" => s.broadcast.loss_percent,
-                "unattributed" => s.broadcast.unattributed as f64,
-                "create_time" => s.create_per_endpoint_s * 1e9,
-                "memory" => s.memory.per_endpoint_bytes as f64,
-                "p50" | "p99" => {
-                    if s.unicast.latency.samples == 0 {
-                        return Err(format!(
-                            "no unicast frame arrived at {} endpoints, so there is no latency",
-                            s.endpoints
-                        ));
-                    }
-                    s.unicast.latency.metric_ns(metric).unwrap_or(0.0)
-                }
-                "rx_rate" => rate_in(
-                    bound,
-                    s.unicast.throughput.rx_pps,
-                    s.unicast.throughput.rx_bps_l1,
-                ),
-                "loss" => s.unicast.loss_percent(),
-                other => return Err(format!("`{other}` is not an endpoint-ramp metric")),
-            };
-            Ok((size_label(s.endpoints), v))
-        })
+        .map(|s| Ok((size_label(s.endpoints), value(s, bound)?)))
         .collect()
 }
 
-fn sweep_value(r: &MacSweepResult, metric: &str) -> Result<f64, String> {
+/// The unicast latency of a ramp's step, when a frame arrived to time.
+fn step_latency(s: &RampStep) -> Result<&LatencyStats, String> {
+    if s.unicast.latency.samples == 0 {
+        return Err(format!(
+            "no unicast frame arrived at {} endpoints, so there is no latency",
+            s.endpoints
+        ));
+    }
+    Ok(&s.unicast.latency)
+}
+
+fn sweep_value(r: &MacSweepResult, metric: MacSweepMetric) -> Result<f64, String> {
     let to = || {
         r.destination()
             .ok_or_else(|| format!("`{}` captured nothing", r.to))
     };
     Ok(match metric {
-        "macs" => to()?.macs as f64,
-        "missing" => to()?.missing as f64,
-        "loss" => {
+        MacSweepMetric::Macs => to()?.macs as f64,
+        MacSweepMetric::Missing => to()?.missing as f64,
+        MacSweepMetric::Loss => {
             let to = to()?;
             Missing::of(r.sent, to.frames, to.capture_drops).path_percent(r.sent)
         }
-        "leaked" => r.leaked() as f64,
-        "learned" => r
+        MacSweepMetric::Leaked => r.leaked() as f64,
+        MacSweepMetric::Learned => r
             .switch_learned_after
             .map(f64::from)
             .ok_or("the lab has no switch to learn the sweep")?,
-        other => return Err(format!("`{other}` is not a MAC-sweep metric")),
     })
 }
 
-fn exhaustion_value(r: &IpExhaustionResult, metric: &str) -> Result<f64, String> {
+fn exhaustion_value(r: &IpExhaustionResult, metric: IpExhaustionMetric) -> Result<f64, String> {
     let ipam = || {
         r.ipam
             .as_ref()
             .ok_or("the test asked the IPAM pool for no `containers`")
     };
-    let (name, table) = match metric.strip_suffix('6') {
-        Some(base) => (base, NeighbourTable::Ndisc),
-        None => (metric, NeighbourTable::Arp),
-    };
-    let fill = || {
+    let fill = |table: NeighbourTable| {
         r.table(table).ok_or_else(|| {
             format!(
                 "nothing was resolved over {}",
@@ -468,27 +475,36 @@ fn exhaustion_value(r: &IpExhaustionResult, metric: &str) -> Result<f64, String>
             )
         })
     };
-    Ok(match name {
-        "pool" => ipam()?.available as f64,
-        "allocated" => ipam()?.allocated as f64,
-        "refused" => ipam()?.refused as f64,
-        "resolved" => f64::from(fill()?.resolved),
-        "failed" => f64::from(fill()?.failed),
-        "table_fulls" => fill()?.stats.table_fulls as f64,
-        other => return Err(format!("`{other}` is not an ip-exhaustion metric")),
+    let (arp, nd) = (NeighbourTable::Arp, NeighbourTable::Ndisc);
+    Ok(match metric {
+        IpExhaustionMetric::Pool => ipam()?.available as f64,
+        IpExhaustionMetric::Allocated => ipam()?.allocated as f64,
+        IpExhaustionMetric::Refused => ipam()?.refused as f64,
+        IpExhaustionMetric::Resolved => f64::from(fill(arp)?.resolved),
+        IpExhaustionMetric::Resolved6 => f64::from(fill(nd)?.resolved),
+        IpExhaustionMetric::Failed => f64::from(fill(arp)?.failed),
+        IpExhaustionMetric::Failed6 => f64::from(fill(nd)?.failed),
+        IpExhaustionMetric::TableFulls => fill(arp)?.stats.table_fulls as f64,
+        IpExhaustionMetric::TableFulls6 => fill(nd)?.stats.table_fulls as f64,
     })
 }
 
-fn latency_value(l: &LatencyResult, metric: &str) -> Result<f64, String> {
-    if metric == "loss" {
-        return Ok(l.loss_percent());
-    }
-    if l.stats.samples == 0 {
+fn latency_value(l: &LatencyResult, metric: LatencyMetric) -> Result<f64, String> {
+    let stats = &l.stats;
+    let ns = match metric {
+        LatencyMetric::Loss => return Ok(l.loss_percent()),
+        LatencyMetric::Min => stats.min_ns as f64,
+        LatencyMetric::Mean => stats.mean_ns,
+        LatencyMetric::P50 => stats.p50_ns as f64,
+        LatencyMetric::P90 => stats.p90_ns as f64,
+        LatencyMetric::P99 => stats.p99_ns as f64,
+        LatencyMetric::P999 => stats.p999_ns as f64,
+        LatencyMetric::Max => stats.max_ns as f64,
+    };
+    if stats.samples == 0 {
         return Err("no frame arrived, so there is no latency".into());
     }
-    l.stats
-        .metric_ns(metric)
-        .ok_or_else(|| format!("`{metric}` is not a latency metric"))
+    Ok(ns)
 }
 
 fn size_label(size: u32) -> String {
@@ -521,7 +537,7 @@ fn points<T>(
 
 fn throughput_values(
     t: &ThroughputResult,
-    metric: &str,
+    metric: ThroughputMetric,
     size: Option<u32>,
     bound: &Quantity,
 ) -> Values {
@@ -530,67 +546,47 @@ fn throughput_values(
         .into_iter()
         .map(|p| {
             let v = match metric {
-                "loss" => p.loss_percent(),
-                "rx_rate" => rate_in(bound, p.rx_pps, p.rx_bps_l2),
-                "reordered" => p.reordered as f64,
-                "duplicates" => p.duplicates as f64,
-                other => return Err(format!("`{other}` is not a throughput metric")),
+                ThroughputMetric::Loss => p.loss_percent(),
+                ThroughputMetric::RxRate => rate_in(bound, p.rx_pps, p.rx_bps_l2),
+                ThroughputMetric::Reordered => p.reordered as f64,
+                ThroughputMetric::Duplicates => p.duplicates as f64,
             };
             Ok((size_label(p.frame_size), v))
         })
         .collect()
 }
 
-fn rfc2544_values(r: &Rfc2544Result, metric: &str, size: Option<u32>, bound: &Quantity) -> Values {
+fn rfc2544_values(
+    r: &Rfc2544Result,
+    metric: Rfc2544Metric,
+    size: Option<u32>,
+    bound: &Quantity,
+) -> Values {
     let chosen = points(&r.sizes, size, |s: &Rfc2544Size| s.frame_size)?;
     chosen
         .into_iter()
         .map(|s| {
             let v = match metric {
-                "throughput" => rate_in(bound, s.throughput_pps, s.throughput_bps_l1),
-                "latency" => s
+                Rfc2544Metric::Throughput => rate_in(bound, s.throughput_pps, s.throughput_bps_l1),
+                Rfc2544Metric::Latency => s
                     .latency
                     .as_ref()
                     .map(|l| l.mean_ns)
                     .ok_or("latency was not measured at this size")?,
-                "loss" => s
+                Rfc2544Metric::Loss => s
                     .frame_loss
                     .first()
                     .map(|t| t.loss_percent)
                     .ok_or("the frame loss steps were not run")?,
-                "back_to_back" => s
+                Rfc2544Metric::BackToBack => s
                     .back_to_back
                     .as_ref()
                     .map(|b| b.frames)
                     .ok_or("back-to-back was not run")?,
-                other => return Err(format!("`{other}` is not an RFC 2544 metric")),
             };
             Ok((size_label(s.frame_size), v))
         })
         .collect()
-}
-
-/// The bound's value in the unit measurements use (ns, percent, pps, bit/s, count).
-fn bound_value(bound: &Quantity) -> f64 {
-    match *bound {
-        Quantity::Time(v)
-        | Quantity::Percent(v)
-        | Quantity::Pps(v)
-        | Quantity::Bps(v)
-        | Quantity::Count(v) => v,
-    }
-}
-
-/// The measured value printed in the bound's unit.
-fn in_unit(bound: &Quantity, v: f64) -> String {
-    match bound {
-        Quantity::Time(_) => Quantity::Time(v),
-        Quantity::Percent(_) => Quantity::Percent(v),
-        Quantity::Pps(_) => Quantity::Pps(v),
-        Quantity::Bps(_) => Quantity::Bps(v),
-        Quantity::Count(_) => Quantity::Count(v),
-    }
-    .to_string()
 }
 
 fn compare(values: Values, op: Op, bound: &Quantity) -> (String, String, bool, String) {
@@ -599,13 +595,13 @@ fn compare(values: Values, op: Op, bound: &Quantity) -> (String, String, bool, S
         Ok(v) => v,
         Err(why) => return (expected, "not measured".into(), false, why),
     };
-    let b = bound_value(bound);
+    let b = bound.value();
     let measured = values
         .iter()
         .map(|(label, v)| {
             format!(
                 "{}{}",
-                in_unit(bound, *v),
+                bound.with_value(*v),
                 if label.is_empty() {
                     String::new()
                 } else {
@@ -622,7 +618,7 @@ fn compare(values: Values, op: Op, bound: &Quantity) -> (String, String, bool, S
             format!(
                 "{}{label} is {}",
                 if label.is_empty() { "" } else { "the value" },
-                in_unit(bound, *v)
+                bound.with_value(*v)
             )
         })
         .collect();

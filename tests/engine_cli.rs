@@ -92,6 +92,24 @@ fn bad_input_exits_2_with_a_reason() {
 }
 
 #[test]
+fn units_out_of_bounds_exit_2_before_any_lab_is_needed() {
+    // Argument parsing refuses these before the namespace is looked up: no lab, no root needed.
+    let place = ["--netns", "mvtest-no-such-ns", "--iface", "eth0"];
+    for command in ["gen", "capture", "reflect"] {
+        for duration in ["1e99s", "1e20s", "18446744073709551616s"] {
+            let arg = format!("--duration={duration}");
+            let out = mvlab(&[&[command][..], &place, &[arg.as_str()]].concat());
+            assert_bad_input(&out, "longer than 168h");
+        }
+        let out = mvlab(&[&[command][..], &place, &["--duration", "5"]].concat());
+        assert_bad_input(&out, "`5s`");
+    }
+    let gen_with = |extra: &[&str]| mvlab(&[&["gen"][..], &place, extra].concat());
+    assert_bad_input(&gen_with(&["--count", "1", "--rate", "1e99pps"]), "faster");
+    assert_bad_input(&gen_with(&["--count", "1", "--rate", "1000"]), "`1000pps`");
+}
+
+#[test]
 fn a_non_root_user_is_told_to_use_root() {
     assert!(
         nix::unistd::geteuid().is_root(),

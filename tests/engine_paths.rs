@@ -13,9 +13,10 @@ use mvlab::addr::MacAddr;
 use mvlab::engine::rx::{self, Capture, CaptureHandle, CaptureReport, CaptureSpec};
 use mvlab::engine::sys::{Listen, PacketSocket};
 use mvlab::engine::tx::{
-    self, FlowSpec, FrameSizes, MacSource, MacSweep, Rate, SendPlan, SweepOrder, TxPath,
+    self, FlowSpec, FrameSizes, MacSource, MacSweep, SendPlan, SweepOrder, TxPath,
 };
 use mvlab::engine::wire::{PayloadKind, TPID_8021AD, TPID_8021Q, TestPayload, VlanTag};
+use mvlab::units::Rate;
 
 fn capture(lab: &Lab, node: &str, spec: CaptureSpec) -> CaptureHandle {
     Capture::start(&lab.at(node), spec).expect("start capture")

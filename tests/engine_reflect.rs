@@ -7,8 +7,9 @@ mod engine_common;
 use engine_common::{E2_MAC, Lab};
 use mvlab::engine::reflect::{ReflectSpec, Reflector};
 use mvlab::engine::rx::{self, Capture, CaptureSpec};
-use mvlab::engine::tx::{self, FlowSpec, Rate, SendPlan};
+use mvlab::engine::tx::{self, FlowSpec, SendPlan};
 use mvlab::engine::wire::{TPID_8021Q, VlanTag};
+use mvlab::units::Rate;
 
 #[test]
 fn reflected_frames_come_back_swapped_tagged_and_timed() {

@@ -17,7 +17,8 @@ use mvlab::lab::{Lab, LabOptions};
 use mvlab::measure::path::Encapsulation;
 use mvlab::measure::throughput::RxRateBasis;
 use mvlab::measure::{Bench, MeasureError, latency, rfc2544, throughput};
-use mvlab::scenario::{self, LatencyTest, Rate, Rfc2544Test, Scenario, TestKind, ThroughputTest};
+use mvlab::scenario::{self, LatencyTest, Rfc2544Test, Scenario, TestKind, ThroughputTest};
+use mvlab::units::Rate;
 
 /// Background frames (ARP, the receiver's ICMP errors answered) a counter may see beside ours.
 const BACKGROUND: u64 = 50;

@@ -1,6 +1,7 @@
-//! The traffic commands `gen`, `capture` and `reflect`: their flags and the parsing of rates,
-//! durations, sizes and tags; their results are rendered by `report::traffic` (`--json` prints
-//! the same results as data). All sending and receiving is the engine's.
+//! The traffic commands `gen`, `capture` and `reflect`: their flags (rates, durations and sizes
+//! in the units grammar of `crate::units`) and the parsing of frame-size lists and tags; their
+//! results are rendered by `report::traffic` (`--json` prints the same results as data). All
+//! sending and receiving is the engine's.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -17,13 +18,13 @@ use crate::engine::account::Limits;
 use crate::engine::reflect::{ReflectSpec, Reflector};
 use crate::engine::rx::{Capture, CaptureSpec, DEFAULT_SNAPLEN};
 use crate::engine::tx::{
-    self, FlowSpec, FrameSizes, IpEnds, Layer, MacSource, MacSweep, Rate, SendPlan, SweepOrder,
-    TxPath,
+    self, FlowSpec, FrameSizes, IpEnds, MacSource, MacSweep, SendPlan, SweepOrder, TxPath,
 };
 use crate::engine::wire::{PayloadKind, TPID_8021Q, VlanTag};
 use crate::engine::{Attachment, EngineError, sys};
 use crate::lab::{DEFAULT_PREFIX, Lab};
 use crate::report;
+use crate::units::{self, Layer, Rate};
 
 /// Where a command acts: an interface in a network namespace, named directly or as a node of a
 /// lab that `mvlab lab up` built.
@@ -120,8 +121,11 @@ Examples:
   # from node e1 of a lab that `mvlab lab up` built (its only interface)
   mvlab gen --lab mylab --node e1 --dst 02:00:00:00:00:02 --count 1000
 
-Rates: a number is frames/s; suffixes pps, kpps, Mpps; bit, kbit, Mbit, Gbit (counted at L2, with
-the FCS, unless --l1 adds preamble and gap). Sizes exclude the FCS (60..MTU+14).")]
+Rates: frames/s as 1000pps, 10kpps, 1.5Mpps; bits/s as 100Mbit (also 100Mbps, 100Mbit/s), counted
+at L2 with the FCS unless --l1 (or the suffix -l1, as in 1Gbit-l1) adds preamble and gap; `max`
+is as fast as possible. A rate always has its unit: from 0.001pps to 10Gpps, 1bit to 10Tbit.
+Durations: 750ns, 200us, 500ms, 10s, 2m, 1h, from 1ns to 168h. Sizes: bytes without the FCS
+(60..MTU+14). The whole grammar: README, Units.")]
 pub struct GenArgs {
     #[command(flatten)]
     pub place: Place,
@@ -165,19 +169,19 @@ pub struct GenArgs {
     pub sport: u16,
     #[arg(long, default_value_t = 9)]
     pub dport: u16,
-    /// Frame size(s) without FCS: `60`, a list `60,590,1514` used in turn, or `imix`.
+    /// Frame size(s) in bytes without FCS: `60`, a list `60,590,1514` used in turn, or `imix`.
     #[arg(long, default_value = "60")]
     pub size: SizesArg,
     /// Frames to send (split over --cpus).
     #[arg(long)]
     pub count: Option<u64>,
-    /// How long to send, e.g. 500ms, 10s, 2m.
-    #[arg(long, value_parser = parse_duration)]
+    /// How long to send, e.g. 500ms, 10s, 2m (a unit is required; 1ns to 168h).
+    #[arg(long, value_parser = units::parse_duration)]
     pub duration: Option<Duration>,
-    /// Rate (see below); default: as fast as possible.
-    #[arg(long)]
-    pub rate: Option<RateArg>,
-    /// Count bit rates at layer 1 (with preamble and inter-frame gap).
+    /// Rate, e.g. 10kpps or 100Mbit (see below); default: max, as fast as possible.
+    #[arg(long, value_parser = units::parse_rate)]
+    pub rate: Option<Rate>,
+    /// Count bit rates at layer 1 (with preamble and inter-frame gap), as the suffix -l1 does.
     #[arg(long)]
     pub l1: bool,
     /// Frames sent back to back per pacing slot.
@@ -231,9 +235,10 @@ impl FromStr for SizesArg {
         let sizes = s
             .split(',')
             .map(|p| {
-                p.trim().parse::<usize>().map_err(|_| {
-                    format!("`{p}` is not a frame size; write 60, 60,590,1514 or imix")
-                })
+                // Sizes past the address space are as refused as any above the MTU, by the engine.
+                units::parse_size(p)
+                    .map(|bytes| usize::try_from(bytes).unwrap_or(usize::MAX))
+                    .map_err(|e| format!("{e} (sizes: 60, 60,590,1514 or imix)"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SizesArg(match sizes.as_slice() {
@@ -243,71 +248,9 @@ impl FromStr for SizesArg {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-pub enum RateArg {
-    Pps(f64),
-    Bits(f64),
-}
-
-impl FromStr for RateArg {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let n: f64 = num.parse().map_err(|_| {
-            format!("`{s}` is not a rate; write e.g. 10000, 50kpps, 1Mpps, 100Mbit")
-        })?;
-        let unit = unit.trim();
-        let (scale, bits) = match unit {
-            "" | "pps" => (1.0, false),
-            "kpps" => (1e3, false),
-            "Mpps" | "mpps" => (1e6, false),
-            "bit" | "bps" => (1.0, true),
-            "kbit" | "kbps" => (1e3, true),
-            "Mbit" | "mbit" | "Mbps" => (1e6, true),
-            "Gbit" | "gbit" | "Gbps" => (1e9, true),
-            _ => {
-                return Err(format!(
-                    "unknown rate unit `{unit}`; use pps, kpps, Mpps, bit, kbit, Mbit or Gbit"
-                ));
-            }
-        };
-        Ok(if bits {
-            RateArg::Bits(n * scale)
-        } else {
-            RateArg::Pps(n * scale)
-        })
-    }
-}
-
 fn parse_hex16(s: &str) -> Result<u16, String> {
     u16::from_str_radix(s.trim_start_matches("0x"), 16)
         .map_err(|_| format!("`{s}` is not a 16-bit hex number like 88b5"))
-}
-
-/// `500ms`, `10s`, `2m`, or a plain number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("`{s}` is not a duration; write e.g. 500ms, 10s or 2m");
-    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = s.strip_suffix("us") {
-        (n, 1e-6)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (s, 1.0)
-    };
-    let v: f64 = num.parse().map_err(|_| bad())?;
-    if !v.is_finite() || v < 0.0 {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(v * scale))
 }
 
 fn parse_tag(s: &str, tpid: u16) -> Result<VlanTag, String> {
@@ -393,13 +336,12 @@ impl GenArgs {
             (None, None) => MacSource::Interface,
         };
         let cpus = self.cpus as u64;
-        let rate = |share: f64| match self.rate {
-            None => Rate::Max,
-            Some(RateArg::Pps(p)) => Rate::Pps(p * share),
-            Some(RateArg::Bits(b)) => Rate::Bits {
-                bps: b * share,
-                layer: if self.l1 { Layer::L1 } else { Layer::L2 },
+        let rate = match self.rate {
+            Some(Rate::Bits { bps, .. }) if self.l1 => Rate::Bits {
+                bps,
+                layer: Layer::L1,
             },
+            given => given.unwrap_or(Rate::Max),
         };
         if self.count.is_some_and(|c| c < cpus) {
             return Err(format!("--count must be at least --cpus ({cpus})"));
@@ -422,7 +364,7 @@ impl GenArgs {
                     ip: ip.clone(),
                     sizes: self.size.0.clone(),
                     count,
-                    rate: rate(1.0 / cpus as f64),
+                    rate: rate.scaled(1.0 / cpus as f64),
                     burst: self.burst,
                 })
             })
@@ -493,8 +435,9 @@ pub struct CaptureArgs {
 /// When a capture or a reflector stops (at the first of the two; without either, at Ctrl-C).
 #[derive(Debug, Args)]
 pub struct End {
-    /// How long to run, e.g. 500ms, 10s, 2m (default: until --count or Ctrl-C).
-    #[arg(long, value_parser = parse_duration)]
+    /// How long to run, e.g. 500ms, 10s, 2m (a unit is required; 1ns to 168h; default: until
+    /// --count or Ctrl-C).
+    #[arg(long, value_parser = units::parse_duration)]
     pub duration: Option<Duration>,
     /// Stop after this many test frames (captured, or reflected).
     #[arg(long)]
@@ -507,7 +450,7 @@ pub struct End {
 Example (round-trip latency e1 -> e2 -> e1):
   mvlab reflect --netns mvlab-lab-e2 --iface eth0 --duration 12s &
   mvlab capture --netns mvlab-lab-e1 --iface eth0 --duration 11s &
-  mvlab gen --netns mvlab-lab-e1 --iface eth0 --dst E2_MAC --rate 1000 --duration 10s
+  mvlab gen --netns mvlab-lab-e1 --iface eth0 --dst E2_MAC --rate 1000pps --duration 10s
 The capture on e1 reports the round trip as latency: receive time minus the send time stamped
 in the frame.")]
 pub struct ReflectArgs {
@@ -656,14 +599,44 @@ mod tests {
 
     #[test]
     fn rates_durations_sizes_and_tags_parse() {
-        assert!(matches!("10kpps".parse::<RateArg>().unwrap(), RateArg::Pps(p) if p == 10_000.0));
-        assert!(matches!("1.5Gbit".parse::<RateArg>().unwrap(), RateArg::Bits(b) if b == 1.5e9));
-        assert!(matches!("250".parse::<RateArg>().unwrap(), RateArg::Pps(p) if p == 250.0));
-        assert!("fast".parse::<RateArg>().is_err());
-        assert!("10furlongs".parse::<RateArg>().is_err());
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert!(parse_duration("soon").is_err());
+        let rate = |extra: &[&str]| gen_args(&[&["--count", "1"], extra].concat()).plan();
+        let first = |extra: &[&str]| rate(extra).unwrap().flows[0].rate;
+        assert_eq!(first(&["--rate", "10kpps"]), Rate::Pps(10_000.0));
+        let l2 = Rate::Bits {
+            bps: 1.5e9,
+            layer: Layer::L2,
+        };
+        assert_eq!(first(&["--rate", "1.5Gbit"]), l2);
+        assert_eq!(first(&["--rate", "1.5Gbps"]), l2);
+        let l1 = Rate::Bits {
+            bps: 1.5e9,
+            layer: Layer::L1,
+        };
+        assert_eq!(first(&["--rate", "1.5Gbit", "--l1"]), l1);
+        assert_eq!(first(&["--rate", "1.5Gbit-l1"]), l1);
+        assert_eq!(first(&["--rate", "max"]), Rate::Max);
+        assert_eq!(first(&[]), Rate::Max);
+        let parsed = |v: Vec<&str>| T::try_parse_from(v).map(|t| t.g);
+        let base = ["t", "--netns", "n", "--iface", "eth0", "--count", "1"];
+        for (flag, bad, says) in [
+            ("--rate", "250", "`250` has no unit"),
+            ("--rate", "fast", "not a rate"),
+            ("--rate", "10furlongs", "not a rate"),
+            ("--duration", "soon", "not a duration"),
+            ("--duration", "2", "`2` has no unit"),
+            ("--duration", "1e99s", "longer than 168h"),
+        ] {
+            let e = parsed([&base[..], &[flag, bad]].concat()).unwrap_err();
+            assert!(e.to_string().contains(says), "{flag} {bad}: {e}");
+        }
+        let duration = |d: &str| gen_args(&["--duration", d]).duration.unwrap();
+        assert_eq!(duration("500ms"), Duration::from_millis(500));
+        assert_eq!(duration("2m"), Duration::from_secs(120));
+        assert!(matches!(
+            "60,1514B".parse::<SizesArg>().unwrap().0,
+            FrameSizes::List(v) if v == [60, 1514]
+        ));
+        assert!("60,1.5B".parse::<SizesArg>().is_err());
         assert!(matches!(
             "imix".parse::<SizesArg>().unwrap().0,
             FrameSizes::Imix
@@ -680,7 +653,7 @@ mod tests {
     #[test]
     fn cpus_split_count_and_rate_into_flows() {
         let plan = gen_args(&[
-            "--count", "11", "--cpus", "2", "--rate", "1000", "--flow", "5",
+            "--count", "11", "--cpus", "2", "--rate", "1000pps", "--flow", "5",
         ])
         .plan()
         .unwrap();

@@ -22,15 +22,12 @@ use super::wire::{
 };
 use super::{Attachment, EngineError};
 use crate::addr::{MacAddr, is_lab_address};
+use crate::units::{FCS_LEN, L1_OVERHEAD, Layer, Rate};
 
 /// Bits of a swept MAC that vary: all but the first octet (which keeps the locally administered
 /// bit and the unicast bit of the base).
 const SWEEP_BITS: u32 = 40;
 const SWEEP_SPACE: u64 = 1 << SWEEP_BITS;
-/// Ethernet FCS, counted in L2 rates.
-const FCS_LEN: u64 = 4;
-/// Preamble, start delimiter and inter-frame gap, added for L1 rates.
-const L1_OVERHEAD: u64 = 20;
 /// The simple IMIX (7:4:1 of 64, 594 and 1518 bytes with FCS).
 pub const IMIX: [(usize, u32); 3] = [(60, 7), (590, 4), (1514, 1)];
 
@@ -221,34 +218,9 @@ impl FrameSizes {
     }
 }
 
-/// Which bits a bit rate counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Layer {
-    /// The frame with its FCS.
-    L2,
-    /// The frame, FCS, preamble and inter-frame gap (20 bytes more).
-    L1,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Rate {
-    /// As fast as the kernel takes them.
-    Max,
-    /// Frames per second.
-    Pps(f64),
-    /// Bits per second, counted at `layer`.
-    Bits { bps: f64, layer: Layer },
-}
-
 /// The bits of one frame of `len` bytes (without FCS) at `layer`.
 pub fn frame_bits(len: usize, layer: Layer) -> u64 {
-    let l2 = len as u64 + FCS_LEN;
-    8 * match layer {
-        Layer::L2 => l2,
-        Layer::L1 => l2 + L1_OVERHEAD,
-    }
+    8 * (len as u64 + u64::from(FCS_LEN + layer.overhead()))
 }
 
 /// One flow: a stream of test frames with one flow id and its own sequence numbers.
@@ -787,7 +759,7 @@ pub fn send(
             let frames = run.seq;
             report.frames += frames;
             report.bytes += run.bytes;
-            l1_bits += 8 * (run.bytes + frames * (FCS_LEN + L1_OVERHEAD));
+            l1_bits += 8 * (run.bytes + frames * u64::from(FCS_LEN + L1_OVERHEAD));
             report.flows.push(FlowSent {
                 flow: run.flow,
                 frames,
@@ -799,7 +771,8 @@ pub fn send(
     report.flows.sort_by_key(|f| f.flow);
     let secs = (report.elapsed_ns as f64 / 1e9).max(1e-9);
     report.frames_per_second = report.frames as f64 / secs;
-    report.l2_bits_per_second = 8.0 * (report.bytes + report.frames * FCS_LEN) as f64 / secs;
+    report.l2_bits_per_second =
+        8.0 * (report.bytes + report.frames * u64::from(FCS_LEN)) as f64 / secs;
     report.l1_bits_per_second = l1_bits as f64 / secs;
     Ok(report)
 }

@@ -21,10 +21,9 @@ use super::{Bench, MeasureError};
 use crate::addr::MacAddr;
 use crate::engine::Attachment;
 use crate::engine::rx::{self, Capture, CaptureHandle, CaptureSpec};
-use crate::engine::tx::{
-    self, FlowSpec, MacSource, MacSweep, Rate as TxRate, SendPlan, SweepOrder,
-};
-use crate::scenario::{AddressCachingTest, AddressPorts, Rate, Station};
+use crate::engine::tx::{self, FlowSpec, MacSource, MacSweep, SendPlan, SweepOrder};
+use crate::scenario::{AddressCachingTest, AddressPorts, Station};
+use crate::units::Rate;
 
 /// Frames of the address tests carry no more than the Ethernet minimum.
 const FRAME_LEN: usize = 60;
@@ -140,7 +139,7 @@ impl<'a> AddressBench<'a> {
         bench.lab.flush_switch_table()?;
         let captures = [self.capture(&self.monitor)?, self.capture(&self.learning)?];
         let run = || -> Result<(tx::SendReport, Option<u32>, tx::SendReport), MeasureError> {
-            let pace = |rate: Option<f64>| rate.map_or(TxRate::Max, TxRate::Pps);
+            let pace = |rate: Option<f64>| rate.map_or(Rate::Max, Rate::Pps);
             let learning = FlowSpec {
                 src: MacSource::Sweep(sweep),
                 rate: pace(learning_rate),

@@ -36,10 +36,11 @@ use super::{Bench, MeasureError};
 use crate::addr::MacAddr;
 use crate::engine::Attachment;
 use crate::engine::rx::{Capture, CaptureSpec};
-use crate::engine::tx::{self, FlowSpec, Rate as TxRate, SendPlan};
+use crate::engine::tx::{self, FlowSpec, SendPlan};
 use crate::engine::wire::ETHERTYPE_LOCAL_EXPERIMENTAL;
 use crate::lab::{Growth, LinkState, Node, PortCounters};
 use crate::scenario::{EndpointRampTest, HOST_NODE, Role, Station};
+use crate::units::{FCS_LEN, Rate};
 
 /// Broadcast frames are the Ethernet minimum.
 const FRAME_LEN: usize = 60;
@@ -58,12 +59,10 @@ const DRAIN_MAX: Duration = Duration::from_secs(30);
 const SLABS_LISTED: usize = 5;
 /// IPv4: unicast trials of larger frames carry IPv4/UDP.
 const ETHERTYPE_IPV4: u16 = 0x0800;
-/// Scenario frame sizes count the FCS; the kernel is handed frames without it.
-const FCS_LEN: usize = 4;
 
 /// The broadcasts' rate in frames a second (`None`: as fast as the sender can).
 fn broadcast_pps(test: &EndpointRampTest) -> Option<f64> {
-    test.rate.pps((FRAME_LEN + FCS_LEN) as u32)
+    test.rate.pps(FRAME_LEN as u32 + FCS_LEN)
 }
 
 /// Flow ids of the ramp's broadcasts: their own range.
@@ -519,7 +518,7 @@ impl Ramp<'_> {
         )?;
         let id = NEXT_FLOW.fetch_add(1, Ordering::Relaxed);
         let flow = FlowSpec {
-            rate: broadcast_pps(self.test).map_or(TxRate::Max, TxRate::Pps),
+            rate: broadcast_pps(self.test).map_or(Rate::Max, Rate::Pps),
             ..FlowSpec::new(
                 id,
                 MacAddr::BROADCAST,
@@ -653,7 +652,7 @@ impl Ramp<'_> {
         let from = End::of(bench, &self.test.from)?;
         let carried = Encapsulation::choose(
             from.ipv4.is_some() && to.ipv4.is_some(),
-            self.test.frame_size as usize - FCS_LEN,
+            (self.test.frame_size - FCS_LEN) as usize,
         );
         let path = Path::between(bench, from, to);
         // Frames no protocol or socket wanted reached their station: not losses.

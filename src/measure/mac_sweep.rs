@@ -15,10 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::{Bench, MeasureError};
 use crate::addr::MacAddr;
 use crate::engine::rx::{self, Capture, CaptureHandle, CaptureSpec};
-use crate::engine::tx::{
-    self, FlowSpec, MacSource, MacSweep, Rate as TxRate, SendPlan, SweepOrder,
-};
+use crate::engine::tx::{self, FlowSpec, MacSource, MacSweep, SendPlan, SweepOrder};
 use crate::scenario::{MacOrder, MacSweepTest};
+use crate::units::Rate;
 
 /// Frames of a sweep are the Ethernet minimum.
 const FRAME_LEN: usize = 60;
@@ -183,7 +182,7 @@ pub fn measure(
     let rate = test.rate.pps(FRAME_LEN as u32 + 4);
     let flow = FlowSpec {
         src: MacSource::Sweep(sweep),
-        rate: rate.map_or(TxRate::Max, TxRate::Pps),
+        rate: rate.map_or(Rate::Max, Rate::Pps),
         ..FlowSpec::new(id, to.mac, FRAME_LEN, Some(sweep.count))
     };
     let sent = tx::send(&sender, &SendPlan::new(vec![flow]), Some(bench.stop));

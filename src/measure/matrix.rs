@@ -30,10 +30,11 @@ use crate::delivery::{
     Addressing, Cell, FdbEntry, MatrixResult, MatrixSpec, Promiscuity, UNKNOWN_UNICAST_MAC,
 };
 use crate::engine::rx::{self, Capture, CaptureHandle, CaptureReport, CaptureSpec};
-use crate::engine::tx::{self, FlowSpec, Rate as TxRate, SendPlan};
+use crate::engine::tx::{self, FlowSpec, SendPlan};
 use crate::engine::wire::VlanTag;
 use crate::scenario::{HOST_NODE, MatrixTest, Role, SWITCH_NODE, Scenario, Station, Switch};
 use crate::switch::DropReason;
+use crate::units::Rate;
 
 /// Every frame of a matrix is this long (the Ethernet minimum without FCS).
 const FRAME_LEN: usize = 60;
@@ -354,7 +355,7 @@ impl Pass<'_> {
                         FRAME_LEN,
                         Some(u64::from(self.spec.frames)),
                     );
-                    flow.rate = TxRate::Pps(pace);
+                    flow.rate = Rate::Pps(pace);
                     flow.tags = self.tags(from, class.tagged.then_some(self.spec.vlan));
                     flows.push(flow);
                 }

@@ -23,11 +23,7 @@ use crate::engine::rx::{Capture, CaptureSpec};
 use crate::engine::tx::{self, FlowSpec, IpEnds, SendPlan};
 use crate::engine::wire::{PayloadKind, VlanTag};
 use crate::scenario::Station;
-
-/// The Ethernet FCS: scenario frame sizes count it, the kernel is handed frames without it.
-const FCS_LEN: u32 = 4;
-/// Preamble, start delimiter and inter-frame gap: what a line-rate (L1) count adds per frame.
-pub const L1_OVERHEAD: u32 = 20;
+use crate::units::{FCS_LEN, Rate};
 
 /// What carries the test payload of a measurement's frames.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,7 +198,7 @@ impl<'a> Path<'a> {
             Length::Frames(n) => Some(n),
         };
         let mut flow = FlowSpec {
-            rate: spec.pps.map_or(tx::Rate::Max, tx::Rate::Pps),
+            rate: spec.pps.map_or(Rate::Max, Rate::Pps),
             ..FlowSpec::new(flow, self.to.mac, len, count)
         };
         // Tagged-frame mode: the sender's network VLAN rides on every frame.

@@ -20,10 +20,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::path::{Encapsulation, L1_OVERHEAD, Length, Path, TrialOutcome, TrialSpec};
+use super::path::{Encapsulation, Length, Path, TrialOutcome, TrialSpec};
 use super::stats::LatencyStats;
 use super::{Bench, MeasureError};
 use crate::scenario::Rfc2544Test;
+use crate::units::L1_OVERHEAD;
 
 /// Back-to-back searches per frame size (the RFC asks for 50; CI cannot wait that long).
 pub const B2B_REPEATS: usize = 3;

@@ -27,20 +27,6 @@ pub struct LatencyStats {
 }
 
 impl LatencyStats {
-    /// The value of a latency metric by its claim name (`p99`, `mean`, ...), in nanoseconds.
-    pub fn metric_ns(&self, metric: &str) -> Option<f64> {
-        Some(match metric {
-            "min" => self.min_ns as f64,
-            "mean" => self.mean_ns,
-            "p50" => self.p50_ns as f64,
-            "p90" => self.p90_ns as f64,
-            "p99" => self.p99_ns as f64,
-            "p99.9" => self.p999_ns as f64,
-            "max" => self.max_ns as f64,
-            _ => return None,
-        })
-    }
-
     /// The latency of one received flow, as the capture measured it.
     pub fn of_flow(flow: &FlowReceived) -> LatencyStats {
         let l = &flow.latency;

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::path::{Encapsulation, L1_OVERHEAD, Length, Missing, Path, TrialOutcome, TrialSpec};
+use super::path::{Encapsulation, Length, Missing, Path, TrialOutcome, TrialSpec};
 use super::{Bench, MeasureError};
 use crate::scenario::ThroughputTest;
+use crate::units::L1_OVERHEAD;
 
 /// What one flow (one source MAC) delivered.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

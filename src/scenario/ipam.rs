@@ -3,13 +3,16 @@
 //! out; `ip_range` narrows the dynamic pool; fixed addresses may sit anywhere else in the subnet.
 //! Endpoints are allocated upward from the bottom of the range, as Docker does; lab-only nodes
 //! (peers, the host shim) take the highest free address of the subnet so that adding endpoints
-//! never renumbers them. Pure arithmetic on integers; no knowledge of the rest of the scenario.
+//! never renumbers them. Pure arithmetic on integers, and for the exhaustion tests the pools of a
+//! settled scenario's network with every address its nodes hold already taken.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnetwork::{Ipv4Network, Ipv6Network};
+
+use super::Scenario;
 
 /// An address family's address as an integer.
 pub trait Family: Copy + Ord + fmt::Display {
@@ -274,6 +277,43 @@ impl<A: Family> Pool<A> {
         }
         None
     }
+}
+
+/// The IPv4 and IPv6 address of every node the scenario puts on network `n` (endpoints, peers,
+/// the host's own addresses and its shim), each where the node has one.
+fn held(s: &Scenario, n: usize) -> impl Iterator<Item = (Option<Ipv4Addr>, Option<Ipv6Addr>)> + '_ {
+    let endpoints = s.endpoints.iter().filter(move |e| e.network == n);
+    let peers = s.peers.iter().filter(move |p| p.network == n);
+    let host = s.host.addresses.iter().filter(move |h| h.network == n);
+    let shim = s.host.shim.iter().filter(move |sh| sh.network == n);
+    endpoints
+        .map(|e| (Some(e.ipv4), e.ipv6))
+        .chain(peers.map(|p| (Some(p.ipv4), p.ipv6)))
+        .chain(host.map(|h| (h.ipv4, h.ipv6)))
+        .chain(shim.map(|sh| (Some(sh.ipv4), sh.ipv6)))
+}
+
+/// Takes every held address from `pool`. An address the scenario already holds twice was
+/// refused at its own line, so a second take's refusal is expected and ignored.
+fn take_held<A: Family>(mut pool: Pool<A>, held: impl Iterator<Item = A>) -> Pool<A> {
+    for ip in held {
+        let _ = pool.take(ip, false);
+    }
+    pool
+}
+
+/// A network's IPv4 pool with every address the scenario's nodes hold on it taken.
+pub(super) fn pool4(s: &Scenario, n: usize) -> Pool<Ipv4Addr> {
+    take_held(
+        s.networks[n].ipv4.pool(),
+        held(s, n).filter_map(|(v4, _)| v4),
+    )
+}
+
+/// The IPv6 pool of a network with an IPv6 subnet, its used addresses taken.
+pub(super) fn pool6(s: &Scenario, n: usize) -> Option<Pool<Ipv6Addr>> {
+    let pool = s.networks[n].ipv6.as_ref()?.pool();
+    Some(take_held(pool, held(s, n).filter_map(|(_, v6)| v6)))
 }
 
 #[cfg(test)]

@@ -17,21 +17,20 @@ use serde::{Deserialize, Serialize};
 use crate::addr::MacAddr;
 use crate::delivery::MatrixSpec;
 use crate::diag::{Source, Span};
+use crate::units::Rate;
+use metrics::MetricSet;
 
-pub use claims::{Claim, CountCheck, NodeSet, Op, Quantity, Rate};
+pub use claims::{Claim, CountCheck, NodeSet, Op};
 
 pub mod claims;
 mod defaults;
 mod ipam;
-mod plan;
+pub mod metrics;
 mod schema;
+mod test_specs;
 mod validate;
 
 pub use defaults::{DEFAULT_NAME, DEFAULT_TEXT, default_scenario, default_scenario_with};
-pub use plan::{
-    ADDRESS_CACHING_METRICS, IP_EXHAUSTION_METRICS, LATENCY_METRICS, LEARNING_RATE_METRICS,
-    MAC_SWEEP_METRICS, RAMP_METRICS, RFC2544_METRICS, THROUGHPUT_METRICS,
-};
 pub use validate::{load, parse};
 
 #[cfg(test)]
@@ -485,6 +484,21 @@ impl TestKind {
             TestKind::MacSweep(_) => "mac_sweep",
             TestKind::IpExhaustion(_) => "ip_exhaustion",
         }
+    }
+
+    /// The metrics its claims may name; `None` for a matrix, whose claims are delivery claims.
+    pub fn metrics(&self) -> Option<MetricSet> {
+        Some(match self {
+            TestKind::Matrix(_) => return None,
+            TestKind::Latency(_) => MetricSet::Latency,
+            TestKind::Throughput(_) => MetricSet::Throughput,
+            TestKind::Rfc2544(_) => MetricSet::Rfc2544,
+            TestKind::AddressCaching(_) => MetricSet::AddressCaching,
+            TestKind::AddressLearningRate(_) => MetricSet::AddressLearningRate,
+            TestKind::EndpointRamp(_) => MetricSet::EndpointRamp,
+            TestKind::MacSweep(_) => MetricSet::MacSweep,
+            TestKind::IpExhaustion(_) => MetricSet::IpExhaustion,
+        })
     }
 }
 

@@ -217,7 +217,7 @@ pub enum RawLatencyMethod {
 }
 
 /// One `[[tests]]` entry. The keys of every kind live in one table so that spans survive (serde's
-/// tagged enums lose them); `plan` refuses keys that do not belong to the entry's kind.
+/// tagged enums lose them); `test_specs` refuses keys that do not belong to the entry's kind.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTest {

@@ -429,6 +429,53 @@ fn bad_tests_are_located() {
 }
 
 #[test]
+fn unit_values_out_of_bounds_are_located_with_the_bounds() {
+    let latency = "[[tests]]\nkind = \"latency\"\nfrom = \"e1\"\nto = \"e2\"\n";
+    for (key, value, says, bound) in [
+        ("duration", "1e99s", "longer than 168h", "168h"),
+        (
+            "duration",
+            "99999999999999999999s",
+            "longer than 168h",
+            "168h",
+        ),
+        ("duration", "2", "has no unit", "`2s`"),
+        ("duration", "0s", "zero", "1ns"),
+        ("rate", "1000", "has no unit", "`1000pps`"),
+        ("rate", "0.0001pps", "slower than 0.001 pps", "10Gpps"),
+        ("rate", "1e99Mbit", "faster than", "10Tbit"),
+    ] {
+        let (line, col, msg, hint) = only_error(&format!("{latency}{key} = \"{value}\"\n"));
+        assert_eq!((line, col), (5, key.len() + 4), "{key} = {value}");
+        assert!(msg.contains(says), "{key} = {value}: {msg}");
+        assert!(hint.contains(bound), "{key} = {value}: {hint}");
+    }
+    let rfc = "[[tests]]\nkind = \"rfc2544\"\nfrom = \"e1\"\nto = \"e2\"\n";
+    let (line, _, msg, _) = only_error(&format!("{rfc}loss_tolerance = \"101%\"\n"));
+    assert_eq!(line, 5);
+    assert!(msg.contains("from 0% to 100%"), "{msg}");
+    let (line, col, msg, _) = only_error(&format!("{latency}expect = [\"p99 < 1e99s\"]\n"));
+    assert_eq!((line, col), (5, 17));
+    assert!(msg.contains("longer than 168h"), "{msg}");
+}
+
+#[test]
+fn an_unknown_metric_is_located_and_the_known_ones_listed() {
+    let (line, col, msg, hint) = only_error(
+        "[[tests]]\nkind = \"throughput\"\nfrom = \"e1\"\nto = \"e2\"\nexpect = [\"jitter < 1us\"]\n",
+    );
+    assert_eq!((line, col), (5, 12));
+    assert!(
+        msg.contains("`jitter` is not a metric of this test"),
+        "{msg}"
+    );
+    assert!(
+        hint.contains("loss, rx_rate, reordered, duplicates"),
+        "{hint}"
+    );
+}
+
+#[test]
 fn a_passthru_endpoint_shares_its_parents_mac() {
     let s = parse_text("[[networks]]\nmode = \"passthru\"\n[[networks.endpoints]]\nname = \"pt\"\nmac = \"02:00:00:00:00:33\"\n").unwrap();
     assert_eq!(s.parents[0].mac, s.endpoints[0].mac);

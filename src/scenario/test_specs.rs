@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::claims::{self, Claim, ClaimError, NodeSet};
-use super::ipam::{Family, Pool, PoolExhausted};
+use super::claims::{self, Claim, NodeSet};
+use super::ipam::{PoolExhausted, pool4, pool6};
 use super::schema::{
     RawLatencyMethod, RawMacOrder, RawPromiscuous, RawTest, RawTestKind, SpannedStr,
 };
@@ -19,36 +19,7 @@ use super::validate::{Builder, exhaustion_message, generated_mac, valid_node_nam
 use super::*;
 use crate::delivery::{FrameClass, MatrixSpec, UNKNOWN_UNICAST_MAC};
 use crate::diag::Span;
-
-/// Metrics each kind's claims may name.
-pub const LATENCY_METRICS: &[&str] = &["min", "mean", "p50", "p90", "p99", "p99.9", "max", "loss"];
-pub const THROUGHPUT_METRICS: &[&str] = &["loss", "rx_rate", "reordered", "duplicates"];
-pub const RFC2544_METRICS: &[&str] = &["throughput", "latency", "loss", "back_to_back"];
-pub const ADDRESS_CACHING_METRICS: &[&str] = &["capacity", "learned"];
-pub const LEARNING_RATE_METRICS: &[&str] = &["learning_rate", "of_offered"];
-pub const RAMP_METRICS: &[&str] = &[
-    "broadcast_loss",
-    "unattributed",
-    "create_time",
-    "memory",
-    "p50",
-    "p99",
-    "rx_rate",
-    "loss",
-    "degraded_at",
-];
-pub const MAC_SWEEP_METRICS: &[&str] = &["macs", "missing", "loss", "leaked", "learned"];
-pub const IP_EXHAUSTION_METRICS: &[&str] = &[
-    "pool",
-    "allocated",
-    "refused",
-    "resolved",
-    "resolved6",
-    "failed",
-    "failed6",
-    "table_fulls",
-    "table_fulls6",
-];
+use crate::units::{self, UnitError};
 
 /// Largest address count of RFC 2889's address tests.
 const MAX_ADDRESSES: u32 = 1 << 20;
@@ -62,39 +33,6 @@ pub const RFC2544_SIZES: [u32; 7] = [64, 128, 256, 512, 1024, 1280, 1518];
 
 /// Ethernet header plus FCS: a frame of `size` bytes carries `size - 18` bytes of L3.
 const ETH_OVERHEAD: u32 = 18;
-
-/// When a metric cannot be compared with the bound's unit: (the bound's kind, what fits).
-fn wrong_unit(
-    kind: &TestKind,
-    metric: &str,
-    bound: &Quantity,
-) -> Option<(&'static str, &'static str)> {
-    let time = ("a time", "a duration such as 200us");
-    let percent = ("a percentage", "a percentage such as 0.01%");
-    let rate = ("a rate", "a rate such as 100kpps or 1Gbit");
-    let count = ("a count", "a plain number");
-    let wanted = match (kind, metric) {
-        (_, "loss" | "broadcast_loss" | "of_offered") => percent,
-        (TestKind::Latency(_), _)
-        | (TestKind::Rfc2544(_), "latency")
-        | (TestKind::EndpointRamp(_), "create_time" | "p50" | "p99") => time,
-        (_, "rx_rate" | "throughput" | "learning_rate") => rate,
-        _ => count,
-    };
-    let fits = match bound {
-        Quantity::Time(_) => wanted == time,
-        Quantity::Percent(_) => wanted == percent,
-        Quantity::Pps(_) | Quantity::Bps(_) => wanted == rate,
-        Quantity::Count(_) => wanted == count,
-    };
-    let given = match bound {
-        Quantity::Time(_) => "a time",
-        Quantity::Percent(_) => "a percentage",
-        Quantity::Pps(_) | Quantity::Bps(_) => "a rate",
-        Quantity::Count(_) => "a count",
-    };
-    (!fits).then_some((given, wanted.1))
-}
 
 fn present<T>(v: &Option<Spanned<T>>) -> Option<Span> {
     v.as_ref().map(|s| s.span())
@@ -140,43 +78,6 @@ fn switch_port(s: &Scenario, station: &str) -> Option<String> {
         (None, None) => return None,
     };
     Some(s.parent_of(network).port.name.clone())
-}
-
-/// The IPv4 and IPv6 address of every node the scenario puts on network `n` (endpoints, peers,
-/// the host's own addresses and its shim), each where the node has one.
-fn held(s: &Scenario, n: usize) -> impl Iterator<Item = (Option<Ipv4Addr>, Option<Ipv6Addr>)> + '_ {
-    let endpoints = s.endpoints.iter().filter(move |e| e.network == n);
-    let peers = s.peers.iter().filter(move |p| p.network == n);
-    let host = s.host.addresses.iter().filter(move |h| h.network == n);
-    let shim = s.host.shim.iter().filter(move |sh| sh.network == n);
-    endpoints
-        .map(|e| (Some(e.ipv4), e.ipv6))
-        .chain(peers.map(|p| (Some(p.ipv4), p.ipv6)))
-        .chain(host.map(|h| (h.ipv4, h.ipv6)))
-        .chain(shim.map(|sh| (Some(sh.ipv4), sh.ipv6)))
-}
-
-/// Takes every held address from `pool`. An address the scenario already holds twice was
-/// refused at its own line, so a second take's refusal is expected and ignored.
-fn take_held<A: Family>(mut pool: Pool<A>, held: impl Iterator<Item = A>) -> Pool<A> {
-    for ip in held {
-        let _ = pool.take(ip, false);
-    }
-    pool
-}
-
-/// A network's IPv4 pool with every address the scenario's nodes hold on it taken.
-fn pool4(s: &Scenario, n: usize) -> Pool<Ipv4Addr> {
-    take_held(
-        s.networks[n].ipv4.pool(),
-        held(s, n).filter_map(|(v4, _)| v4),
-    )
-}
-
-/// The IPv6 pool of a network with an IPv6 subnet, its used addresses taken.
-fn pool6(s: &Scenario, n: usize) -> Option<Pool<Ipv6Addr>> {
-    let pool = s.networks[n].ipv6.as_ref()?.pool();
-    Some(take_held(pool, held(s, n).filter_map(|(_, v6)| v6)))
 }
 
 impl Builder {
@@ -818,47 +719,25 @@ impl Builder {
         }
     }
 
-    fn located<T>(&mut self, raw: &SpannedStr, parsed: Result<T, ClaimError>) -> Option<T> {
+    fn located<T>(&mut self, raw: &SpannedStr, parsed: Result<T, UnitError>) -> Option<T> {
         parsed
             .map_err(|e| self.error(raw.span(), e.message, e.hint))
             .ok()
     }
 
     fn rate(&mut self, raw: Option<&SpannedStr>, default: Rate) -> Rate {
-        raw.and_then(|r| self.located(r, claims::parse_rate(r.get_ref())))
+        raw.and_then(|r| self.located(r, units::parse_rate(r.get_ref())))
             .unwrap_or(default)
     }
 
     fn duration(&mut self, raw: Option<&SpannedStr>, default: Duration) -> Duration {
-        let Some(r) = raw else { return default };
-        match self.located(r, claims::parse_duration(r.get_ref())) {
-            Some(d) if d.is_zero() => {
-                self.error(
-                    r.span(),
-                    "a duration of zero measures nothing",
-                    "give a positive duration like 2s",
-                );
-                default
-            }
-            Some(d) => d,
-            None => default,
-        }
+        raw.and_then(|r| self.located(r, units::parse_duration(r.get_ref())))
+            .unwrap_or(default)
     }
 
     fn percent(&mut self, raw: Option<&SpannedStr>, default: f64) -> f64 {
-        let Some(r) = raw else { return default };
-        match self.located(r, claims::parse_quantity(r.get_ref())) {
-            Some(Quantity::Percent(p)) if (0.0..=100.0).contains(&p) => p,
-            Some(_) => {
-                self.error(
-                    r.span(),
-                    format!("`{}` is not a percentage from 0 to 100", r.get_ref()),
-                    "write it like 0.5%",
-                );
-                default
-            }
-            None => default,
-        }
+        raw.and_then(|r| self.located(r, units::parse_percent(r.get_ref())))
+            .unwrap_or(default)
     }
 
     fn one_size(&mut self, size: u32, at: Span, mtu: u32) -> bool {
@@ -907,20 +786,9 @@ impl Builder {
     ) -> Vec<Expectation> {
         let mut out = Vec::new();
         for text in raw {
-            let metrics = match kind {
-                TestKind::Matrix(_) => &[][..],
-                TestKind::Latency(_) => LATENCY_METRICS,
-                TestKind::Throughput(_) => THROUGHPUT_METRICS,
-                TestKind::Rfc2544(_) => RFC2544_METRICS,
-                TestKind::AddressCaching(_) => ADDRESS_CACHING_METRICS,
-                TestKind::AddressLearningRate(_) => LEARNING_RATE_METRICS,
-                TestKind::EndpointRamp(_) => RAMP_METRICS,
-                TestKind::MacSweep(_) => MAC_SWEEP_METRICS,
-                TestKind::IpExhaustion(_) => IP_EXHAUSTION_METRICS,
-            };
-            let parsed = match kind {
-                TestKind::Matrix(_) => claims::parse_delivery(text.get_ref()),
-                _ => claims::parse_metric(text.get_ref(), metrics),
+            let parsed = match kind.metrics() {
+                None => claims::parse_delivery(text.get_ref()),
+                Some(metrics) => claims::parse_metric(text.get_ref(), metrics),
             };
             let claim = match parsed {
                 Ok(c) => c,
@@ -953,12 +821,12 @@ impl Builder {
                 continue;
             }
             if let Claim::Metric { metric, bound, .. } = &claim
-                && let Some(unit) = wrong_unit(kind, metric, bound)
+                && !metric.measure().accepts(bound)
             {
                 self.error(
                     text.span(),
-                    format!("`{metric}` is not measured in {}", unit.0),
-                    format!("compare it with {}", unit.1),
+                    format!("`{}` is not measured in {}", metric.name(), bound.kind()),
+                    format!("compare it with {}", metric.measure().example()),
                 );
                 continue;
             }
@@ -1158,6 +1026,18 @@ mod tests {
             "missing = 0",
         ));
         ok(&test("ip_exhaustion", "", "table_fulls6 = 0"));
+        ok(&test(
+            "endpoint_ramp",
+            "max_endpoints = 4\n",
+            "memory@4 < 300KiB",
+        ));
+        ok(&test(
+            "endpoint_ramp",
+            "max_endpoints = 4\n",
+            "memory < 307200",
+        ));
+        let size = refused(&test("address_caching", ports, "capacity = 1KiB"));
+        assert!(size.contains("is not measured in a size"), "{size}");
         let sized = refused(&test("address_caching", ports, "capacity@64 = 100"));
         assert!(sized.contains("no frame sizes or steps"), "{sized}");
         let unit = refused(&test("endpoint_ramp", "", "broadcast_loss < 5us"));
