@@ -254,19 +254,7 @@ impl Builder {
                 RawMode::Passthru => MacvlanMode::Passthru,
                 RawMode::Source => MacvlanMode::Source,
             };
-            let vid = r.vlan.as_ref().and_then(|v| {
-                let id = *v.get_ref();
-                if (1..=4094).contains(&id) {
-                    Some(id as u16)
-                } else {
-                    self.error(
-                        v.span(),
-                        format!("VLAN id {id} is outside 1..4094"),
-                        "802.1Q ids 0 and 4095 are reserved; use 1 to 4094",
-                    );
-                    None
-                }
-            });
+            let vid = r.vlan.as_ref().and_then(|v| self.vid(v));
             let tagged_frames = r.tagged_frames.as_ref().is_some_and(|t| *t.get_ref());
             if let (Some(t), None) = (&r.tagged_frames, &r.vlan)
                 && tagged_frames

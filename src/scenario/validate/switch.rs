@@ -149,21 +149,6 @@ impl Builder {
         })
     }
 
-    /// A VLAN id written in a port table.
-    fn vid(&mut self, raw: &Spanned<i64>) -> Option<u16> {
-        let id = *raw.get_ref();
-        if (1..=4094).contains(&id) {
-            Some(id as u16)
-        } else {
-            self.error(
-                raw.span(),
-                format!("VLAN id {id} is outside 1..4094"),
-                "802.1Q ids 0 and 4095 are reserved; use 1 to 4094",
-            );
-            None
-        }
-    }
-
     /// A `port` table: the bridge-port flags and what only the emulated switch does.
     pub(super) fn port(
         &mut self,

@@ -50,6 +50,21 @@ impl Builder {
         false
     }
 
+    /// A VLAN id, of a port table or a network.
+    pub(super) fn vid(&mut self, raw: &Spanned<i64>) -> Option<u16> {
+        let id = *raw.get_ref();
+        if (1..=4094).contains(&id) {
+            Some(id as u16)
+        } else {
+            self.error(
+                raw.span(),
+                format!("VLAN id {id} is outside 1..4094"),
+                "802.1Q ids 0 and 4095 are reserved; use 1 to 4094",
+            );
+            None
+        }
+    }
+
     pub(super) fn mac(&mut self, raw: Option<&SpannedStr>) -> Option<Spanned<MacAddr>> {
         let raw = raw?;
         match raw.get_ref().parse::<MacAddr>() {
