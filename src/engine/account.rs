@@ -19,8 +19,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::sweep::MacSweep;
 use super::sys::pkttype;
-use super::tx::MacSweep;
 use super::wire::{Tags, TestFrame};
 use crate::addr::MacAddr;
 
@@ -720,7 +720,7 @@ mod tests {
         let sweep = MacSweep {
             base: MacAddr([2, 0, 0, 0, 0, 0]),
             count: 4,
-            order: crate::engine::tx::SweepOrder::Sequential,
+            order: crate::engine::sweep::SweepOrder::Sequential,
         };
         let mut a = Tally::new(Limits::default()).counting_sweep(sweep);
         let mut b = Tally::new(Limits::default()).counting_sweep(sweep);
@@ -757,7 +757,7 @@ mod tests {
         let sweep = MacSweep {
             base: MacAddr([6, 0, 0, 0, 0, 0]),
             count: 1_000_000,
-            order: crate::engine::tx::SweepOrder::Random { seed: 3 },
+            order: crate::engine::sweep::SweepOrder::Random { seed: 3 },
         };
         let mut t = Tally::new(Limits::default()).counting_sweep(sweep);
         let mut f = frame(1, 0, 0);

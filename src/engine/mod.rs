@@ -6,6 +6,7 @@
 //!
 //! - `wire`: frame layouts and the test payload (zero-copy views, parsing never panics).
 //! - `sys`: every `unsafe` line (sockets, rings, signals).
+//! - `sweep`: MAC sweeps, index to MAC and back (the sender's frames, the receiver's counters).
 //! - `tx`: templates, sweeps, sizes, pacing, batched send (`send`).
 //! - `rx`: ring capture (`Capture::start`, `CaptureHandle::stop`).
 //! - `account`: per-flow and per-source-MAC counters, latency histograms, merging.
@@ -16,6 +17,7 @@ pub mod account;
 pub mod pcap;
 pub mod reflect;
 pub mod rx;
+pub mod sweep;
 pub mod sys;
 pub mod tx;
 pub mod wire;

@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use super::account::{Arrival, Latency, Limits, Received, Tally};
 use super::pcap::PcapWriter;
+use super::sweep::MacSweep;
 use super::sys::{self, Listen, RingConfig, RingStatistics, RxRing, pkttype};
-use super::tx::MacSweep;
 use super::wire::{VLAN_TAG_LEN, VlanTag, parse_test_frame};
 use super::{Attachment, EngineError};
 

@@ -1,0 +1,336 @@
+//! From the file as written (`schema`) to one typed `Scenario`: defaults, names, cross-field rules,
+//! Docker-style IPAM and deterministic MACs. Every problem becomes a `Diagnostic` on the offending
+//! value, with a hint; the problems of one stage are reported together (a later stage only runs
+//! when the earlier ones found nothing, since it depends on their results). Reads the scenario file
+//! and nothing else.
+//!
+//! The stages live in files of their own: `structure` (stage 1: the lab's shape, names and
+//! cross-field rules) with `switch` (the switch and its ports) and `values` (one value at a time:
+//! interface and node names, MACs, addresses); `addresses` (subnets and pools as written, then
+//! stage 2, Docker-style IPAM); `macs` (stage 3: fixed and generated MACs, and the lists that name
+//! a node for its MAC). This file holds the pipeline: the drafts one stage hands the next, and
+//! the assembly of the typed `Scenario` at the end.
+
+use std::collections::HashMap;
+use std::fs;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+use std::sync::Arc;
+
+use toml::Spanned;
+
+use super::schema::*;
+use super::*;
+use crate::diag::{Diagnostic, Diagnostics, Source, Span};
+
+mod addresses;
+mod macs;
+mod structure;
+mod switch;
+mod values;
+
+pub(super) use addresses::exhaustion_message;
+pub(super) use macs::generated_mac;
+pub(super) use values::valid_node_name;
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, Diagnostics> {
+    let text = fs::read_to_string(path).map_err(|e| {
+        Diagnostic::whole(
+            None,
+            format!("cannot read scenario {}: {e}", path.display()),
+        )
+        .hint("check the path; `mvlab check FILE` validates a scenario without touching the kernel")
+    })?;
+    parse(Source::new(path, text))
+}
+
+/// Validates scenario text.
+pub fn parse(source: Arc<Source>) -> Result<Scenario, Diagnostics> {
+    let raw: RawScenario = toml::from_str(&source.text).map_err(|e| toml_error(&source, &e))?;
+    Builder {
+        source: source.clone(),
+        diags: Diagnostics::default(),
+    }
+    .build(raw)
+}
+
+fn toml_error(source: &Arc<Source>, e: &toml::de::Error) -> Diagnostic {
+    let message = e.message().trim().to_string();
+    let hint = if message.starts_with("unknown field") {
+        "fix the key's spelling or remove it; the keys allowed here are listed above (README: Scenario reference)"
+    } else if message.starts_with("unknown variant") {
+        "use one of the values listed above"
+    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        "give the value the type shown above (quote addresses and names, write numbers bare)"
+    } else if message.starts_with("duplicate key") {
+        "each key may appear once per table"
+    } else {
+        "this is not valid TOML here"
+    };
+    let d = match e.span() {
+        Some(span) => Diagnostic::at(source, span, message),
+        None => Diagnostic::whole(Some(source), message),
+    };
+    d.hint(hint)
+}
+
+/// An endpoint before addresses and MACs are assigned.
+struct EndpointDraft {
+    name: Option<String>,
+    network: usize,
+    ip: Option<Spanned<Ipv4Addr>>,
+    ip6: Option<Spanned<Ipv6Addr>>,
+    mac: Option<Spanned<MacAddr>>,
+    source_macs: Option<Vec<SpannedStr>>,
+    span: Span,
+}
+
+/// A peer before addresses and MACs are assigned.
+struct PeerDraft {
+    name: String,
+    network: usize,
+    ip: Option<Spanned<Ipv4Addr>>,
+    ip6: Option<Spanned<Ipv6Addr>>,
+    mac: Option<Spanned<MacAddr>>,
+    port: Port,
+    port_span: Option<Span>,
+    port_extras: PortExtras,
+    span: Span,
+}
+
+/// What a `port` table says beyond the typed `Port`, kept until the switch kind and the nodes'
+/// MACs are known.
+#[derive(Default)]
+struct PortExtras {
+    /// The first VLAN membership key (`vlan`, `trunk`, `native_vlan`): the emulated switch and
+    /// a Linux bridge (which then filters by VLAN) take them, a bare wire does not.
+    vlan_key: Option<(&'static str, Span)>,
+    /// The first key only the emulated switch understands, for the error on any other switch.
+    emulated_only: Option<(&'static str, Span)>,
+    /// `static_macs` as written: MACs or node names.
+    static_macs: Vec<SpannedStr>,
+    /// `max_macs`, where it was written.
+    max_macs_span: Option<Span>,
+}
+
+struct ShimDraft {
+    network: usize,
+    interface: String,
+    ip: Option<Spanned<Ipv4Addr>>,
+    ip6: Option<Spanned<Ipv6Addr>>,
+    mac: Option<Spanned<MacAddr>>,
+    span: Span,
+}
+
+struct HostDraft {
+    network: usize,
+    ip: Option<Spanned<Ipv4Addr>>,
+    ip6: Option<Spanned<Ipv6Addr>>,
+}
+
+/// Network facts kept beside the typed `Network` until addresses are assigned.
+struct NetworkDraft {
+    network: Network,
+    raw_source_macs: Vec<SpannedStr>,
+    endpoints_span: Span,
+    groups: Option<Vec<Spanned<RawEndpoints>>>,
+}
+
+/// Everything the structural stage settles.
+struct Drafts {
+    name: String,
+    description: String,
+    seed: u64,
+    switch: Switch,
+    parents: Vec<Parent>,
+    parent_macs: Vec<Option<Spanned<MacAddr>>>,
+    parent_ports: Vec<PortExtras>,
+    networks: Vec<NetworkDraft>,
+    endpoints: Vec<EndpointDraft>,
+    peers: Vec<PeerDraft>,
+    host: Option<HostDraft>,
+    shim: Option<ShimDraft>,
+}
+
+/// One node's addresses after IPAM.
+#[derive(Clone, Copy)]
+struct Assigned {
+    ipv4: Ipv4Addr,
+    ipv6: Option<Ipv6Addr>,
+}
+
+struct Addresses {
+    endpoints: Vec<Assigned>,
+    peers: Vec<Assigned>,
+    shim: Option<Assigned>,
+}
+
+struct Macs {
+    parents: Vec<MacAddr>,
+    endpoints: Vec<MacAddr>,
+    peers: Vec<MacAddr>,
+    shim: Option<MacAddr>,
+}
+
+pub(super) struct Builder {
+    pub(super) source: Arc<Source>,
+    diags: Diagnostics,
+}
+
+fn spanned<T>(v: &Spanned<T>) -> Span {
+    v.span()
+}
+
+impl Builder {
+    pub(super) fn error(
+        &mut self,
+        span: Span,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.diags
+            .push(Diagnostic::at(&self.source, span, message).hint(hint));
+    }
+
+    /// Ends a stage: the problems it collected, if any.
+    fn stage(&mut self) -> Result<(), Diagnostics> {
+        std::mem::take(&mut self.diags).into_result(())
+    }
+
+    fn build(mut self, mut raw: RawScenario) -> Result<Scenario, Diagnostics> {
+        let raw_tests = raw.tests.take().unwrap_or_default();
+        let drafts = self.structure(raw);
+        self.stage()?;
+        let addresses = self.addresses(&drafts);
+        self.stage()?;
+        let macs = self.macs(&drafts);
+        self.stage()?;
+        let mut scenario = self.assemble(drafts, addresses, macs);
+        self.stage()?;
+        scenario.tests = self.tests(raw_tests, &scenario);
+        self.stage()?;
+        Ok(scenario)
+    }
+
+    fn assemble(&mut self, d: Drafts, addresses: Addresses, macs: Macs) -> Scenario {
+        let Drafts {
+            name,
+            description,
+            seed,
+            switch,
+            mut parents,
+            networks,
+            endpoints: endpoint_drafts,
+            peers: mut peer_drafts,
+            host,
+            shim,
+            ..
+        } = d;
+        let mut macs = macs;
+        self.share_passthru_macs(
+            &mut macs,
+            &parents,
+            &networks,
+            &endpoint_drafts,
+            &d.parent_macs,
+        );
+        for (p, mac) in parents.iter_mut().zip(&macs.parents) {
+            p.mac = *mac;
+        }
+        let mut by_name: HashMap<String, MacAddr> = endpoint_drafts
+            .iter()
+            .zip(&macs.endpoints)
+            .map(|(e, m)| (e.name.clone().unwrap_or_default(), *m))
+            .chain(
+                peer_drafts
+                    .iter()
+                    .zip(&macs.peers)
+                    .map(|(p, m)| (p.name.clone(), *m)),
+            )
+            .collect();
+        if let (Some(s), Some(m)) = (&shim, macs.shim) {
+            by_name.insert(s.interface.clone(), m);
+        }
+        self.static_macs(&mut parents, &d.parent_ports, &mut peer_drafts, &by_name);
+        let mut typed_networks = Vec::new();
+        let mut network_lists = Vec::new();
+        for draft in networks {
+            let mut by_name = by_name.clone();
+            by_name.insert(HOST_NODE.to_string(), parents[draft.network.parent].mac);
+            let list = self.source_list(&draft.raw_source_macs, &by_name);
+            let mut network = draft.network;
+            network.source_macs = list.clone();
+            network_lists.push(by_name);
+            typed_networks.push(network);
+        }
+        let mut endpoints = Vec::new();
+        for ((e, a), mac) in endpoint_drafts
+            .into_iter()
+            .zip(addresses.endpoints)
+            .zip(macs.endpoints)
+        {
+            let source_macs = match &e.source_macs {
+                Some(raw) => self.source_list(raw, &network_lists[e.network]),
+                None => typed_networks[e.network].source_macs.clone(),
+            };
+            endpoints.push(Endpoint {
+                name: e.name.unwrap_or_default(),
+                network: e.network,
+                interface: "eth0".into(),
+                mac,
+                ipv4: a.ipv4,
+                ipv6: a.ipv6,
+                source_macs,
+                span: e.span,
+            });
+        }
+        let peers = peer_drafts
+            .into_iter()
+            .zip(addresses.peers)
+            .zip(macs.peers)
+            .map(|((p, a), mac)| Peer {
+                name: p.name,
+                network: p.network,
+                interface: "eth0".into(),
+                mac,
+                ipv4: a.ipv4,
+                ipv6: a.ipv6,
+                port: p.port,
+                span: p.span,
+            })
+            .collect();
+        let shim = match (shim, addresses.shim, macs.shim) {
+            (Some(s), Some(a), Some(mac)) => Some(Shim {
+                network: s.network,
+                interface: s.interface,
+                mac,
+                ipv4: a.ipv4,
+                ipv6: a.ipv6,
+                span: s.span,
+            }),
+            _ => None,
+        };
+        let addresses = host
+            .map(|h| HostAddress {
+                network: h.network,
+                ipv4: h.ip.map(|ip| ip.into_inner()),
+                ipv6: h.ip6.map(|ip| ip.into_inner()),
+            })
+            .into_iter()
+            .collect();
+        Scenario {
+            source: self.source.clone(),
+            name,
+            description,
+            seed,
+            switch,
+            parents,
+            networks: typed_networks,
+            endpoints,
+            peers,
+            host: Host { addresses, shim },
+            tests: Vec::new(),
+        }
+    }
+}
