@@ -1,11 +1,14 @@
-//! Frame layouts and the test payload, as zero-copy views over byte buffers. Owns the payload
-//! format (magic, version, kind, flow, sequence, send timestamp, check), VLAN tags, and the parser
-//! that finds a test payload after 0, 1 or 2 VLAN tags and IPv4/UDP, IPv6/UDP, ARP or a raw
-//! EtherType. It does no I/O.
+//! Frame layouts and the test payload, as zero-copy views over byte buffers. Owns the Ethernet
+//! view (`EthernetFrame`: MACs, up to two 802.1Q / 802.1ad tags, the EtherType after them, and
+//! the rewrites senders, the reflector and the emulated switch make: MACs, swap, tag rewrite and
+//! push) with its plain-data header (`EthernetHeader`), the crate's one VLAN tag type, the payload
+//! format (magic, version, kind, flow, sequence, send timestamp, check), and the parser that finds
+//! a test payload after 0, 1 or 2 VLAN tags and IPv4/UDP, IPv6/UDP, ARP or a raw EtherType. It
+//! does no I/O.
 //!
 //! The rule of this module: parsing never panics and never reads out of bounds, whatever the
 //! bytes. Every accessor is checked; short, foreign or damaged input is an `Err`, never a crash
-//! (the fuzz target in `fuzz/` holds it to that).
+//! (the fuzz targets in `fuzz/` hold it to that).
 //!
 //! The test payload (32 bytes, big-endian), placed right after the headers of its kind:
 //!
@@ -44,6 +47,8 @@ pub const ETHERTYPE_LOCAL_EXPERIMENTAL: u16 = 0x88b5;
 /// Smallest Ethernet frame without FCS.
 pub const MIN_FRAME_LEN: usize = 60;
 pub const MAX_TAGS: usize = 2;
+/// The longest Ethernet header: MACs, `MAX_TAGS` tags, EtherType.
+pub const MAX_HEADER_LEN: usize = ETHER_HEADER_LEN + MAX_TAGS * VLAN_TAG_LEN;
 
 const IPV4_MIN_HEADER_LEN: usize = 20;
 const IPV6_HEADER_LEN: usize = 40;
@@ -53,6 +58,15 @@ const IP_PROTO_UDP: u8 = 17;
 pub const PAYLOAD_MAGIC: [u8; 4] = *b"MVLB";
 pub const PAYLOAD_VERSION: u8 = 1;
 pub const PAYLOAD_LEN: usize = 32;
+
+/// Offsets in an Ethernet header; a tag `d` places from the outside has its TPID where the
+/// EtherType would be, shifted by `d` tags.
+mod eth_field {
+    use std::ops::Range;
+    pub const DST: Range<usize> = 0..6;
+    pub const SRC: Range<usize> = 6..12;
+    pub const ETHERTYPE: usize = 12;
+}
 
 mod field {
     use std::ops::Range;
@@ -194,6 +208,25 @@ impl Tags {
         }; MAX_TAGS],
     };
 
+    /// Those of `tags` that are there, outermost first.
+    pub fn new(tags: [Option<VlanTag>; MAX_TAGS]) -> Tags {
+        let mut out = Tags::NONE;
+        for tag in tags.into_iter().flatten() {
+            out.tags[usize::from(out.len)] = tag;
+            out.len += 1;
+        }
+        out
+    }
+
+    /// `tags`, outermost first; more than `MAX_TAGS` is an error.
+    pub fn from_slice(tags: &[VlanTag]) -> Result<Tags, ParseError> {
+        let mut out = Tags::NONE;
+        for &tag in tags {
+            out.push(tag)?;
+        }
+        Ok(out)
+    }
+
     fn push(&mut self, tag: VlanTag) -> Result<(), ParseError> {
         let slot = self
             .tags
@@ -273,6 +306,169 @@ impl ParseError {
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+/// Whether an EtherType field names a VLAN tag: 802.1Q, 802.1ad, or the pre-standard QinQ TPID.
+fn is_tpid(ethertype: u16) -> bool {
+    matches!(ethertype, TPID_8021Q | TPID_8021AD | TPID_QINQ_LEGACY)
+}
+
+fn mac_at(b: &[u8], at: std::ops::Range<usize>) -> MacAddr {
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(&b[at]);
+    MacAddr(mac)
+}
+
+/// A read-only or writable view of an Ethernet II frame: the MACs, the VLAN tags after them and
+/// the EtherType after those. `new_checked` makes sure of the untagged header (14 bytes); what
+/// lies beyond it (tags) is checked by each accessor.
+#[derive(Debug, Clone, Copy)]
+pub struct EthernetFrame<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> EthernetFrame<T> {
+    /// A view over `buffer` once it holds at least an untagged Ethernet header.
+    pub fn new_checked(buffer: T) -> Result<EthernetFrame<T>, ParseError> {
+        if buffer.as_ref().len() < ETHER_HEADER_LEN {
+            return Err(ParseError::Truncated("Ethernet"));
+        }
+        Ok(EthernetFrame { buffer })
+    }
+
+    pub fn dst(&self) -> MacAddr {
+        mac_at(self.buffer.as_ref(), eth_field::DST)
+    }
+
+    pub fn src(&self) -> MacAddr {
+        mac_at(self.buffer.as_ref(), eth_field::SRC)
+    }
+
+    /// The type field after the MACs: the outermost tag's TPID when the frame is tagged.
+    pub fn ethertype(&self) -> u16 {
+        let b = self.buffer.as_ref();
+        u16::from_be_bytes([b[eth_field::ETHERTYPE], b[eth_field::ETHERTYPE + 1]])
+    }
+
+    /// The outermost in-band tag and the type field after it, when the frame has one whole.
+    pub fn outer_tag(&self) -> Option<(VlanTag, u16)> {
+        let tpid = self.ethertype();
+        if !is_tpid(tpid) {
+            return None;
+        }
+        self.tag_at(0, tpid).ok()
+    }
+
+    /// The tag `depth` places from the outside, whose TPID (already read) is `tpid`, and the
+    /// type field after it.
+    fn tag_at(&self, depth: usize, tpid: u16) -> Result<(VlanTag, u16), ParseError> {
+        let b = self.buffer.as_ref();
+        let tci_at = eth_field::ETHERTYPE + depth * VLAN_TAG_LEN + 2;
+        let tci = be16(b, tci_at).ok_or(ParseError::Truncated("VLAN"))?;
+        let next = be16(b, tci_at + 2).ok_or(ParseError::Truncated("VLAN"))?;
+        Ok((VlanTag::from_tci(tpid, tci), next))
+    }
+
+    /// The whole header: MACs, every tag outermost first (`stripped`, one the kernel moved out
+    /// of the bytes into packet metadata, first of all), and the EtherType after the tags.
+    pub fn header(&self, stripped: Option<VlanTag>) -> Result<EthernetHeader, ParseError> {
+        let mut tags = Tags::NONE;
+        if let Some(tag) = stripped {
+            tags.push(tag)?;
+        }
+        let mut ethertype = self.ethertype();
+        let mut depth = 0;
+        while is_tpid(ethertype) {
+            let (tag, next) = self.tag_at(depth, ethertype)?;
+            tags.push(tag)?;
+            ethertype = next;
+            depth += 1;
+        }
+        Ok(EthernetHeader {
+            dst: self.dst(),
+            src: self.src(),
+            tags,
+            ethertype,
+        })
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
+    /// `buffer` is a frame after `VLAN_TAG_LEN` bytes of room: puts `tag` outermost by moving
+    /// the MACs into that room (the rest of the frame stays where it is). The view covers the
+    /// whole buffer, now the tagged frame.
+    pub fn push_tag(mut buffer: T, tag: VlanTag) -> Result<EthernetFrame<T>, ParseError> {
+        let b = buffer.as_mut();
+        if b.len() < VLAN_TAG_LEN + ETHER_HEADER_LEN {
+            return Err(ParseError::Truncated("Ethernet"));
+        }
+        b.copy_within(VLAN_TAG_LEN..VLAN_TAG_LEN + eth_field::ETHERTYPE, 0);
+        b[eth_field::ETHERTYPE..eth_field::ETHERTYPE + VLAN_TAG_LEN]
+            .copy_from_slice(&tag.to_bytes());
+        Ok(EthernetFrame { buffer })
+    }
+
+    pub fn set_dst(&mut self, mac: MacAddr) {
+        self.buffer.as_mut()[eth_field::DST].copy_from_slice(&mac.0);
+    }
+
+    pub fn set_src(&mut self, mac: MacAddr) {
+        self.buffer.as_mut()[eth_field::SRC].copy_from_slice(&mac.0);
+    }
+
+    /// Swaps destination and source: the frame is addressed back to where it came from.
+    pub fn swap_macs(&mut self) {
+        let (dst, rest) = self.buffer.as_mut().split_at_mut(eth_field::SRC.start);
+        dst.swap_with_slice(&mut rest[..eth_field::SRC.len()]);
+    }
+
+    /// Writes `tag` (TPID and TCI) as the tag `depth` places from the outside; `Err` when the
+    /// frame is too short to hold it and the type field after it.
+    pub fn set_tag(&mut self, depth: usize, tag: VlanTag) -> Result<(), ParseError> {
+        let at = eth_field::ETHERTYPE + depth * VLAN_TAG_LEN;
+        self.buffer
+            .as_mut()
+            .get_mut(at..at + VLAN_TAG_LEN + 2)
+            .ok_or(ParseError::Truncated("VLAN"))?[..VLAN_TAG_LEN]
+            .copy_from_slice(&tag.to_bytes());
+        Ok(())
+    }
+}
+
+/// An Ethernet header as plain data: what `EthernetFrame::header` reads, and what `emit` writes
+/// in front of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EthernetHeader {
+    pub dst: MacAddr,
+    pub src: MacAddr,
+    /// Outermost first.
+    pub tags: Tags,
+    /// The EtherType after the tags.
+    pub ethertype: u16,
+}
+
+impl EthernetHeader {
+    /// Its length on the wire: where the payload starts (a tag the kernel stripped, counted
+    /// here, is not in the bytes a receiver reads).
+    pub fn header_len(&self) -> usize {
+        ETHER_HEADER_LEN + self.tags.len() * VLAN_TAG_LEN
+    }
+
+    /// Writes the header at the start of `out`; returns its length.
+    pub fn emit(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
+        let mut frame = EthernetFrame {
+            buffer: &mut out[..],
+        };
+        frame.set_dst(self.dst);
+        frame.set_src(self.src);
+        let mut at = eth_field::ETHERTYPE;
+        for tag in self.tags.as_slice() {
+            out[at..at + VLAN_TAG_LEN].copy_from_slice(&tag.to_bytes());
+            at += VLAN_TAG_LEN;
+        }
+        out[at..at + 2].copy_from_slice(&self.ethertype.to_be_bytes());
+        at + 2
+    }
 }
 
 /// A read-only or writable view of a 32-byte test payload.
@@ -403,37 +599,20 @@ pub struct TestFrame {
 /// Parses the Ethernet, VLAN and L3/L4 headers of `frame`. `stripped` is a tag the kernel moved
 /// out of the frame into metadata (it was the outermost one).
 pub fn parse_header(frame: &[u8], stripped: Option<VlanTag>) -> Result<FrameHeader, ParseError> {
-    let eth = frame
-        .get(..ETHER_HEADER_LEN)
-        .ok_or(ParseError::Truncated("Ethernet"))?;
-    let mut dst = [0u8; 6];
-    let mut src = [0u8; 6];
-    dst.copy_from_slice(&eth[0..6]);
-    src.copy_from_slice(&eth[6..12]);
-    let mut tags = Tags::NONE;
-    if let Some(tag) = stripped {
-        tags.push(tag)?;
-    }
-    let mut ethertype = be16(frame, 12).ok_or(ParseError::Truncated("Ethernet"))?;
-    let mut offset = ETHER_HEADER_LEN;
-    while matches!(ethertype, TPID_8021Q | TPID_8021AD | TPID_QINQ_LEGACY) {
-        let tci = be16(frame, offset).ok_or(ParseError::Truncated("VLAN"))?;
-        let next = be16(frame, offset + 2).ok_or(ParseError::Truncated("VLAN"))?;
-        tags.push(VlanTag::from_tci(ethertype, tci))?;
-        ethertype = next;
-        offset += VLAN_TAG_LEN;
-    }
-    let (kind, payload_offset) = match ethertype {
+    let eth = EthernetFrame::new_checked(frame)?.header(stripped)?;
+    // The bytes as given lack a stripped tag.
+    let offset = eth.header_len() - stripped.map_or(0, |_| VLAN_TAG_LEN);
+    let (kind, payload_offset) = match eth.ethertype {
         ETHERTYPE_IPV4 => (PayloadKind::Ipv4Udp, after_ipv4_udp(frame, offset)?),
         ETHERTYPE_IPV6 => (PayloadKind::Ipv6Udp, after_ipv6_udp(frame, offset)?),
         ETHERTYPE_ARP => (PayloadKind::Arp, after_arp(frame, offset)?),
         other => (PayloadKind::Raw { ethertype: other }, offset),
     };
     Ok(FrameHeader {
-        dst: MacAddr(dst),
-        src: MacAddr(src),
-        tags,
-        ethertype,
+        dst: eth.dst,
+        src: eth.src,
+        tags: eth.tags,
+        ethertype: eth.ethertype,
         kind,
         payload_offset,
     })
@@ -616,7 +795,148 @@ mod tests {
         assert_eq!(Tags::NONE.to_string(), "untagged");
     }
 
+    fn header(tags: &[VlanTag]) -> EthernetHeader {
+        EthernetHeader {
+            dst: MacAddr([0x02, 0, 0, 0, 0, 2]),
+            src: MacAddr([0x02, 0, 0, 0, 0, 1]),
+            tags: Tags::from_slice(tags).unwrap(),
+            ethertype: ETHERTYPE_IPV6,
+        }
+    }
+
+    fn emitted(h: &EthernetHeader) -> Vec<u8> {
+        let mut out = [0u8; MAX_HEADER_LEN];
+        let n = h.emit(&mut out);
+        out[..n].to_vec()
+    }
+
+    #[test]
+    fn an_ethernet_header_round_trips_with_zero_one_or_two_tags() {
+        let q = VlanTag::from_tci(TPID_8021Q, (3 << 13) | 0x1000 | 10);
+        let s = VlanTag::from_tci(TPID_8021AD, 300);
+        let legacy = VlanTag::from_tci(TPID_QINQ_LEGACY, 7);
+        for tags in [&[][..], &[q], &[s, q], &[legacy, q]] {
+            let h = header(tags);
+            let mut bytes = emitted(&h);
+            assert_eq!(bytes.len(), h.header_len());
+            let frame = EthernetFrame::new_checked(&bytes[..]).unwrap();
+            assert_eq!(frame.header(None), Ok(h));
+            assert_eq!((frame.dst(), frame.src()), (h.dst, h.src));
+            let next = tags.get(1).map_or(ETHERTYPE_IPV6, |t| t.tpid);
+            assert_eq!(frame.outer_tag(), tags.first().map(|&t| (t, next)));
+            bytes.extend([0xab; 50]);
+            let with_payload = EthernetFrame::new_checked(&bytes[..]).unwrap();
+            assert_eq!(with_payload.header(None), Ok(h), "the payload is not read");
+        }
+        let untagged = header(&[]);
+        assert_eq!(
+            emitted(&untagged),
+            [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd]
+        );
+        let tagged = emitted(&header(&[q]));
+        assert_eq!(&tagged[12..18], &[0x81, 0x00, 0x70, 10, 0x86, 0xdd]);
+    }
+
+    #[test]
+    fn every_cut_of_a_header_is_refused_never_read_past() {
+        let q = VlanTag::from_tci(TPID_8021Q, 10);
+        let s = VlanTag::from_tci(TPID_8021AD, 300);
+        let bytes = emitted(&header(&[s, q]));
+        for cut in 0..bytes.len() {
+            let part = &bytes[..cut];
+            match EthernetFrame::new_checked(part) {
+                Err(e) => {
+                    assert!(cut < ETHER_HEADER_LEN, "cut {cut}");
+                    assert_eq!(e, ParseError::Truncated("Ethernet"));
+                }
+                Ok(frame) => {
+                    assert!(cut >= ETHER_HEADER_LEN);
+                    assert_eq!(frame.header(None), Err(ParseError::Truncated("VLAN")));
+                    let outer_whole = cut >= ETHER_HEADER_LEN + VLAN_TAG_LEN;
+                    assert_eq!(frame.outer_tag().is_some(), outer_whole, "cut {cut}");
+                }
+            }
+        }
+        assert!(EthernetFrame::new_checked(&bytes[..]).is_ok());
+    }
+
+    #[test]
+    fn a_stripped_tag_counts_toward_the_two_a_header_holds() {
+        let q = VlanTag::from_tci(TPID_8021Q, 10);
+        let s = VlanTag::from_tci(TPID_8021AD, 300);
+        let one = emitted(&header(&[q]));
+        let frame = EthernetFrame::new_checked(&one[..]).unwrap();
+        assert_eq!(frame.header(Some(s)), Ok(header(&[s, q])));
+        let two = emitted(&header(&[s, q]));
+        let frame = EthernetFrame::new_checked(&two[..]).unwrap();
+        assert_eq!(frame.header(Some(s)), Err(ParseError::TooManyTags));
+        let mut three = two[..12].to_vec();
+        three.extend(s.to_bytes());
+        three.extend(&two[12..]);
+        let frame = EthernetFrame::new_checked(&three[..]).unwrap();
+        assert_eq!(frame.header(None), Err(ParseError::TooManyTags));
+        assert_eq!(frame.outer_tag(), Some((s, TPID_8021AD)));
+        assert_eq!(Tags::from_slice(&[s, s, q]), Err(ParseError::TooManyTags));
+        assert_eq!(Tags::new([None, Some(q)]).as_slice(), &[q]);
+        assert_eq!(Tags::new([Some(s), Some(q)]).as_slice(), &[s, q]);
+    }
+
+    #[test]
+    fn setters_rewrite_macs_and_tags_in_place() {
+        let q = VlanTag::from_tci(TPID_8021Q, 10);
+        let s = VlanTag::from_tci(TPID_8021AD, 300);
+        let mut bytes = emitted(&header(&[s, q]));
+        let mut frame = EthernetFrame::new_checked(&mut bytes[..]).unwrap();
+        frame.swap_macs();
+        let moved = VlanTag { vid: 4000, ..q };
+        frame.set_tag(1, moved).unwrap();
+        assert_eq!(
+            frame.set_tag(2, q),
+            Err(ParseError::Truncated("VLAN")),
+            "no room for a third tag and the type after it"
+        );
+        let mut want = header(&[s, moved]);
+        (want.dst, want.src) = (want.src, want.dst);
+        assert_eq!(frame.header(None), Ok(want));
+        frame.set_dst(MacAddr::BROADCAST);
+        frame.set_src(MacAddr([0x02, 9, 9, 9, 9, 9]));
+        let got = frame.header(None).unwrap();
+        assert_eq!(
+            (got.dst, got.src),
+            (MacAddr::BROADCAST, MacAddr([0x02, 9, 9, 9, 9, 9]))
+        );
+    }
+
+    #[test]
+    fn a_pushed_tag_goes_outermost_and_the_rest_stays_put() {
+        let q = VlanTag::from_tci(TPID_8021Q, 10);
+        let s = VlanTag::from_tci(TPID_8021AD, 300);
+        let mut inner = emitted(&header(&[q]));
+        inner.extend([0xab; 40]);
+        let mut room = vec![0xee; VLAN_TAG_LEN];
+        room.extend(&inner);
+        let frame = EthernetFrame::push_tag(&mut room[..], s).unwrap();
+        assert_eq!(frame.header(None), Ok(header(&[s, q])));
+        let mut want = emitted(&header(&[s, q]));
+        want.extend([0xab; 40]);
+        assert_eq!(room, want);
+        for len in 0..VLAN_TAG_LEN + ETHER_HEADER_LEN {
+            let mut short = vec![0x5a; len];
+            assert!(EthernetFrame::push_tag(&mut short[..], s).is_err());
+            assert!(short.iter().all(|&b| b == 0x5a), "left alone");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn any_header_round_trips(dst: [u8; 6], src: [u8; 6], tcis in proptest::collection::vec(any::<u16>(), 0..=MAX_TAGS),
+                                  ethertype in any::<u16>().prop_filter("not a TPID", |t| !is_tpid(*t))) {
+            let tags: Vec<VlanTag> = tcis.iter().map(|&t| VlanTag::from_tci(TPID_8021Q, t)).collect();
+            let h = EthernetHeader { dst: MacAddr(dst), src: MacAddr(src), tags: Tags::from_slice(&tags).unwrap(), ethertype };
+            let bytes = emitted(&h);
+            prop_assert_eq!(EthernetFrame::new_checked(&bytes[..]).unwrap().header(None), Ok(h));
+        }
+
         #[test]
         fn parsing_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200),
                                 tci in proptest::option::of(any::<u16>())) {
