@@ -1,24 +1,26 @@
 //! Sending test frames. Owns what a flow is (addresses, MAC and VID sweeps, tags, payload kind,
-//! sizes, count or duration, rate and bursts), the per-flow frame templates (built once with
-//! etherparse; per frame only the source MAC, VID, sequence, timestamp, check and UDP checksum
-//! are patched at fixed offsets), pacing, and the batched send loop: frames are written into a
-//! buffer for `sendmmsg` (or straight into a TPACKET_V2 transmit ring) and sent with one syscall
-//! per batch, with PACKET_QDISC_BYPASS, one socket per thread. It allocates nothing per frame and
-//! never receives: a send-only socket has no receive queue at all.
+//! sizes, count or duration, rate and bursts), the per-flow frame templates (built once: the
+//! Ethernet header through `wire`, IP/UDP/ARP with etherparse; per frame only the MACs, VID,
+//! sequence, timestamp, check and UDP checksum are patched in place), pacing, and the batched
+//! send loop: frames are written into a buffer for `sendmmsg` (or straight into a TPACKET_V2
+//! transmit ring) and sent with one syscall per batch, with PACKET_QDISC_BYPASS, one socket per
+//! thread. It allocates nothing per frame and never receives: a send-only socket has no receive
+//! queue at all.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use etherparse::{
-    ArpHardwareId, ArpOperation, ArpPacket, EtherType, Ethernet2Header, IpNumber, Ipv4Header,
-    Ipv6FlowLabel, Ipv6Header, SingleVlanHeader, UdpHeader, VlanId, VlanPcp,
+    ArpHardwareId, ArpOperation, ArpPacket, EtherType, IpNumber, Ipv4Header, Ipv6FlowLabel,
+    Ipv6Header, UdpHeader,
 };
 use serde::Serialize;
 
 use super::sys::{self, Listen, MAX_BATCH, PacketSocket, TxRing};
 use super::wire::{
-    self, ETHER_HEADER_LEN, MAX_TAGS, PAYLOAD_LEN, PayloadKind, TestPayload, VLAN_TAG_LEN, VlanTag,
+    self, ETHER_HEADER_LEN, EthernetFrame, EthernetHeader, MAX_HEADER_LEN, MAX_TAGS, PAYLOAD_LEN,
+    ParseError, PayloadKind, Tags, TestPayload, VLAN_TAG_LEN, VlanTag,
 };
 use super::{Attachment, EngineError};
 use crate::addr::{MacAddr, is_lab_address};
@@ -352,32 +354,19 @@ struct Template {
 }
 
 fn build_template(spec: &FlowSpec, src: MacAddr, size: usize) -> Result<Template, String> {
-    let ethertype = spec.kind.ethertype();
-    let tags = &spec.tags;
+    let err = |e: &dyn std::fmt::Display| format!("flow {}: building a frame: {e}", spec.flow);
+    let header = EthernetHeader {
+        dst: spec.dst,
+        src,
+        tags: Tags::from_slice(&spec.tags).map_err(|e| err(&e))?,
+        ethertype: spec.kind.ethertype(),
+    };
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let l2 = header.emit(&mut head);
     let mut bytes = Vec::with_capacity(size);
-    let first_type = tags.first().map_or(ethertype, |t| t.tpid);
-    bytes.extend(
-        Ethernet2Header {
-            source: src.0,
-            destination: spec.dst.0,
-            ether_type: EtherType(first_type),
-        }
-        .to_bytes(),
-    );
-    for (i, tag) in tags.iter().enumerate() {
-        let next = tags.get(i + 1).map_or(ethertype, |t| t.tpid);
-        let header = SingleVlanHeader {
-            pcp: VlanPcp::try_new(tag.pcp).map_err(|e| format!("flow {}: {e}", spec.flow))?,
-            drop_eligible_indicator: tag.dei,
-            vlan_id: VlanId::try_new(tag.vid).map_err(|e| format!("flow {}: {e}", spec.flow))?,
-            ether_type: EtherType(next),
-        };
-        bytes.extend(header.to_bytes());
-    }
-    let l2 = bytes.len();
+    bytes.extend_from_slice(&head[..l2]);
     let udp_len = size.saturating_sub(l2 + spec.kind.l3_len()) + UdpHeader::LEN;
     let zero_payload = vec![0u8; udp_len - UdpHeader::LEN];
-    let err = |e: &dyn std::fmt::Display| format!("flow {}: building a frame: {e}", spec.flow);
     let mut udp_checksum = None;
     match spec.kind {
         PayloadKind::Ipv4Udp => {
@@ -449,7 +438,8 @@ struct FlowRun {
     size_cycle: Vec<usize>,
     sweep: Option<MacSweep>,
     dst_sweep: Option<MacSweep>,
-    vid_sweep: Option<(usize, VlanTag, u16)>,
+    /// The outermost tag and how many VIDs from its own it sweeps.
+    vid_sweep: Option<(VlanTag, u16)>,
     rate: Rate,
     burst: u64,
     remaining: Option<u64>,
@@ -492,8 +482,7 @@ impl FlowRun {
             vid_sweep: spec
                 .vid_sweep
                 .zip(spec.tags.first())
-                // The outermost tag's TCI follows the Ethernet header's TPID.
-                .map(|(n, tag)| (ETHER_HEADER_LEN, *tag, n)),
+                .map(|(n, tag)| (*tag, n)),
             rate: spec.rate,
             burst: u64::from(spec.burst),
             remaining: spec.count,
@@ -508,6 +497,26 @@ impl FlowRun {
         self.remaining != Some(0)
     }
 
+    /// The next frame's swept source and destination MACs and outermost VID, written into
+    /// `frame` (a copy of a template, which holds every tag).
+    fn rewrite_header(&self, frame: &mut [u8]) -> Result<(), ParseError> {
+        let mut eth = EthernetFrame::new_checked(frame)?;
+        if let Some(s) = &self.sweep {
+            eth.set_src(s.mac(self.seq % s.count));
+        }
+        if let Some(s) = &self.dst_sweep {
+            eth.set_dst(s.mac(self.seq % s.count));
+        }
+        if let Some((tag, n)) = self.vid_sweep {
+            let swept = VlanTag {
+                vid: tag.vid + (self.seq % u64::from(n)) as u16,
+                ..tag
+            };
+            eth.set_tag(0, swept)?;
+        }
+        Ok(())
+    }
+
     /// Writes the next frame into `slot`, stamped with `now_ns`; returns its length. `held`
     /// says which template the slot already holds (this flow is `me`): when it is the same one,
     /// only the per-frame fields are written, not the whole frame.
@@ -520,19 +529,8 @@ impl FlowRun {
             slot[..len].copy_from_slice(&t.bytes);
             *held = Some((me, which));
         }
-        if let Some(s) = &self.sweep {
-            slot[6..12].copy_from_slice(&s.mac(self.seq % s.count).0);
-        }
-        if let Some(s) = &self.dst_sweep {
-            slot[..6].copy_from_slice(&s.mac(self.seq % s.count).0);
-        }
-        if let Some((at, tag, n)) = self.vid_sweep {
-            let swept = VlanTag {
-                vid: tag.vid + (self.seq % u64::from(n)) as u16,
-                ..tag
-            };
-            slot[at..at + 2].copy_from_slice(&swept.tci().to_be_bytes());
-        }
+        let rewritten = self.rewrite_header(&mut slot[..len]);
+        debug_assert!(rewritten.is_ok(), "a template holds its whole header");
         let payload = &mut slot[payload_at..payload_at + PAYLOAD_LEN];
         if let Some(mut view) = TestPayload::new_unchecked_mut(&mut *payload) {
             view.stamp(self.flow, self.seq, now_ns);
