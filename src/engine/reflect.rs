@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::account::Foreign;
 use super::sys::{self, Listen, MAX_BATCH, PacketSocket, RecvMeta, pkttype};
-use super::wire::{VLAN_TAG_LEN, VlanTag, parse_test_frame};
+use super::wire::{EthernetFrame, VLAN_TAG_LEN, VlanTag, parse_test_frame};
 use super::{Attachment, EngineError};
 
 /// What a reflector does.
@@ -176,18 +176,26 @@ fn run(
                     continue;
                 }
             }
-            report.received += 1;
-            let (start, len) = match stripped {
-                Some(tag) => {
-                    buf.copy_within(base + HEADROOM..base + HEADROOM + 12, base);
-                    buf[base + 12..base + 16].copy_from_slice(&tag.to_bytes());
-                    (base, m.len + VLAN_TAG_LEN)
-                }
-                None => (base + HEADROOM, m.len),
+            let room = &mut buf[base..base + HEADROOM + m.len];
+            let (reply, start, len) = match stripped {
+                Some(tag) => (
+                    EthernetFrame::push_tag(room, tag),
+                    base,
+                    m.len + VLAN_TAG_LEN,
+                ),
+                None => (
+                    EthernetFrame::new_checked(&mut room[HEADROOM..]),
+                    base + HEADROOM,
+                    m.len,
+                ),
             };
-            let f = &mut buf[start..start + len];
-            let (dst, src) = f.split_at_mut(6);
-            dst.swap_with_slice(&mut src[..6]);
+            // A test frame holds a whole Ethernet header, so there always is a reply to send.
+            let Ok(mut reply) = reply else {
+                report.foreign.damaged += 1;
+                continue;
+            };
+            reply.swap_macs();
+            report.received += 1;
             out[n] = (start, len);
             n += 1;
         }
