@@ -3,8 +3,8 @@
 //! VLAN tags recovered from packet metadata), waits for any of them to have frames, takes up to
 //! a batch from a ready port with one `recvmmsg`, asks `forward` where each frame goes, and sends
 //! each egress port its share with one `sendmmsg`, every frame gathered from a rewritten header
-//! (MACs, the pushed tag, the restored outer tag) and the rest of the frame where it was
-//! received: no frame is copied in user space and nothing is allocated per frame. Once a second
+//! (`frame`: MACs, the pushed tag, the restored outer tag, EtherType) and the rest of the frame
+//! where it was received: no frame is copied in user space and nothing is allocated per frame. Once a second
 //! it ages the table and reads each socket's kernel drop counter (frames the kernel could not
 //! queue for it), so those drops are counted too.
 //!
@@ -20,12 +20,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::time::{Duration, Instant};
 
-use super::forward::{Forwarding, Ingress, Plan, TPID_8021AD, TPID_8021Q, TPID_QINQ, Tag};
+use super::forward::{Forwarding, Plan};
+use super::frame::Received;
 use super::report::{DropReason, SwitchReport};
 use super::table::PortIdx;
 use super::{SwitchConfig, SwitchError};
-use crate::addr::MacAddr;
 use crate::engine::sys::{self, Listen, MAX_BATCH, PacketSocket, RecvMeta};
+use crate::engine::wire::MAX_HEADER_LEN;
 use crate::netns::{Netns, NsThread};
 
 /// Most ports one forwarder serves (one `poll` over all of them).
@@ -40,8 +41,6 @@ const GATHER: usize = 64;
 const RX_BUFFER: usize = 8 << 20;
 /// Each port socket's kernel queue.
 const SOCKET_BUFFER: usize = 4 << 20;
-/// Longest header a frame leaves with: two MACs, a pushed tag and a restored outer tag.
-const HEAD_MAX: usize = 20;
 
 /// A running emulated switch. Dropping it stops the thread.
 pub struct Forwarder {
@@ -158,63 +157,6 @@ fn open_ports(config: &SwitchConfig) -> Result<Vec<PacketSocket>, SwitchError> {
         .collect()
 }
 
-/// What the loop remembers of each received frame until its copies are sent.
-#[derive(Debug, Clone, Copy, Default)]
-struct Received {
-    len: usize,
-    /// Where the part after the MACs (and an in-band outer tag) starts.
-    rest: usize,
-    /// The outer tag, to restore when the frame keeps it.
-    outer: Option<Tag>,
-    keep_outer: bool,
-}
-
-/// The header fields of a received frame, or why it cannot be forwarded.
-fn read(data: &[u8], m: RecvMeta) -> Result<(Received, Ingress), DropReason> {
-    if m.truncated {
-        return Err(DropReason::Oversize);
-    }
-    if data.len() < 14 {
-        return Err(DropReason::Runt);
-    }
-    let mac = |at: usize| {
-        let mut b = [0u8; 6];
-        b.copy_from_slice(&data[at..at + 6]);
-        MacAddr(b)
-    };
-    let ethertype = u16::from_be_bytes([data[12], data[13]]);
-    // A tag the kernel moved into metadata adds 4 bytes on the wire; an in-band one is skipped.
-    let (outer, rest, stripped) = match m.vlan {
-        Some((tpid, tci)) => (Some(Tag { tpid, tci }), 12, 4),
-        None if matches!(ethertype, TPID_8021Q | TPID_8021AD | TPID_QINQ) && data.len() >= 18 => {
-            let tci = u16::from_be_bytes([data[14], data[15]]);
-            (
-                Some(Tag {
-                    tpid: ethertype,
-                    tci,
-                }),
-                16,
-                0,
-            )
-        }
-        None => (None, 12, 0),
-    };
-    Ok((
-        Received {
-            len: data.len(),
-            rest,
-            outer,
-            keep_outer: false,
-        },
-        Ingress {
-            dst: mac(0),
-            src: mac(6),
-            outer,
-            len: data.len() + stripped,
-        },
-    ))
-}
-
 struct Loop {
     forwarding: Forwarding,
     sockets: Vec<PacketSocket>,
@@ -309,20 +251,21 @@ impl Loop {
         for i in 0..got {
             let m = self.meta[i];
             let data = &self.buf[i * self.slot..i * self.slot + m.len];
-            let (received, frame) = match read(data, m) {
-                Ok(f) => f,
+            let mut received = match Received::read(data, m) {
+                Ok(r) => r,
                 Err(reason) => {
                     self.forwarding.drop_at(port, reason, 1);
                     continue;
                 }
             };
-            if !self.forwarding.ingress(port, &frame, now, &mut self.plan) {
+            if !self
+                .forwarding
+                .ingress(port, &received.ingress, now, &mut self.plan)
+            {
                 continue;
             }
-            self.received[i] = Received {
-                keep_outer: self.plan.keep_outer,
-                ..received
-            };
+            received.keep_outer = self.plan.keep_outer;
+            self.received[i] = received;
             for &(to, push) in &self.plan.egress {
                 self.queues[usize::from(to)].push((i as u16, push));
             }
@@ -342,25 +285,10 @@ impl Loop {
         let socket = &self.sockets[usize::from(to)];
         let (mut sent, mut bytes, mut failed) = (0u64, 0u64, 0u64);
         for chunk in queue.chunks(GATHER) {
-            let mut heads = [[0u8; HEAD_MAX]; GATHER];
+            let mut heads = [[0u8; MAX_HEADER_LEN]; GATHER];
             let mut lens = [0usize; GATHER];
             for (k, &(i, push)) in chunk.iter().enumerate() {
-                let r = &self.received[usize::from(i)];
-                let frame = &self.buf[usize::from(i) * self.slot..];
-                let head = &mut heads[k];
-                head[..12].copy_from_slice(&frame[..12]);
-                let mut len = 12;
-                if let Some(tci) = push {
-                    head[len..len + 2].copy_from_slice(&TPID_8021Q.to_be_bytes());
-                    head[len + 2..len + 4].copy_from_slice(&tci.to_be_bytes());
-                    len += 4;
-                }
-                if let (true, Some(tag)) = (r.keep_outer, r.outer) {
-                    head[len..len + 2].copy_from_slice(&tag.tpid.to_be_bytes());
-                    head[len + 2..len + 4].copy_from_slice(&tag.tci.to_be_bytes());
-                    len += 4;
-                }
-                lens[k] = len;
+                lens[k] = self.received[usize::from(i)].egress_header(push, &mut heads[k]);
             }
             let mut parts: [[&[u8]; 2]; GATHER] = [[&[], &[]]; GATHER];
             for (k, &(i, _)) in chunk.iter().enumerate() {

@@ -21,6 +21,7 @@ use super::report::{
 };
 use super::table::{Learned, MacTable, PortIdx};
 use crate::addr::MacAddr;
+use crate::engine::wire::{TPID_8021AD, TPID_8021Q, TPID_QINQ_LEGACY, VlanTag};
 use crate::scenario::{OuterTags, PortVlan, Violation};
 
 /// The event log keeps this many events; later ones are only counted.
@@ -28,38 +29,21 @@ pub const EVENT_LOG_SIZE: usize = 16_384;
 /// Unknown destinations remembered so that each is logged once ("flood" events).
 const FLOOD_MEMORY: usize = 4096;
 
-pub const TPID_8021Q: u16 = 0x8100;
-pub const TPID_8021AD: u16 = 0x88a8;
-/// The pre-standard QinQ TPID some switches still use for outer tags.
-pub const TPID_QINQ: u16 = 0x9100;
-
 /// The table key of a VLAN-unaware switch.
 const UNAWARE: u16 = 0;
 
-/// An 802.1Q/802.1ad tag: TPID and TCI (PCP, DEI, VID).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tag {
-    pub tpid: u16,
-    pub tci: u16,
-}
-
-impl Tag {
-    pub fn vid(self) -> u16 {
-        self.tci & 0x0fff
-    }
-
-    fn is_outer(self) -> bool {
-        matches!(self.tpid, TPID_8021AD | TPID_QINQ)
-    }
+/// An 802.1ad S-tag, or an outer tag with the pre-standard QinQ TPID some switches still use.
+fn is_outer(tag: VlanTag) -> bool {
+    matches!(tag.tpid, TPID_8021AD | TPID_QINQ_LEGACY)
 }
 
 /// What the data path read of a frame.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Ingress {
     pub dst: MacAddr,
     pub src: MacAddr,
     /// The outermost tag, whether the kernel moved it into packet metadata or not.
-    pub outer: Option<Tag>,
+    pub outer: Option<VlanTag>,
     /// Bytes on the wire (with the outer tag).
     pub len: usize,
 }
@@ -215,14 +199,14 @@ impl Forwarding {
             return self.drop_in(port, None, DropReason::PortShutDown);
         }
         let policy = &self.config.ports[p].policy;
-        if frame.outer.is_some_and(Tag::is_outer) && policy.outer_tags == OuterTags::Drop {
+        if frame.outer.is_some_and(is_outer) && policy.outer_tags == OuterTags::Drop {
             return self.drop_in(port, None, DropReason::OuterTag);
         }
         let (vlan, pcp) = match self.classify(p, frame.outer) {
             Ok(v) => v,
             Err(reason) => return self.drop_in(port, None, reason),
         };
-        plan.keep_outer = !self.vlan_aware || frame.outer.is_some_and(Tag::is_outer);
+        plan.keep_outer = !self.vlan_aware || frame.outer.is_some_and(is_outer);
         self.vlans[usize::from(vlan)].rx_frames += 1;
         if let Err(reason) = self.learn(port, vlan, frame.src, now) {
             return self.drop_in(port, Some(vlan), reason);
@@ -263,19 +247,19 @@ impl Forwarding {
     }
 
     /// The frame's VLAN and the priority its classifying 802.1Q tag carried.
-    fn classify(&self, port: usize, outer: Option<Tag>) -> Result<(u16, u16), DropReason> {
+    fn classify(&self, port: usize, outer: Option<VlanTag>) -> Result<(u16, u16), DropReason> {
         if !self.vlan_aware {
             return Ok((UNAWARE, 0));
         }
-        let ctag = outer.filter(|t| t.tpid == TPID_8021Q && t.vid() != 0);
+        let ctag = outer.filter(|t| t.tpid == TPID_8021Q && t.vid != 0);
         let pcp = outer
             .filter(|t| t.tpid == TPID_8021Q)
-            .map_or(0, |t| t.tci >> 13);
+            .map_or(0, |t| u16::from(t.pcp));
         match (&self.config.ports[port].policy.vlan, ctag) {
             (PortVlan::Access { .. }, Some(_)) => Err(DropReason::TaggedOnAccess),
             (PortVlan::Access { vid }, None) => Ok((*vid, pcp)),
             (PortVlan::Trunk { allowed, native }, Some(tag)) => {
-                let vid = tag.vid();
+                let vid = tag.vid;
                 if allowed.binary_search(&vid).is_ok() || *native == Some(vid) {
                     Ok((vid, pcp))
                 } else {
@@ -544,7 +528,7 @@ mod tests {
         MacAddr([2, 0, 0, 0, 0, n])
     }
 
-    fn frame(src: u8, dst: MacAddr, outer: Option<Tag>) -> Ingress {
+    fn frame(src: u8, dst: MacAddr, outer: Option<VlanTag>) -> Ingress {
         Ingress {
             dst,
             src: mac(src),
@@ -553,11 +537,8 @@ mod tests {
         }
     }
 
-    fn ctag(vid: u16) -> Option<Tag> {
-        Some(Tag {
-            tpid: TPID_8021Q,
-            tci: vid,
-        })
+    fn ctag(vid: u16) -> Option<VlanTag> {
+        Some(VlanTag::from_tci(TPID_8021Q, vid))
     }
 
     /// Where the frame went, or the drop's reason read back from the counters.
@@ -663,10 +644,7 @@ mod tests {
         let mut f = vlan_switch();
         // Tagged 10 on the trunk: to VLAN 10's access port, untagged.
         let mut plan = Plan::default();
-        let pcp5 = Some(Tag {
-            tpid: TPID_8021Q,
-            tci: (5 << 13) | 10,
-        });
+        let pcp5 = Some(VlanTag::from_tci(TPID_8021Q, (5 << 13) | 10));
         assert!(f.ingress(0, &frame(1, MacAddr::BROADCAST, pcp5), 0, &mut plan));
         assert!(!plan.keep_outer, "the classifying tag is consumed");
         assert_eq!(plan.egress, [(1, None)]);
@@ -726,10 +704,7 @@ mod tests {
 
     #[test]
     fn outer_tags_pass_as_payload_or_drop() {
-        let stag = Some(Tag {
-            tpid: TPID_8021AD,
-            tci: 300,
-        });
+        let stag = Some(VlanTag::from_tci(TPID_8021AD, 300));
         let mut f = switch(2, |c| {
             c.ports[0].policy.vlan = PortVlan::Access { vid: 10 };
             c.ports[1].policy.vlan = PortVlan::Trunk {

@@ -4,6 +4,8 @@
 //! - `SwitchConfig`: what a scenario's `[switch] kind = "emulated"` and its ports ask for;
 //! - `table`: the MAC table with its capacity, per-port limits, ageing and learning rate;
 //! - `forward`: the forwarding decision of every frame, its counters and the event log;
+//! - `frame`: what the switch reads of a frame's bytes on ingress and the header it writes on
+//!   egress (`Received`);
 //! - `datapath`: raw sockets on every port through the engine's socket layer, one thread
 //!   entered into the switch namespace, batched receive and send (`Forwarder`);
 //! - `report`: the counters, table and events as plain data (`SwitchReport`).
@@ -13,6 +15,7 @@
 
 mod datapath;
 mod forward;
+mod frame;
 mod report;
 mod table;
 
@@ -23,6 +26,7 @@ use crate::scenario::{Port, Scenario, Switch};
 
 pub use datapath::Forwarder;
 pub use forward::EVENT_LOG_SIZE;
+pub use frame::Received;
 pub use report::{
     DropCount, DropReason, EntryKind, Event, EventKind, PortReport, SwitchReport, TableEntry,
     VlanReport,
