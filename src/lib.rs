@@ -18,6 +18,7 @@ pub mod netns;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod stop;
 pub mod switch;
 pub mod units;
 pub mod verdict;
