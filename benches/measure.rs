@@ -7,7 +7,6 @@
 //!
 //! Under `cargo test` (which builds benches too) it does nothing. The lab is removed on exit.
 
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use mvlab::diag::Source;
@@ -16,6 +15,7 @@ use mvlab::measure::{Bench, TestResult, latency, rfc2544, throughput};
 use mvlab::report::text::{self, Paint};
 use mvlab::run::RunResult;
 use mvlab::scenario::{self, TestKind};
+use mvlab::stop::Stop;
 
 const SCENARIO: &str = r#"
 name = "bench-measure"
@@ -91,7 +91,7 @@ fn main() {
         },
     )
     .unwrap_or_else(|e| panic!("lab up: {e}"));
-    let stop = AtomicBool::new(false);
+    let stop = Stop::new();
     let bench = Bench {
         lab: &lab,
         scenario: &scenario,

@@ -13,11 +13,12 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::diag::Outcome;
+use crate::stop::Stop;
 
 /// What a guest is given.
 const GUEST_MEMORY: &str = "4G";
@@ -46,7 +47,7 @@ done 2>/dev/null
 const LOCKUP: [&str; 3] = ["soft lockup", "self-detected stall", "hard LOCKUP"];
 /// Console lines kept to explain a guest that failed.
 const CONSOLE_TAIL: usize = 40;
-/// How often the runner looks at the guest, the stop flag and the clock.
+/// How often the runner looks at the guest and the clock (a stop request wakes it at once).
 const POLL: Duration = Duration::from_millis(100);
 /// How long qemu gets to exit after SIGTERM before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(3);
@@ -312,7 +313,7 @@ impl Guest {
         modules: &[&str],
         shared: &[PathBuf],
         progress: &(dyn Fn(&str) + Sync),
-        stop: &AtomicBool,
+        stop: &Stop,
     ) -> Result<GuestOutput, GuestError> {
         let dir = self.shared.path();
         let cwd = std::env::current_dir().map_err(io("reading the working directory"))?;
@@ -368,8 +369,11 @@ impl Guest {
         shared: &[PathBuf],
         (accel, cpus): (Accel, u32),
         progress: &(dyn Fn(&str) + Sync),
-        stop: &AtomicBool,
+        stop: &Stop,
     ) -> Result<Attempt, GuestError> {
+        if stop.requested() {
+            return Err(GuestError::Interrupted);
+        }
         let dir = self.shared.path();
         let _ = std::fs::remove_file(dir.join("exit"));
         let release = &self.kernel.release;
@@ -436,7 +440,7 @@ impl Guest {
         .collect();
         let mut announced = false;
         let status = loop {
-            if stop.load(Ordering::Relaxed) {
+            if stop.requested() {
                 qemu.kill();
                 return Err(GuestError::Interrupted);
             }
@@ -461,7 +465,7 @@ impl Guest {
                 announced = true;
                 progress(&format!("{release}: running inside"));
             }
-            std::thread::sleep(POLL);
+            stop.sleep(POLL);
         };
         for r in readers {
             let _ = r.join();

@@ -5,7 +5,6 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +15,7 @@ use crate::lab::probe;
 
 use crate::run::{self, RunOptions, RunResult};
 use crate::scenario::Scenario;
+use crate::stop::Stop;
 
 /// The name of the kernel mvlab runs on, as `--kernel` takes it.
 pub const THIS_KERNEL: &str = "this";
@@ -71,7 +71,9 @@ pub struct KernelOptions<'a> {
     pub prefix: String,
     pub no_model: bool,
     pub progress: &'a (dyn Fn(&str) + Sync),
-    pub stop: &'static AtomicBool,
+    /// Requested by a signal: the kernel running stops (a guest's qemu is killed) and no
+    /// other starts.
+    pub stop: &'a Stop,
 }
 
 /// The modules a guest loads for `scenario`: those of every feature it needs.
@@ -104,6 +106,9 @@ pub fn run_on(
 ) -> KernelMatrix {
     let mut runs = Vec::with_capacity(kernels.len());
     for spec in kernels {
+        if options.stop.requested() {
+            break;
+        }
         let started = std::time::Instant::now();
         let mut run = if spec == THIS_KERNEL {
             on_this_kernel(scenario, options)
@@ -140,7 +145,7 @@ fn on_this_kernel(scenario: &Scenario, options: &KernelOptions<'_>) -> KernelRun
                 prefix: options.prefix.clone(),
                 use_real_parent: false,
                 persistent: false,
-                interrupt: Some(options.stop),
+                interrupt: Some(options.stop.clone()),
             },
             keep: false,
             no_model: options.no_model,
@@ -278,7 +283,7 @@ pub struct KernelDoctor {
 pub fn doctor_on(
     kernels: &[String],
     progress: &(dyn Fn(&str) + Sync),
-    stop: &'static AtomicBool,
+    stop: &Stop,
 ) -> Vec<KernelDoctor> {
     kernels
         .iter()

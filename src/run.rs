@@ -5,7 +5,6 @@
 //! back as plain data (`RunResult`, the single input of every renderer).
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::time::{Instant, SystemTime};
 
 use crate::diag::Outcome;
@@ -14,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::measure::{self, Bench, TestResult};
 use crate::scenario::{Scenario, TestKind};
+use crate::stop::Stop;
 use crate::verdict::ExpectationResult;
 use crate::{model, verdict};
 
@@ -48,8 +48,9 @@ pub struct RunOptions<'a> {
     pub no_model: bool,
     /// Write one pcapng per receiving station and test here.
     pub pcap_dir: Option<PathBuf>,
-    /// Set by a signal handler: the run stops at the next check and the lab is removed.
-    pub stop: &'static AtomicBool,
+    /// Requested by a signal handler: every send, capture and wait of the run ends on it and
+    /// the lab is removed.
+    pub stop: &'a Stop,
     /// Reports progress (a short phrase) to whoever shows it.
     pub progress: &'a (dyn Fn(&str) + Sync),
 }

@@ -5,36 +5,32 @@
 
 mod engine_common;
 
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use engine_common::{E1_MAC, E2_MAC, Lab, PEER_MAC, run};
 use mvlab::addr::MacAddr;
 use mvlab::engine::rx::{self, Capture, CaptureHandle, CaptureReport, CaptureSpec};
-use mvlab::engine::sys::{Listen, PacketSocket};
 use mvlab::engine::tx::{
     self, FlowSpec, FrameSizes, MacSource, MacSweep, SendPlan, SweepOrder, TxPath,
 };
 use mvlab::engine::wire::{PayloadKind, TPID_8021AD, TPID_8021Q, TestPayload, VlanTag};
+use mvlab::engine::{Listen, PacketSocket};
+use mvlab::stop::Stop;
 use mvlab::units::Rate;
 
 fn capture(lab: &Lab, node: &str, spec: CaptureSpec) -> CaptureHandle {
-    Capture::start(&lab.at(node), spec).expect("start capture")
+    Capture::start(&lab.at(node), spec, &Stop::new()).expect("start capture")
 }
 
 /// Stops a capture once the frames in flight have arrived (no fixed pause: an emulated
 /// machine delivers late).
 fn settled(capture: CaptureHandle) -> CaptureReport {
-    rx::settle(
-        &[&capture],
-        Duration::from_secs(10),
-        &AtomicBool::new(false),
-    );
+    rx::settle(&[&capture], Duration::from_secs(10), &Stop::new());
     capture.stop().expect("stop capture")
 }
 
 fn send(lab: &Lab, node: &str, flows: Vec<FlowSpec>) -> tx::SendReport {
-    tx::send(&lab.at(node), &SendPlan::new(flows), None).expect("send")
+    tx::send(&lab.at(node), &SendPlan::new(flows), &Stop::new()).expect("send")
 }
 
 fn paced(flow: u32, dst: MacAddr, size: usize, count: u64) -> FlowSpec {
@@ -71,7 +67,7 @@ fn macvlan_bridge_delivers_every_frame_in_order_and_never_counts_outgoing() {
         qdisc_bypass: false,
         ..SendPlan::new(vec![paced(10, E2_MAC, 60, 5_000)])
     };
-    let sent = tx::send(&lab.at("e1"), &plan, None).unwrap();
+    let sent = tx::send(&lab.at("e1"), &plan, &Stop::new()).unwrap();
     assert_eq!(sent.frames, 5_000);
     let e2 = settled(on_e2);
     let e1 = settled(on_e1);
@@ -116,7 +112,7 @@ fn the_transmit_ring_path_delivers_the_same_frames_from_two_threads() {
             },
         ])
     };
-    let sent = tx::send(&lab.at("e1"), &plan, None).unwrap();
+    let sent = tx::send(&lab.at("e1"), &plan, &Stop::new()).unwrap();
     assert_eq!((sent.frames, sent.threads), (5_000, 2));
     let r = settled(on_e2);
     assert_eq!((flow(&r, 1).received, flow(&r, 1).lost), (3_000, 0));

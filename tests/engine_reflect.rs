@@ -9,13 +9,14 @@ use mvlab::engine::reflect::{ReflectSpec, Reflector};
 use mvlab::engine::rx::{self, Capture, CaptureSpec};
 use mvlab::engine::tx::{self, FlowSpec, SendPlan};
 use mvlab::engine::wire::{TPID_8021Q, VlanTag};
+use mvlab::stop::Stop;
 use mvlab::units::Rate;
 
 #[test]
 fn reflected_frames_come_back_swapped_tagged_and_timed() {
     let lab = Lab::new();
-    let reflector = Reflector::start(&lab.at("e2"), ReflectSpec::default()).unwrap();
-    let back = Capture::start(&lab.at("e1"), CaptureSpec::default()).unwrap();
+    let reflector = Reflector::start(&lab.at("e2"), ReflectSpec::default(), &Stop::new()).unwrap();
+    let back = Capture::start(&lab.at("e1"), CaptureSpec::default(), &Stop::new()).unwrap();
     let tag = VlanTag {
         tpid: TPID_8021Q,
         pcp: 3,
@@ -31,13 +32,14 @@ fn reflected_frames_come_back_swapped_tagged_and_timed() {
         rate: Rate::Pps(2_000.0),
         ..FlowSpec::new(2, E2_MAC, 200, Some(500))
     };
-    tx::send(&lab.at("e1"), &SendPlan::new(vec![plain, tagged]), None).unwrap();
+    tx::send(
+        &lab.at("e1"),
+        &SendPlan::new(vec![plain, tagged]),
+        &Stop::new(),
+    )
+    .unwrap();
     // Until the reflections stop arriving (no fixed pause: an emulated machine is slow).
-    rx::settle(
-        &[&back],
-        std::time::Duration::from_secs(10),
-        &std::sync::atomic::AtomicBool::new(false),
-    );
+    rx::settle(&[&back], std::time::Duration::from_secs(10), &Stop::new());
     let reflected = reflector.stop().unwrap();
     let r = back.stop().unwrap();
 

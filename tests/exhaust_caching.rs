@@ -7,14 +7,13 @@
 mod exhaust_support;
 mod lab_support;
 
-use std::sync::atomic::AtomicBool;
-
 use exhaust_support::Tcpdump;
 use lab_support::{bench, learned_test_macs, netns, refused_here, require_root, tshark_field, up};
 use mvlab::diag::Source;
 use mvlab::measure::address_caching::{self, AddressBench};
 use mvlab::measure::address_learning_rate;
 use mvlab::scenario::{self, Scenario, TestKind};
+use mvlab::stop::Stop;
 
 fn scenario(limit: &str, test: &str) -> Scenario {
     let text = format!(
@@ -34,7 +33,7 @@ fn the_capacity_is_the_bridges_limit_and_tcpdump_sees_the_flooding() {
         return;
     }
     let lab = up(&s, "xcache");
-    let stop = AtomicBool::new(false);
+    let stop = Stop::new();
     let bench = bench(&lab, &s, &stop);
     let TestKind::AddressCaching(test) = &s.tests[0].kind else {
         unreachable!()
@@ -101,7 +100,7 @@ fn an_unlimited_bridge_learns_every_number_tried() {
         "kind = \"address_caching\"\naddresses = 300\nrate = \"30kpps\"\n",
     );
     let lab = up(&s, "xunlim");
-    let stop = AtomicBool::new(false);
+    let stop = Stop::new();
     let TestKind::AddressCaching(test) = &s.tests[0].kind else {
         unreachable!()
     };
@@ -119,7 +118,7 @@ fn the_learning_rate_of_a_bridge_is_what_the_sender_offers() {
     require_root();
     let s = scenario("", "kind = \"address_learning_rate\"\naddresses = 500\n");
     let lab = up(&s, "xrate");
-    let stop = AtomicBool::new(false);
+    let stop = Stop::new();
     let TestKind::AddressLearningRate(test) = &s.tests[0].kind else {
         unreachable!()
     };
@@ -142,7 +141,7 @@ fn the_emulated_switch_is_measured_by_the_same_test() {
         "kind = \"address_caching\"\naddresses = 24\nrate = \"20kpps\"\n",
     );
     let lab = up(&s, "xemul");
-    let stop = AtomicBool::new(false);
+    let stop = Stop::new();
     let TestKind::AddressCaching(test) = &s.tests[0].kind else {
         unreachable!()
     };

@@ -5,13 +5,12 @@
 
 mod lab_support;
 
-use std::sync::atomic::AtomicBool;
-
 use lab_support::{bench, ip_json, mvlab, netns, require_root, up};
 use mvlab::diag::Source;
 use mvlab::measure::ip_exhaustion;
 use mvlab::measure::kstat::NeighbourTable;
 use mvlab::scenario::{self, TestKind};
+use mvlab::stop::Stop;
 use serde_json::Value;
 
 const SCENARIO: &str = "[[networks]]\nname = \"n\"\nsubnet6 = \"2001:2:0:7::/64\"\n[[networks.endpoints]]\ncount = 5\n[[peers]]\nname = \"peer\"\n[[tests]]\nkind = \"ip_exhaustion\"\nname = \"ip\"\ncontainers = 300\n";
@@ -31,7 +30,7 @@ fn every_endpoint_resolves_the_peer_as_ip_neigh_shows() {
     require_root();
     let s = scenario::parse(Source::new("ip.toml", SCENARIO)).unwrap();
     let lab = up(&s, "xneigh");
-    let stop = AtomicBool::new(false);
+    let stop = Stop::new();
     let bench = bench(&lab, &s, &stop);
     let TestKind::IpExhaustion(test) = &s.tests[0].kind else {
         unreachable!()
@@ -110,7 +109,7 @@ fn a_peer_that_never_answers_leaves_every_endpoint_unresolved() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let stop = AtomicBool::new(false);
+    let stop = Stop::new();
     let bench = bench(&lab, &s, &stop);
     let TestKind::IpExhaustion(test) = &s.tests[0].kind else {
         unreachable!()

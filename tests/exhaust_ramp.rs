@@ -9,7 +9,6 @@ mod exhaust_support;
 mod lab_support;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use exhaust_support::Tcpdump;
 use lab_support::{
@@ -20,6 +19,7 @@ use mvlab::diag::Source;
 use mvlab::lab::Lab;
 use mvlab::measure::{Bench, MeasureError, endpoint_ramp};
 use mvlab::scenario::{self, EndpointRampTest, Scenario, TestKind};
+use mvlab::stop::Stop;
 use serde_json::Value;
 
 fn scenario(network: &str, ramp: &str) -> Scenario {
@@ -54,7 +54,7 @@ fn grown_endpoints_are_real_reachable_registered_and_removed() {
     let s = scenario("", "max_endpoints = 3\n");
     let t = ramp_of(&s);
     let lab = up(&s, "xgrow");
-    let mut growth = lab.grow();
+    let mut growth = lab.grow(&Stop::new());
     growth.add(&s, &t.endpoints[..1]).unwrap();
     growth.add(&s, &t.endpoints[1..]).unwrap();
     assert_eq!(growth.len(), 3);
@@ -104,7 +104,7 @@ fn copies_a_full_broadcast_queue_loses_are_all_attributed_to_it() {
     let host = netns(lab.name(), "host");
     let dump = Tcpdump::start(&host, "eth0", "ether broadcast", Path::new("/dev/null"));
     let dropped_before = parent_rx_dropped(lab.name());
-    let stop = AtomicBool::new(false);
+    let stop = Stop::new();
     let bench = bench(&lab, &s, &stop);
     let r = endpoint_ramp::measure(&bench, "grow", ramp_of(&s)).unwrap();
     let dropped = parent_rx_dropped(lab.name()) - dropped_before;
@@ -176,10 +176,10 @@ fn an_interrupted_ramp_removes_what_it_added() {
         "max_endpoints = 8\nbroadcasts = 10\nduration = \"20ms\"\n",
     );
     let lab = up(&s, "xstop");
-    let stop = AtomicBool::new(false);
+    let stop = Stop::new();
     let progress = |what: &str| {
         if what.contains("4 in all") {
-            stop.store(true, Ordering::SeqCst);
+            stop.request();
         }
     };
     let bench = Bench {

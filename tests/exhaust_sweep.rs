@@ -5,12 +5,12 @@
 mod lab_support;
 
 use std::collections::HashSet;
-use std::sync::atomic::AtomicBool;
 
 use lab_support::{learned_test_macs, require_root, tshark_field, up};
 use mvlab::diag::Source;
 use mvlab::measure::{Bench, mac_sweep};
 use mvlab::scenario::{self, Scenario, TestKind};
+use mvlab::stop::Stop;
 
 fn scenario(sweep: &str) -> Scenario {
     let text = format!(
@@ -32,7 +32,7 @@ fn run(s: &Scenario, tag: &str) -> (mac_sweep::MacSweepResult, std::path::PathBu
     let lab = up(s, tag);
     let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let stop = AtomicBool::new(false);
+    let stop = Stop::new();
     let bench = Bench {
         lab: &lab,
         scenario: s,

@@ -11,7 +11,6 @@ mod lab_support;
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::AtomicBool;
 
 use exhaust_support::Tcpdump;
 use lab_support::*;
@@ -22,6 +21,7 @@ use mvlab::lab::LabOptions;
 use mvlab::measure::matrix;
 use mvlab::run::{self, RunOptions};
 use mvlab::scenario::{self, Scenario, TestKind};
+use mvlab::stop::Stop;
 
 /// tcpdump's reading of a capture file with link-level headers (`-e`), one line a frame.
 fn frames(file: &Path) -> Vec<String> {
@@ -228,7 +228,7 @@ fn a_vlan_filtering_bridge_is_the_switch_the_ports_describe_and_the_model_predic
             )
         })
         .collect();
-    let stop = AtomicBool::new(false);
+    let stop = Stop::new();
     let TestKind::Matrix(test) = &s.tests[0].kind else {
         unreachable!("the scenario's test is a matrix")
     };
@@ -296,7 +296,7 @@ fn on_a_bridge(file: &str) -> Scenario {
 }
 
 fn judged(s: &Scenario, tag: &str) -> mvlab::run::RunResult {
-    let stop: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+    let stop = Stop::new();
     let finished = run::run(
         s,
         RunOptions {
@@ -307,7 +307,7 @@ fn judged(s: &Scenario, tag: &str) -> mvlab::run::RunResult {
             keep: false,
             no_model: false,
             pcap_dir: None,
-            stop,
+            stop: &stop,
             progress: &|_: &str| {},
         },
     );

@@ -18,6 +18,7 @@ use mvlab::measure::path::Encapsulation;
 use mvlab::measure::throughput::RxRateBasis;
 use mvlab::measure::{Bench, MeasureError, latency, rfc2544, throughput};
 use mvlab::scenario::{self, LatencyTest, Rfc2544Test, Scenario, TestKind, ThroughputTest};
+use mvlab::stop::Stop;
 use mvlab::units::Rate;
 
 /// Background frames (ARP, the receiver's ICMP errors answered) a counter may see beside ours.
@@ -30,7 +31,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 struct Bed {
     scenario: Scenario,
     lab: Option<Lab>,
-    stop: AtomicBool,
+    stop: Stop,
     /// Every progress line the measurements reported.
     lines: Arc<Mutex<Vec<String>>>,
     progress: Box<dyn Fn(&str) + Send + Sync>,
@@ -66,7 +67,7 @@ impl Bed {
         Bed {
             scenario,
             lab: Some(lab),
-            stop: AtomicBool::new(false),
+            stop: Stop::new(),
             lines,
             progress: Box::new(move |line: &str| sink.lock().unwrap().push(line.to_string())),
             pcap_dir,
@@ -590,11 +591,8 @@ duration = "60s"
     let before = bed.rx_packets("e2", "eth0");
     let done = AtomicBool::new(false);
     let (result, stopped) = std::thread::scope(|s| {
-        let watcher = s.spawn(|| {
-            when_received(&bed, "e2", "eth0", 100, &done, || {
-                bed.stop.store(true, Ordering::SeqCst)
-            })
-        });
+        let watcher =
+            s.spawn(|| when_received(&bed, "e2", "eth0", 100, &done, || bed.stop.request()));
         let result = throughput::measure(&bed.bench(), "long", test);
         done.store(true, Ordering::SeqCst);
         (result, watcher.join().unwrap())
@@ -606,12 +604,17 @@ duration = "60s"
     let counted = bed.rx_packets("e2", "eth0") - before;
     assert!(counted < 30_000, "e2 received {counted} frames");
 
-    bed.stop.store(false, Ordering::SeqCst);
+    // A fresh stop: the one above stays requested for good.
+    let fresh = Stop::new();
+    let bench = Bench {
+        stop: &fresh,
+        ..bed.bench()
+    };
     let unknown = ThroughputTest {
         from: "e9".into(),
         ..test.clone()
     };
-    let err = throughput::measure(&bed.bench(), "x", &unknown).unwrap_err();
+    let err = throughput::measure(&bench, "x", &unknown).unwrap_err();
     assert!(
         matches!(err, MeasureError::NoStation(ref s) if s == "e9"),
         "{err}"
@@ -623,7 +626,7 @@ duration = "60s"
         duration: Duration::from_millis(100),
         ..test.clone()
     };
-    let err = throughput::measure(&bed.bench(), "x", &jumbo).unwrap_err();
+    let err = throughput::measure(&bench, "x", &jumbo).unwrap_err();
     assert!(matches!(err, MeasureError::Engine(_)), "{err}");
     assert!(err.to_string().contains("MTU"), "{err}");
     assert_eq!(err.outcome(), Outcome::BadInput);

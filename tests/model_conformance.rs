@@ -5,13 +5,12 @@
 
 mod lab_support;
 
-use std::sync::atomic::AtomicBool;
-
 use lab_support::{require_root, unique};
 use mvlab::diag::Source;
 use mvlab::lab::{Lab, LabOptions};
 use mvlab::measure::{Bench, matrix};
 use mvlab::scenario::{self, TestKind};
+use mvlab::stop::Stop;
 use mvlab::{model, verdict};
 
 /// Brings the scenario up, measures its matrix, and returns every disagreement with the model.
@@ -28,7 +27,7 @@ fn disagreements(text: &str) -> Vec<String> {
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let stop = AtomicBool::new(false);
+    let stop = Stop::new();
     let quiet = |_: &str| {};
     let bench = Bench {
         lab: &lab,

@@ -8,8 +8,6 @@
 
 mod lab_support;
 
-use std::sync::atomic::AtomicBool;
-
 use lab_support::{ip_json, load, refused_here, require_root, unique};
 use mvlab::delivery::MatrixResult;
 use mvlab::delivery::{Addressing, Cell};
@@ -19,6 +17,7 @@ use mvlab::measure::Bench;
 use mvlab::measure::matrix;
 use mvlab::model::default_spec;
 use mvlab::scenario::{self, Emulated, MatrixTest, Scenario, Switch, TestKind};
+use mvlab::stop::Stop;
 use mvlab::switch::SwitchReport;
 use mvlab::{model, verdict};
 
@@ -77,7 +76,7 @@ fn measure(s: &Scenario, tag: &str) -> Measured {
         },
     )
     .unwrap_or_else(|e| panic!("{}: {e}", s.name));
-    let stop = AtomicBool::new(false);
+    let stop = Stop::new();
     let quiet = |_: &str| {};
     let bench = Bench {
         lab: &lab,

@@ -70,7 +70,7 @@ fn guest(args: GuestArgs) -> Result<u8, Outcome> {
             &kernels::every_module(),
             &shared,
             &show,
-            &signals::INTERRUPTED,
+            &signals::STOP,
         )
         .map_err(|e| {
             eprintln!("error: {e}");

@@ -151,7 +151,7 @@ pub fn doctor(args: DoctorArgs) -> Outcome {
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let show = |msg: &str| bar.set_message(msg.to_string());
-    let found = kernels::doctor_on(&args.kernel, &show, &signals::INTERRUPTED);
+    let found = kernels::doctor_on(&args.kernel, &show, &signals::STOP);
     bar.finish_and_clear();
     if args.json {
         print_json(&found);
@@ -195,7 +195,7 @@ fn up(args: UpArgs) -> Outcome {
         prefix: args.prefix,
         use_real_parent: args.use_real_parent,
         persistent: true,
-        interrupt: Some(&signals::INTERRUPTED),
+        interrupt: Some(signals::STOP.clone()),
     };
     let lab = match Lab::up(&scenario, options) {
         Ok(lab) => lab,

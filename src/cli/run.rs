@@ -140,12 +140,12 @@ pub fn run(args: RunArgs) -> Outcome {
             prefix: args.prefix.clone(),
             use_real_parent: args.use_real_parent,
             persistent: false,
-            interrupt: Some(&signals::INTERRUPTED),
+            interrupt: Some(signals::STOP.clone()),
         },
         keep: args.keep,
         no_model: args.no_model,
         pcap_dir: args.pcap.clone(),
-        stop: &signals::INTERRUPTED,
+        stop: &signals::STOP,
         progress: &show,
     };
     let finished = run::run(&scenario, options);
@@ -192,7 +192,7 @@ fn on_kernels(args: &RunArgs, scenario: &Scenario) -> Outcome {
         prefix: args.prefix.clone(),
         no_model: args.no_model,
         progress: &show,
-        stop: &signals::INTERRUPTED,
+        stop: &signals::STOP,
     };
     let matrix = kernels::run_on(scenario, &args.kernel, &options);
     bar.finish_and_clear();

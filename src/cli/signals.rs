@@ -1,15 +1,19 @@
-//! SIGINT and SIGTERM for commands that build labs: instead of killing the process half-way, a
-//! signal sets `INTERRUPTED`, which builds, measurements and sends check, so the lab is torn down
-//! before the process exits.
+//! SIGINT and SIGTERM, for every command that must not die half-way (builds, runs, the frame
+//! engine, the switch's forwarder, guests): instead of killing the process, a signal requests
+//! `STOP`, the process's one stop signal, which the command hands to everything it runs; every
+//! loop and wait ends on it, so what was created is removed and what was measured is reported
+//! before the process exits. No other module installs a signal handler.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::LazyLock;
 
 use crate::diag::Outcome;
+use crate::stop::Stop;
 
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Requested by SIGINT or SIGTERM once `catch` returned.
+pub static STOP: LazyLock<Stop> = LazyLock::new(Stop::new);
 
-/// Sets `INTERRUPTED` on SIGINT or SIGTERM from now on (the handlers are in place when this
-/// returns), instead of letting either signal kill the process half-way through a build.
+/// Requests `STOP` on SIGINT or SIGTERM from now on (the handlers are in place when this
+/// returns), instead of letting either signal kill the process half-way.
 fn install() -> std::io::Result<()> {
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
     std::thread::Builder::new()
@@ -43,7 +47,7 @@ fn install() -> std::io::Result<()> {
                         _ = int.recv() => {},
                         _ = term.recv() => {},
                     }
-                    INTERRUPTED.store(true, Ordering::Relaxed);
+                    STOP.request();
                 }
             });
         })?;

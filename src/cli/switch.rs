@@ -5,8 +5,8 @@
 
 use clap::{Args, Subcommand};
 
+use super::signals;
 use crate::diag::Outcome;
-use crate::engine::sys;
 use crate::lab::{DEFAULT_PREFIX, Lab, forwarder};
 use crate::report;
 
@@ -61,14 +61,13 @@ pub fn run(args: SwitchArgs) -> Outcome {
 }
 
 fn serve(lab: &LabRef) -> Outcome {
-    if let Err(e) = sys::catch_interrupts() {
-        eprintln!("error: installing the SIGINT/SIGTERM handler: {e}");
-        return Outcome::RuntimeFailure;
+    if let Err(outcome) = signals::catch() {
+        return outcome;
     }
     let ready = || {
         println!("{}", forwarder::READY);
     };
-    match forwarder::serve(&lab.lab, &lab.prefix, ready, sys::interrupted) {
+    match forwarder::serve(&lab.lab, &lab.prefix, ready, &signals::STOP) {
         Ok(report) => {
             eprintln!(
                 "mvlab switch serve: stopped after {:.1} s, {} frame(s) dropped (each counted with its reason)",

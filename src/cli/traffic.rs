@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
+use super::signals;
 use crate::addr::MacAddr;
 use crate::diag::Outcome;
 use crate::engine::account::Limits;
@@ -21,7 +22,7 @@ use crate::engine::tx::{
     self, FlowSpec, FrameSizes, IpEnds, MacSource, MacSweep, SendPlan, SweepOrder, TxPath,
 };
 use crate::engine::wire::{PayloadKind, TPID_8021Q, VlanTag};
-use crate::engine::{Attachment, EngineError, sys};
+use crate::engine::{Attachment, EngineError};
 use crate::lab::{DEFAULT_PREFIX, Lab};
 use crate::report;
 use crate::units::{self, Layer, Rate};
@@ -492,12 +493,6 @@ fn print_json(value: &impl Serialize) -> Outcome {
     }
 }
 
-fn catch_interrupts() {
-    if let Err(e) = sys::catch_interrupts() {
-        eprintln!("warning: Ctrl-C will end the command without a result: {e}");
-    }
-}
-
 pub fn gen_command(args: &GenArgs) -> Outcome {
     let plan = match args.plan() {
         Ok(p) => p,
@@ -507,8 +502,10 @@ pub fn gen_command(args: &GenArgs) -> Outcome {
         Ok(a) => a,
         Err(outcome) => return outcome,
     };
-    catch_interrupts();
-    match tx::send(&at, &plan, None) {
+    if let Err(outcome) = signals::catch() {
+        return outcome;
+    }
+    match tx::send(&at, &plan, &signals::STOP) {
         Ok(r) if args.json => print_json(&r),
         Ok(r) => match super::print(&report::traffic::send(&r)) {
             Ok(()) => Outcome::Passed,
@@ -545,8 +542,10 @@ pub fn capture_command(args: &CaptureArgs) -> Outcome {
         Ok(a) => a,
         Err(outcome) => return outcome,
     };
-    catch_interrupts();
-    let report = Capture::start(&at, spec).and_then(|h| h.wait());
+    if let Err(outcome) = signals::catch() {
+        return outcome;
+    }
+    let report = Capture::start(&at, spec, &signals::STOP).and_then(|h| h.wait());
     match report {
         Ok(r) if args.json => print_json(&r),
         Ok(r) => match super::print(&report::traffic::capture(&r, args.sources)) {
@@ -568,8 +567,10 @@ pub fn reflect_command(args: &ReflectArgs) -> Outcome {
         Ok(a) => a,
         Err(outcome) => return outcome,
     };
-    catch_interrupts();
-    match Reflector::start(&at, spec).and_then(|h| h.wait()) {
+    if let Err(outcome) = signals::catch() {
+        return outcome;
+    }
+    match Reflector::start(&at, spec, &signals::STOP).and_then(|h| h.wait()) {
         Ok(r) if args.json => print_json(&r),
         Ok(r) => match super::print(&report::traffic::reflect(&r)) {
             Ok(()) => Outcome::Passed,

@@ -2,10 +2,13 @@
 //! paced from an interface in a namespace, captures them from a TPACKET_V3 ring with kernel
 //! timestamps and VLAN tags recovered from packet metadata, counts them per flow and per source
 //! MAC, reflects them, and writes pcapng. It knows nothing of scenarios, labs or verdicts: a
-//! caller names a namespace and an interface and gets typed, serialisable results back.
+//! caller names a namespace and an interface and gets typed, serialisable results back. Every
+//! send, capture and reflector takes the caller's `Stop` and ends within milliseconds of it;
+//! the engine installs no signal handler of its own.
 //!
 //! - `wire`: frame layouts and the test payload (zero-copy views, parsing never panics).
-//! - `sys`: every `unsafe` line (sockets, rings, signals).
+//! - `sys` (private): every `unsafe` line (sockets, rings); what others need of it is
+//!   re-exported here (`PacketSocket`, `Listen`, `RecvMeta`, `poll_readable`, ...).
 //! - `sweep`: MAC sweeps, index to MAC and back (the sender's frames, the receiver's counters).
 //! - `tx`: templates, sweeps, sizes, pacing, batched send (`send`).
 //! - `rx`: ring capture (`Capture::start`, `CaptureHandle::stop`).
@@ -18,9 +21,11 @@ pub mod pcap;
 pub mod reflect;
 pub mod rx;
 pub mod sweep;
-pub mod sys;
+pub(crate) mod sys;
 pub mod tx;
 pub mod wire;
+
+pub use sys::{Listen, MAX_BATCH, PacketSocket, RecvMeta, is_root, poll_readable};
 
 use std::io;
 

@@ -5,17 +5,16 @@
 //! alone. A tag the kernel moved into metadata is put back before sending. Latency-minded: it
 //! blocks in `recvmmsg` (or spins on it) rather than reading a block-timed ring.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::account::Foreign;
-use super::sys::{self, Listen, MAX_BATCH, PacketSocket, RecvMeta, pkttype};
+use super::sys::{Listen, MAX_BATCH, PacketSocket, RecvMeta, pkttype};
 use super::wire::{EthernetFrame, VLAN_TAG_LEN, VlanTag, parse_test_frame};
 use super::{Attachment, EngineError};
+use crate::stop::Stop;
 
 /// What a reflector does.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -66,13 +65,19 @@ pub struct Reflector;
 /// A running reflector.
 #[derive(Debug)]
 pub struct ReflectHandle {
-    stop: Arc<AtomicBool>,
+    /// Set by `stop` of this reflector alone.
+    ended: Stop,
     thread: JoinHandle<Result<ReflectReport, EngineError>>,
 }
 
 impl Reflector {
-    /// Opens the socket on `at` and starts reflecting. When this returns, it listens.
-    pub fn start(at: &Attachment, spec: ReflectSpec) -> Result<ReflectHandle, EngineError> {
+    /// Opens the socket on `at` and starts reflecting. When this returns, it listens. It
+    /// reflects until its duration or count, its handle's `stop`, or `stop` here.
+    pub fn start(
+        at: &Attachment,
+        spec: ReflectSpec,
+        stop: &Stop,
+    ) -> Result<ReflectHandle, EngineError> {
         if spec.batch == 0 || spec.batch > MAX_BATCH || spec.count == Some(0) {
             return Err(EngineError::BadSpec(format!(
                 "the reflector's batch must be 1..{MAX_BATCH} and its count above zero"
@@ -91,24 +96,24 @@ impl Reflector {
         socket
             .listen_all()
             .map_err(EngineError::io("binding the reflector socket"))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let ended = Stop::new();
+        let stops = [ended.clone(), stop.clone()];
         let iface = at.iface.clone();
         let thread = std::thread::Builder::new()
             .name(format!("reflect-{iface}"))
-            .spawn(move || run(socket, spec, iface, &flag))
+            .spawn(move || run(socket, spec, iface, &stops))
             .map_err(EngineError::io("starting the reflector thread"))?;
-        Ok(ReflectHandle { stop, thread })
+        Ok(ReflectHandle { ended, thread })
     }
 }
 
 impl ReflectHandle {
     pub fn stop(self) -> Result<ReflectReport, EngineError> {
-        self.stop.store(true, Ordering::SeqCst);
+        self.ended.request();
         self.wait()
     }
 
-    /// Waits for the reflector's own end: duration, count, or SIGINT once caught.
+    /// Waits for the reflector's own end: duration, count, or the `Stop` it was given.
     pub fn wait(self) -> Result<ReflectReport, EngineError> {
         self.thread.join().map_err(|_| {
             EngineError::io("reflector")(std::io::Error::other("the reflector thread panicked"))
@@ -125,7 +130,7 @@ fn run(
     socket: PacketSocket,
     spec: ReflectSpec,
     iface: String,
-    stop: &AtomicBool,
+    stops: &[Stop; 2],
 ) -> Result<ReflectReport, EngineError> {
     let slot = spec.max_frame + HEADROOM;
     let mut buf = vec![0u8; slot * spec.batch];
@@ -137,8 +142,7 @@ fn run(
         ..ReflectReport::default()
     };
     loop {
-        let done = stop.load(Ordering::Relaxed)
-            || sys::interrupted()
+        let done = stops.iter().any(Stop::requested)
             || spec.duration.is_some_and(|d| started.elapsed() >= d)
             || spec.count.is_some_and(|c| report.reflected >= c);
         if done {

@@ -1,6 +1,6 @@
 //! Capturing test frames. Owns the capture lifecycle (`Capture::start` opens the ring inside the
 //! namespace and returns only once it listens, so a caller may send right after; `stop`/`wait`
-//! end it and return a `CaptureReport`), the receive loop over a TPACKET_V3 ring (kernel
+//! end it and return a `CaptureReport`; the caller's `Stop` ends it too), the receive loop over a TPACKET_V3 ring (kernel
 //! timestamps, tags recovered from the ring header, packet types so a host's own OUTGOING
 //! frames are never counted as arrivals), optional fanout over several threads whose tallies
 //! are merged at the end, the kernel's drop counters, and optional pcapng output. Counting
@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use super::sweep::MacSweep;
 use super::sys::{self, Listen, RingConfig, RingStatistics, RxRing, pkttype};
 use super::wire::{VLAN_TAG_LEN, VlanTag, parse_test_frame};
 use super::{Attachment, EngineError};
+use crate::stop::Stop;
 
 /// Enough for every header the parser reads and the test payload after them.
 pub const DEFAULT_SNAPLEN: u32 = 256;
@@ -130,7 +131,8 @@ pub struct Capture;
 pub struct CaptureHandle {
     iface: String,
     spec: CaptureSpec,
-    stop: Arc<AtomicBool>,
+    /// Set by `stop` (or a drop) of this capture alone.
+    ended: Stop,
     /// Test frames counted so far by every thread.
     counted: Arc<AtomicU64>,
     started: Instant,
@@ -147,7 +149,12 @@ struct LoopResult {
 
 impl Capture {
     /// Opens the ring(s) on `at` and starts reading. When this returns, the capture listens.
-    pub fn start(at: &Attachment, spec: CaptureSpec) -> Result<CaptureHandle, EngineError> {
+    /// It reads until its duration or count, its handle's `stop`, or `stop` here.
+    pub fn start(
+        at: &Attachment,
+        spec: CaptureSpec,
+        stop: &Stop,
+    ) -> Result<CaptureHandle, EngineError> {
         if spec.threads == 0 || (spec.threads > 1 && spec.pcap.is_some()) {
             return Err(EngineError::BadSpec(
                 "a capture needs at least one thread, and exactly one when it writes a pcap file"
@@ -247,13 +254,14 @@ impl Capture {
             iface: at.iface.clone(),
             threads: Vec::with_capacity(rings.len()),
             spec,
-            stop: Arc::new(AtomicBool::new(false)),
+            ended: Stop::new(),
             counted: counted.clone(),
             started: Instant::now(),
         };
         for (i, ring) in rings.into_iter().enumerate() {
             let ctx = LoopContext {
-                stop: handle.stop.clone(),
+                ended: handle.ended.clone(),
+                stop: stop.clone(),
                 counted: counted.clone(),
                 spec: handle.spec.clone(),
                 started: handle.started,
@@ -274,7 +282,7 @@ impl Drop for CaptureHandle {
     /// its threads stop and are joined, so its sockets, ring and promiscuity are released and
     /// no namespace is held open by them.
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.ended.request();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -289,17 +297,19 @@ const SETTLE_POLL: Duration = Duration::from_millis(25);
 
 /// Waits until `captures` have counted no new test frame for a while (the kernel has
 /// delivered what was sent, wherever it queued it, and handed over every partly filled block),
-/// at most `limit`, or until `stop` is set. A fixed pause is too short on a slow or emulated
-/// machine and needlessly long on a fast one. Returns how long it waited.
-pub fn settle(captures: &[&CaptureHandle], limit: Duration, stop: &AtomicBool) -> Duration {
+/// at most `limit`, or until `stop` is requested. A fixed pause is too short on a slow or
+/// emulated machine and needlessly long on a fast one. Returns how long it waited.
+pub fn settle(captures: &[&CaptureHandle], limit: Duration, stop: &Stop) -> Duration {
     let started = Instant::now();
     let quiet = QUIET.max(captures.iter().fold(Duration::ZERO, |q, c| {
         q.max(3 * c.spec.ring_block_timeout + 2 * POLL)
     }));
     let total = || -> u64 { captures.iter().map(|c| c.arrivals()).sum() };
     let (mut last, mut since) = (total(), Instant::now());
-    while !stop.load(Ordering::Relaxed) && started.elapsed() < limit {
-        std::thread::sleep(SETTLE_POLL);
+    while started.elapsed() < limit {
+        if stop.sleep(SETTLE_POLL) {
+            break;
+        }
         let now = total();
         if now != last {
             (last, since) = (now, Instant::now());
@@ -318,11 +328,11 @@ impl CaptureHandle {
 
     /// Ends the capture now (after the kernel hands over its last partly filled block).
     pub fn stop(self) -> Result<CaptureReport, EngineError> {
-        self.stop.store(true, Ordering::SeqCst);
+        self.ended.request();
         self.wait()
     }
 
-    /// Waits for the capture's own end: its duration, its count, or SIGINT once caught.
+    /// Waits for the capture's own end: its duration, its count, or the `Stop` it was given.
     pub fn wait(mut self) -> Result<CaptureReport, EngineError> {
         let mut tally: Option<Tally> = None;
         let mut frames = 0;
@@ -367,7 +377,10 @@ impl CaptureHandle {
 }
 
 struct LoopContext {
-    stop: Arc<AtomicBool>,
+    /// This capture's own end (`CaptureHandle::stop`).
+    ended: Stop,
+    /// The caller's stop.
+    stop: Stop,
     counted: Arc<AtomicU64>,
     spec: CaptureSpec,
     started: Instant,
@@ -379,8 +392,8 @@ const POLL: Duration = Duration::from_millis(20);
 
 impl LoopContext {
     fn should_stop(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-            || sys::interrupted()
+        self.ended.requested()
+            || self.stop.requested()
             || self
                 .spec
                 .duration

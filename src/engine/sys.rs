@@ -1,15 +1,16 @@
 //! Every `unsafe` line of the engine: AF_PACKET sockets (bind, options, interface queries by
 //! ioctl), batched `sendmmsg`/`recvmmsg` with PACKET_AUXDATA, the TPACKET_V3 receive ring
-//! (setup, mmap, block walk, release), the TPACKET_V2 transmit ring, and the SIGINT flag. It hands out safe types whose
-//! methods check every offset the kernel gives before reading; it knows nothing of test payloads,
-//! flows or pacing. Sockets act in the namespace of the thread that opens them.
+//! (setup, mmap, block walk, release) and the TPACKET_V2 transmit ring. It hands out safe types
+//! whose methods check every offset the kernel gives before reading; it knows nothing of test
+//! payloads, flows, pacing or signals. Sockets act in the namespace of the thread that opens
+//! them. Private to the engine: what the rest of mvlab needs of it, `engine` re-exports.
 
 use std::ffi::CString;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::{Ordering, fence};
 use std::time::Duration;
 
 use crate::addr::MacAddr;
@@ -26,12 +27,11 @@ pub enum Listen {
     All,
 }
 
-/// `sll_pkttype` values (linux/if_packet.h).
+/// The `sll_pkttype` values mvlab tells apart (linux/if_packet.h).
 pub mod pkttype {
     pub const HOST: u8 = 0;
     pub const BROADCAST: u8 = 1;
     pub const MULTICAST: u8 = 2;
-    pub const OTHERHOST: u8 = 3;
     pub const OUTGOING: u8 = 4;
 }
 
@@ -858,10 +858,6 @@ impl TxRing {
         })
     }
 
-    pub fn socket(&self) -> &PacketSocket {
-        &self.socket
-    }
-
     /// Slots in the ring.
     pub fn capacity(&self) -> usize {
         self.frame_count
@@ -940,32 +936,4 @@ pub fn realtime_ns() -> u64 {
         .map(|t| (t.tv_sec() as u64, t.tv_nsec() as u64))
         .unwrap_or((0, 0));
     ts.0 * 1_000_000_000 + ts.1
-}
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Makes SIGINT and SIGTERM set a flag (read by `interrupted`) instead of killing the process,
-/// so a command stopped by Ctrl-C still reports what it measured.
-pub fn catch_interrupts() -> io::Result<()> {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    let action = SigAction::new(
-        SigHandler::Handler(on_sigint),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for signal in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe { sigaction(signal, &action) }
-            .map_err(|e| io::Error::from_raw_os_error(e as i32))?;
-    }
-    Ok(())
-}
-
-/// True once SIGINT or SIGTERM arrived after `catch_interrupts`.
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::Relaxed)
 }

@@ -8,7 +8,6 @@
 //! queue at all.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use etherparse::{
@@ -24,6 +23,7 @@ use super::wire::{
 };
 use super::{Attachment, EngineError};
 use crate::addr::{MacAddr, is_lab_address};
+use crate::stop::Stop;
 use crate::units::{FCS_LEN, L1_OVERHEAD, Layer, Rate};
 
 /// The MAC sweeps a flow may follow (`MacSource::Sweep`, `FlowSpec::dst_sweep`).
@@ -558,12 +558,8 @@ impl FlowRun {
 }
 
 /// Sends `plan` from `at`. Returns when every flow reached its count, the duration ended, or
-/// `stop` was set.
-pub fn send(
-    at: &Attachment,
-    plan: &SendPlan,
-    stop: Option<&AtomicBool>,
-) -> Result<SendReport, EngineError> {
+/// `stop` was requested (a wait for the next frame ends the moment it is).
+pub fn send(at: &Attachment, plan: &SendPlan, stop: &Stop) -> Result<SendReport, EngineError> {
     let threads = plan.threads.min(plan.flows.len()).max(1);
     let mut sockets = Vec::with_capacity(threads);
     for _ in 0..threads {
@@ -589,8 +585,6 @@ pub fn send(
             .unwrap_or(0);
         sinks.push(Sink::new(socket, plan, largest)?);
     }
-    let never = AtomicBool::new(false);
-    let stop = stop.unwrap_or(&never);
     let started = Instant::now();
     let cpus = if threads > 1 {
         allowed_cpus()
@@ -815,14 +809,14 @@ fn run_lane(
     mut flows: Vec<FlowRun>,
     plan: &SendPlan,
     started: Instant,
-    stop: &AtomicBool,
+    stop: &Stop,
 ) -> Result<LaneResult, EngineError> {
     // Shorter sleeps keep pacing close; failure only costs precision.
     let _ = nix::sys::prctl::set_timerslack(1_000);
     let deadline = plan.duration.map(|d| d.as_nanos() as f64);
     let mut retries = 0u64;
     loop {
-        if stop.load(Ordering::Relaxed) || sys::interrupted() {
+        if stop.requested() {
             break;
         }
         let now = started.elapsed().as_nanos() as f64;
@@ -861,9 +855,11 @@ fn run_lane(
         if next_due.is_infinite() {
             break;
         }
-        let wait = next_due - now;
+        // Never past the end of the duration: the loop ends there whatever is due.
+        let wait = next_due.min(deadline.unwrap_or(f64::INFINITY)) - now;
         if wait > SPIN_NS {
-            std::thread::sleep(Duration::from_nanos((wait - SPIN_NS / 2.0) as u64));
+            // A wait on the stop: it ends the moment one is requested, however slow the rate.
+            stop.sleep(Duration::from_nanos((wait - SPIN_NS / 2.0) as u64));
         } else {
             std::hint::spin_loop();
         }

@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
@@ -17,6 +16,7 @@ use super::rtnl::{LinkKind, Request, Rtnl, RtnlError};
 use super::teardown::Doomed;
 use crate::netns::{self, Netns};
 use crate::scenario::Role;
+use crate::stop::Stop;
 
 impl Step {
     /// The request, with lab namespaces resolved to the open descriptors in `fds`.
@@ -136,9 +136,9 @@ pub(crate) fn build(
     plan: &Plan,
     runtime: &tokio::runtime::Runtime,
     root: Option<&Rtnl>,
-    interrupt: Option<&AtomicBool>,
+    interrupt: Option<&Stop>,
 ) -> Result<Built, (BuildFailure, Vec<Doomed>)> {
-    let interrupted = || interrupt.is_some_and(|f| f.load(Ordering::Relaxed));
+    let interrupted = || interrupt.is_some_and(Stop::requested);
     let wanted: Vec<(String, bool)> = plan
         .namespaces
         .iter()
@@ -204,7 +204,7 @@ pub(super) struct Made {
 pub(super) fn create_namespaces(
     wanted: &[(String, bool)],
     handle: &tokio::runtime::Handle,
-    interrupt: Option<&AtomicBool>,
+    interrupt: Option<&Stop>,
 ) -> Made {
     let mut out = Made {
         made: Vec::with_capacity(wanted.len()),
@@ -212,7 +212,7 @@ pub(super) fn create_namespaces(
         failure: None,
     };
     for chunk in wanted.chunks(NETNS_CHUNK) {
-        if interrupt.is_some_and(|f| f.load(Ordering::Relaxed)) {
+        if interrupt.is_some_and(Stop::requested) {
             out.failure = Some(BuildFailure::Interrupted);
             break;
         }

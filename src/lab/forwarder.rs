@@ -18,6 +18,7 @@ use nix::unistd::Pid;
 
 use super::registry::{self, Owner};
 use super::{Lab, LabError, LabName, SWITCH_NODE, registry_dir};
+use crate::stop::Stop;
 use crate::switch::{Forwarder, SwitchConfig, SwitchReport};
 
 /// Where serving processes keep their state file and log.
@@ -28,7 +29,7 @@ pub const READY: &str = "forwarding";
 const START_WAIT: Duration = Duration::from_secs(10);
 /// How often a serving process writes its report.
 const STATE_EVERY: Duration = Duration::from_secs(1);
-/// How often a serving process looks at its stop flag.
+/// How often a serving process looks at its lab and its forwarder (a stop ends the wait at once).
 const POLL: Duration = Duration::from_millis(50);
 /// How long a stopped forwarder gets before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -177,14 +178,14 @@ fn write_state(name: &LabName, report: &SwitchReport) -> io::Result<()> {
     fs::rename(staging, path)
 }
 
-/// `mvlab switch serve`: forwards for the persistent lab `lab` until `stopped` says so (a
+/// `mvlab switch serve`: forwards for the persistent lab `lab` until `stop` is requested (a
 /// signal) or the lab goes away, writing the report every second. `ready` runs once the
 /// switch forwards. Returns the final report.
 pub fn serve(
     lab: &str,
     prefix: &str,
     ready: impl FnOnce(),
-    stopped: impl Fn() -> bool,
+    stop: &Stop,
 ) -> Result<SwitchReport, LabError> {
     let attached = Lab::attach(lab, prefix)?;
     let record = attached.record()?;
@@ -225,7 +226,7 @@ pub fn serve(
     let name = attached.name.clone();
     let switch_ns = attached.netns_of(SWITCH_NODE)?.id().ok();
     let mut written: Option<Instant> = None;
-    while !stopped() {
+    while !stop.requested() {
         if written.is_none_or(|t| t.elapsed() >= STATE_EVERY) {
             let report = forwarder.report()?;
             write_state(&name, &report).map_err(LabError::io("writing the switch's state"))?;
@@ -239,7 +240,7 @@ pub fn serve(
                 break;
             }
         }
-        std::thread::sleep(POLL);
+        stop.sleep(POLL);
     }
     let report = forwarder.stop()?;
     write_state(&name, &report).map_err(LabError::io("writing the switch's state"))?;

@@ -5,7 +5,8 @@
 //! host namespace (one pipelined request each on the host's socket, created directly in the
 //! endpoint's namespace, as `build` does), gives each its alias, addresses, default route and
 //! `lo`, and removes all of it through `teardown` when it is dropped or `remove`d, then takes
-//! the names off the record. It never touches the lab's own nodes and never decides which
+//! the names off the record. A stop requested while it adds ends the addition between chunks of
+//! namespaces, and what the addition created is removed. It never touches the lab's own nodes and never decides which
 //! endpoints to add: the caller hands it fully addressed `Endpoint`s.
 
 use std::collections::HashSet;
@@ -23,12 +24,15 @@ use super::teardown::{self, Doomed, TeardownReport};
 use super::{Lab, LabError, Node, Rollback, registry, registry_dir, with_runtime};
 use crate::netns::{self, Netns};
 use crate::scenario::{Endpoint, HOST_NODE, Role, Scenario};
+use crate::stop::Stop;
 
 /// Endpoints added to a lab; dropping it removes them.
 #[derive(Debug)]
 pub struct Growth<'a> {
     lab: &'a Lab,
     nodes: Vec<GrownNode>,
+    /// Checked while namespaces are created (`build`'s chunks).
+    stop: Stop,
 }
 
 #[derive(Debug)]
@@ -39,10 +43,12 @@ struct GrownNode {
 
 impl Lab {
     /// Starts adding endpoints to this lab; everything added goes when the `Growth` does.
-    pub fn grow(&self) -> Growth<'_> {
+    /// A growth of this lab whose additions end early once `stop` is requested.
+    pub fn grow(&self, stop: &Stop) -> Growth<'_> {
         Growth {
             lab: self,
             nodes: Vec::new(),
+            stop: stop.clone(),
         }
     }
 }
@@ -121,7 +127,7 @@ impl Growth<'_> {
         let started = Instant::now();
         let created = match with_runtime(|runtime| {
             Ok(create(
-                runtime, lab, &host, scenario, endpoints, &parents, &names,
+                runtime, self, &host, scenario, endpoints, &parents, &names,
             ))
         }) {
             Ok(created) => created,
@@ -333,7 +339,7 @@ fn endpoint_requests(scenario: &Scenario, e: &Endpoint, alias: &str, index: u32)
 /// call created, for the caller to remove.
 fn create(
     runtime: &tokio::runtime::Runtime,
-    lab: &Lab,
+    growth: &Growth<'_>,
     host: &Node<'_>,
     scenario: &Scenario,
     endpoints: &[Endpoint],
@@ -368,9 +374,9 @@ fn create(
         made,
         strays,
         mut failure,
-    } = create_namespaces(&wanted, handle, None);
+    } = create_namespaces(&wanted, handle, Some(&growth.stop));
     if failure.is_none() {
-        let alias = lab.name.alias();
+        let alias = growth.lab.name.alias();
         let links: Vec<Request> = endpoints
             .iter()
             .zip(&made)

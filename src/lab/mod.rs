@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 
@@ -19,6 +18,7 @@ use crate::addr::MacAddr;
 use crate::diag::{Diagnostic, Diagnostics, Outcome};
 use crate::netns::Netns;
 use crate::scenario::{ParentKind, SWITCH_NODE, Scenario};
+use crate::stop::Stop;
 use crate::switch::{EntryKind, SwitchConfig, SwitchError, SwitchReport};
 
 mod build;
@@ -103,9 +103,9 @@ pub struct LabOptions {
     pub use_real_parent: bool,
     /// Keep the lab after the process exits (`lab up`); otherwise dropping the `Lab` removes it.
     pub persistent: bool,
-    /// Checked between build steps: when set (by a SIGINT/SIGTERM handler), the build stops and
-    /// everything created so far is removed.
-    pub interrupt: Option<&'static AtomicBool>,
+    /// Checked between build steps: once requested (by a SIGINT/SIGTERM handler), the build
+    /// stops and everything created so far is removed.
+    pub interrupt: Option<Stop>,
 }
 
 impl Default for LabOptions {
@@ -277,7 +277,7 @@ impl Lab {
                 .collect();
             raise_fd_limit(plan.namespaces.len())?;
             let mut record = register(scenario, &name, &plan, &first_deleted)?;
-            let built = build::build(&plan, runtime, root.as_ref(), options.interrupt);
+            let built = build::build(&plan, runtime, root.as_ref(), options.interrupt.as_ref());
             if let Some(root) = root {
                 runtime.block_on(root.close());
             }

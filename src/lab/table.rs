@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::rtnl::{LinkState, Request};
 use super::{Lab, LabError};
 use crate::scenario::SWITCH_NODE;
+use crate::stop::Stop;
 use crate::switch::{EntryKind, SwitchReport};
 
 /// The longest ageing time forgetting an emulated switch's table may wait out.
@@ -137,8 +138,9 @@ impl Lab {
 
     /// Makes the switch forget every address it learned (static entries stay); nothing to do
     /// without a switch. A bridge flushes at once; the emulated switch forgets as its entries
-    /// age, so this waits for that (refused when its ageing time is long).
-    pub fn flush_switch_table(&self) -> Result<(), LabError> {
+    /// age, so this waits for that (refused when its ageing time is long). The wait ends early,
+    /// with the table maybe not yet empty, when `stop` is requested: the caller stops then.
+    pub fn flush_switch_table(&self, stop: &Stop) -> Result<(), LabError> {
         if let Some(config) = &self.switch_config {
             if config.ageing_time > MAX_AGEING_WAIT {
                 return Err(LabError::bad(
@@ -153,7 +155,7 @@ impl Lab {
             }
             let deadline = Duration::from_secs(u64::from(config.ageing_time)) + AGEING_SLACK;
             let started = Instant::now();
-            loop {
+            while !stop.requested() {
                 let learned = self.switch_report()?.map_or(0, |r| learned_entries(&r));
                 if learned == 0 {
                     return Ok(());
@@ -167,8 +169,9 @@ impl Lab {
                         "something keeps sending from them; stop that traffic during address tests",
                     ));
                 }
-                std::thread::sleep(AGEING_POLL);
+                stop.sleep(AGEING_POLL);
             }
+            return Ok(());
         }
         let Some((bridge, _)) = self.switch_devices() else {
             return Ok(());

@@ -115,7 +115,7 @@ impl<'a> AddressBench<'a> {
             ring_blocks: 8,
             ..CaptureSpec::default()
         };
-        Ok(Capture::start(at, spec)?)
+        Ok(Capture::start(at, spec, self.bench.stop)?)
     }
 
     /// One trial with `addresses` fresh addresses: learning frames at `learning_rate`
@@ -136,7 +136,8 @@ impl<'a> AddressBench<'a> {
                 seed: bench.scenario.seed ^ u64::from(self.trials).rotate_left(32),
             },
         };
-        bench.lab.flush_switch_table()?;
+        bench.lab.flush_switch_table(bench.stop)?;
+        bench.check_stop()?;
         let captures = [self.capture(&self.monitor)?, self.capture(&self.learning)?];
         let run = || -> Result<(tx::SendReport, Option<u32>, tx::SendReport), MeasureError> {
             let pace = |rate: Option<f64>| rate.map_or(Rate::Max, Rate::Pps);
@@ -150,11 +151,7 @@ impl<'a> AddressBench<'a> {
                     Some(sweep.count),
                 )
             };
-            let learned = tx::send(
-                &self.learning,
-                &SendPlan::new(vec![learning]),
-                Some(bench.stop),
-            )?;
+            let learned = tx::send(&self.learning, &SendPlan::new(vec![learning]), bench.stop)?;
             bench.check_stop()?;
             rx::settle(&[&captures[0], &captures[1]], SETTLE_MAX, bench.stop);
             let switch_learned = bench.lab.switch_table()?.map(|t| t.learned);
@@ -168,7 +165,7 @@ impl<'a> AddressBench<'a> {
                     Some(sweep.count),
                 )
             };
-            let tested = tx::send(&self.test, &SendPlan::new(vec![test]), Some(bench.stop))?;
+            let tested = tx::send(&self.test, &SendPlan::new(vec![test]), bench.stop)?;
             bench.check_stop()?;
             rx::settle(&[&captures[0], &captures[1]], SETTLE_MAX, bench.stop);
             Ok((learned, switch_learned, tested))

@@ -515,6 +515,7 @@ impl Ramp<'_> {
                 ring_blocks: 8,
                 ..CaptureSpec::default()
             },
+            bench.stop,
         )?;
         let id = NEXT_FLOW.fetch_add(1, Ordering::Relaxed);
         let flow = FlowSpec {
@@ -526,13 +527,13 @@ impl Ramp<'_> {
                 Some(u64::from(self.test.broadcasts)),
             )
         };
-        let sent = tx::send(&self.sender, &SendPlan::new(vec![flow]), Some(bench.stop));
+        let sent = tx::send(&self.sender, &SendPlan::new(vec![flow]), bench.stop);
         let drained = Instant::now();
         let waited = sent.as_ref().map_err(|_| ()).and_then(|s| {
             let expected = s.frames * n;
             let mut last = u64::MAX;
-            loop {
-                std::thread::sleep(POLL);
+            // A stop ends the wait; the check after the capture turns it into `Interrupted`.
+            while !bench.stop.sleep(POLL) {
                 let Ok(now) = endpoint_links(growth) else {
                     return Err(());
                 };
@@ -542,6 +543,7 @@ impl Ramp<'_> {
                 }
                 last = got;
             }
+            Err(())
         });
         let drain_s = drained.elapsed().as_secs_f64();
         let captured = capture.stop();
@@ -740,7 +742,7 @@ pub fn measure(
         .filter(|e| scenario.networks[e.network].link == net.link)
         .count() as u32;
     let netdev_max_backlog = kstat::netdev_max_backlog();
-    let mut growth = bench.lab.grow();
+    let mut growth = bench.lab.grow(bench.stop);
     let memory_start = kstat::memory();
     let mut steps: Vec<RampStep> = Vec::with_capacity(test.steps.len());
     let (mut bc_queue_len, mut bc_cutoff) = (None, None);
@@ -753,7 +755,13 @@ pub fn measure(
             new.len()
         ));
         let (memory_before, slabs_before) = (kstat::memory(), kstat::slabs());
-        let took = growth.add(scenario, new)?;
+        // A stop cuts the addition short (and removes what it made): that is an interruption.
+        let took = growth
+            .add(scenario, new)
+            .map_err(|e| match bench.check_stop() {
+                Ok(()) => e.into(),
+                Err(interrupted) => interrupted,
+            })?;
         have = target as usize;
         let memory_after = kstat::memory();
         let memory = MemoryUse::of_step(

@@ -178,7 +178,9 @@ fn fill(
     }
     let started = Instant::now();
     let states = loop {
-        std::thread::sleep(POLL);
+        if bench.stop.sleep(POLL) {
+            return Err(MeasureError::Interrupted);
+        }
         let states: Vec<(bool, bool)> = endpoints
             .iter()
             .map(|(e, _)| Ok(entry_state(&lab.neighbours(e)?, peer_ip, peer_mac)))
@@ -186,7 +188,6 @@ fn fill(
         if states.iter().all(|(_, pending)| !pending) || started.elapsed() > SETTLE_MAX {
             break states;
         }
-        bench.check_stop()?;
     };
     let resolved = states.iter().filter(|(r, _)| *r).count() as u32;
     let ips: Vec<IpAddr> = endpoints.iter().map(|(_, ip)| *ip).collect();

@@ -172,7 +172,10 @@ pub fn measure(
             pcap: bench.pcap_path(name, r),
             ..CaptureSpec::default()
         };
-        captures.push((r.clone(), Capture::start(&bench.attach(&station)?, spec)?));
+        captures.push((
+            r.clone(),
+            Capture::start(&bench.attach(&station)?, spec, bench.stop)?,
+        ));
     }
     (bench.progress)(&format!(
         "{name}: {} source MACs {} -> {}",
@@ -185,7 +188,7 @@ pub fn measure(
         rate: rate.map_or(Rate::Max, Rate::Pps),
         ..FlowSpec::new(id, to.mac, FRAME_LEN, Some(sweep.count))
     };
-    let sent = tx::send(&sender, &SendPlan::new(vec![flow]), Some(bench.stop));
+    let sent = tx::send(&sender, &SendPlan::new(vec![flow]), bench.stop);
     let listening: Vec<&CaptureHandle> = captures.iter().map(|(_, c)| c).collect();
     rx::settle(&listening, DRAIN_MAX, bench.stop);
     let mut receivers = Vec::with_capacity(captures.len());

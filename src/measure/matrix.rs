@@ -234,7 +234,7 @@ impl Pass<'_> {
                 ring_blocks: RING_BLOCKS,
                 ..CaptureSpec::default()
             };
-            captures.push(Capture::start(&bench.attach(r)?, spec)?);
+            captures.push(Capture::start(&bench.attach(r)?, spec, bench.stop)?);
         }
         let mut outcome = PassOutcome {
             receivers: self.receivers,
@@ -285,7 +285,7 @@ impl Pass<'_> {
     ) -> Result<(), MeasureError> {
         let mut plan = SendPlan::new(flows);
         plan.qdisc_bypass = false;
-        let report = tx::send(&self.bench.attach(from)?, &plan, Some(self.bench.stop))?;
+        let report = tx::send(&self.bench.attach(from)?, &plan, self.bench.stop)?;
         refused.push((from.name.clone(), report.retries));
         self.bench.check_stop()
     }

@@ -4,7 +4,6 @@
 //! decide pass/fail (that is the verdict's job) and never format output (the report's).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +11,7 @@ use crate::diag::Outcome;
 use crate::engine::{Attachment, EngineError};
 use crate::lab::{Lab, LabError};
 use crate::scenario::{Scenario, Station, TestKind};
+use crate::stop::Stop;
 
 pub mod address_caching;
 pub mod address_learning_rate;
@@ -62,12 +62,13 @@ impl TestResult {
     }
 }
 
-/// What every measurement works with: the live lab, the scenario it was built from, the flag a
-/// signal handler sets to stop early, and where to write captures.
+/// What every measurement works with: the live lab, the scenario it was built from, the stop a
+/// signal requests (every send, capture and wait of a measurement ends on it), and where to
+/// write captures.
 pub struct Bench<'a> {
     pub lab: &'a Lab,
     pub scenario: &'a Scenario,
-    pub stop: &'a AtomicBool,
+    pub stop: &'a Stop,
     /// `--pcap DIR`: captures write one pcapng per receiving station and test there.
     pub pcap_dir: Option<PathBuf>,
     /// Reports progress (a short phrase) to whoever shows it.
@@ -95,7 +96,7 @@ impl Bench<'_> {
 
     /// `Err(Interrupted)` once a signal asked the run to stop.
     pub fn check_stop(&self) -> Result<(), MeasureError> {
-        if self.stop.load(Ordering::SeqCst) {
+        if self.stop.requested() {
             Err(MeasureError::Interrupted)
         } else {
             Ok(())

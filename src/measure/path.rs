@@ -240,13 +240,13 @@ impl<'a> Path<'a> {
             (&self.receiver, None)
         };
         let reflector = reflector_at
-            .map(|at| Reflector::start(at, ReflectSpec::default()))
+            .map(|at| Reflector::start(at, ReflectSpec::default(), self.bench.stop))
             .transpose()?;
         let capture_spec = CaptureSpec {
             pcap: spec.pcap.clone(),
             ..CaptureSpec::default()
         };
-        let capture = match Capture::start(listener, capture_spec) {
+        let capture = match Capture::start(listener, capture_spec, self.bench.stop) {
             Ok(c) => c,
             Err(e) => {
                 if let Some(r) = reflector {
@@ -262,7 +262,7 @@ impl<'a> Path<'a> {
             },
             ..SendPlan::new(vec![flow])
         };
-        let sent = tx::send(&self.sender, &plan, Some(self.bench.stop));
+        let sent = tx::send(&self.sender, &plan, self.bench.stop);
         // The capture drains what is still in flight before it returns; the reflector keeps
         // answering meanwhile.
         let captured = capture.stop();

@@ -25,8 +25,8 @@ use super::frame::Received;
 use super::report::{DropReason, SwitchReport};
 use super::table::PortIdx;
 use super::{SwitchConfig, SwitchError};
-use crate::engine::sys::{self, Listen, MAX_BATCH, PacketSocket, RecvMeta};
 use crate::engine::wire::MAX_HEADER_LEN;
+use crate::engine::{self, Listen, MAX_BATCH, PacketSocket, RecvMeta};
 use crate::netns::{Netns, NsThread};
 
 /// Most ports one forwarder serves (one `poll` over all of them).
@@ -61,7 +61,7 @@ impl Forwarder {
     /// Opens a socket on every port inside `netns` and starts forwarding; returns once every
     /// port listens.
     pub fn start(netns: &Netns, config: SwitchConfig) -> Result<Forwarder, SwitchError> {
-        if !sys::is_root() {
+        if !engine::is_root() {
             return Err(SwitchError::NotRoot);
         }
         if config.ports.len() > MAX_PORTS {
@@ -214,7 +214,7 @@ impl Loop {
                 // The requester may have given up waiting.
                 let _ = reply.send(self.forwarding.report(self.now()));
             }
-            let n = sys::poll_readable(&self.sockets, POLL, &mut ready)?;
+            let n = engine::poll_readable(&self.sockets, POLL, &mut ready)?;
             if n > 0 {
                 for (port, _) in ready.iter().enumerate().filter(|(_, r)| **r) {
                     self.forward_batch(port as PortIdx)?;

@@ -276,7 +276,7 @@ pub fn in_scratch_netns<T>(tag: &str, f: impl FnOnce(&str) -> T) -> T {
 pub fn bench<'a>(
     lab: &'a Lab,
     scenario: &'a Scenario,
-    stop: &'a std::sync::atomic::AtomicBool,
+    stop: &'a mvlab::stop::Stop,
 ) -> mvlab::measure::Bench<'a> {
     mvlab::measure::Bench {
         lab,
