@@ -504,3 +504,37 @@ fn a_dropped_capture_releases_its_socket_and_thread() {
         "the sockets are closed: their threads ended"
     );
 }
+
+/// A capture ended by the stop it was given (what a signal does) still counts every frame the
+/// kernel had put in its ring, even in a block the kernel has not handed over yet: with a
+/// block timeout of a second, the 100 frames sit in the open block when the stop comes, and
+/// the capture waits for that block rather than ending without it.
+#[test]
+fn a_capture_ended_by_its_stop_counts_the_frames_of_the_open_block() {
+    let lab = Lab::new();
+    let stop = Stop::new();
+    let before = lab.rx_packets("e2");
+    let handle = Capture::start(
+        &lab.at("e2"),
+        CaptureSpec {
+            ring_block_timeout: Duration::from_secs(1),
+            ..CaptureSpec::default()
+        },
+        &stop,
+    )
+    .expect("start capture");
+    send(&lab, "e1", vec![paced(1, E2_MAC, 60, 100)]);
+    // e2's own counter says they arrived (an independent count): they are in the ring.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lab.rx_packets("e2") < before + 100 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "e2 never received them"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    stop.request();
+    let r = handle.wait().expect("capture");
+    assert_eq!(r.received.test_frames, 100);
+    assert_eq!(flow(&r, 1).unique, 100);
+}

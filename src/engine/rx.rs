@@ -418,6 +418,11 @@ impl LoopContext {
             if drain_until.is_some_and(|t| Instant::now() >= t) {
                 break;
             }
+            // The caller's stop (a signal) ends the drain once the ring holds nothing more,
+            // without waiting out block timeouts for frames that are not there.
+            if drain_until.is_some() && self.stop.requested() && ring.nothing_pending() {
+                break;
+            }
             let counted_before = tally.arrivals();
             ring.next_block(POLL, |f| {
                 frames += 1;

@@ -687,6 +687,19 @@ impl RxRing {
         status
     }
 
+    /// True when nothing waits to be read: the next block is still the kernel's and it has
+    /// counted no frame into it yet, so waiting for its timeout would hand over nothing.
+    pub fn nothing_pending(&self) -> bool {
+        let index = self.next_block;
+        if self.block_status(index) & libc::TP_STATUS_USER != 0 {
+            return false;
+        }
+        let desc = self.block_ptr(index);
+        // SAFETY: the descriptor lies at the start of a mapped block; the kernel counts each
+        // frame into the block it fills as it goes, so a volatile read is a snapshot of that.
+        unsafe { std::ptr::addr_of!((*desc).hdr.bh1.num_pkts).read_volatile() == 0 }
+    }
+
     /// Waits up to `timeout` for the next block the kernel has handed over and calls `each` on
     /// every frame in it, then gives the block back. Returns how many frames it held (0 when
     /// the wait ended first).
