@@ -48,8 +48,8 @@ pub struct RunOptions<'a> {
     pub no_model: bool,
     /// Write one pcapng per receiving station and test here.
     pub pcap_dir: Option<PathBuf>,
-    /// Requested by a signal handler: every send, capture and wait of the run ends on it and
-    /// the lab is removed.
+    /// Requested by a signal handler: every send, capture and wait of the run ends on it, the
+    /// lab is removed, and the run has no result.
     pub stop: &'a Stop,
     /// Reports progress (a short phrase) to whoever shows it.
     pub progress: &'a (dyn Fn(&str) + Sync),
@@ -61,6 +61,28 @@ pub struct RunOptions<'a> {
 pub struct RunError {
     pub message: String,
     pub outcome: Outcome,
+}
+
+impl RunError {
+    /// What a run a signal arrived during has instead of a result.
+    pub fn interrupted() -> RunError {
+        RunError {
+            message: format!("error: {}", measure::MeasureError::Interrupted),
+            outcome: Outcome::RuntimeFailure,
+        }
+    }
+}
+
+/// `measured`, unless `stop` was requested by now: a signal that arrives before a run's result
+/// is written makes the run interrupted (exit 4), however far it got.
+pub fn unless_stopped(
+    measured: Result<RunResult, RunError>,
+    stop: &Stop,
+) -> Result<RunResult, RunError> {
+    match measured {
+        Ok(_) if stop.requested() => Err(RunError::interrupted()),
+        other => other,
+    }
 }
 
 impl From<LabError> for RunError {
@@ -160,7 +182,10 @@ pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Run {
     } else {
         lab.down().map(|_| Ended::Removed).map_err(RunError::from)
     };
-    Run { measured, ended }
+    Run {
+        measured: unless_stopped(measured, options.stop),
+        ended,
+    }
 }
 
 /// The scenario's expectations and, unless turned off, the model's prediction of every matrix.
@@ -187,4 +212,50 @@ fn judge(scenario: &Scenario, tests: &mut [TestResult], no_model: bool) -> Vec<E
         }
     }
     expectations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passed() -> RunResult {
+        RunResult {
+            scenario: "s".into(),
+            description: String::new(),
+            lab: "s".into(),
+            kernel: "6.18".into(),
+            mvlab_version: "0".into(),
+            started: String::new(),
+            duration_s: 1.0,
+            passed: true,
+            tests: Vec::new(),
+            expectations: Vec::new(),
+            switch: None,
+        }
+    }
+
+    #[test]
+    fn a_signal_before_the_result_is_written_makes_a_passed_run_interrupted() {
+        let stop = Stop::new();
+        let whole = Run {
+            measured: unless_stopped(Ok(passed()), &stop),
+            ended: Ok(Ended::Removed),
+        };
+        assert_eq!(whole.outcome(), Outcome::Passed);
+        stop.request();
+        let late = Run {
+            measured: unless_stopped(Ok(passed()), &stop),
+            ended: Ok(Ended::Removed),
+        };
+        assert_eq!(late.outcome(), Outcome::RuntimeFailure);
+        let message = late.measured.unwrap_err().message;
+        assert_eq!(message, "error: interrupted by a signal");
+        // A run that had already failed keeps its own reason.
+        let bad = RunError {
+            message: "error: no such station".into(),
+            outcome: Outcome::BadInput,
+        };
+        let failed = unless_stopped(Err(bad), &stop).unwrap_err();
+        assert_eq!(failed.outcome, Outcome::BadInput);
+    }
 }

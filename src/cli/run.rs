@@ -1,7 +1,7 @@
 //! `mvlab run`: build a scenario's lab, run its tests, hold the kernel to the model and to the
 //! scenario's expectations, write the reports asked for, tear the lab down, and exit with the
 //! verdict (0 all held, 1 an expectation failed, 2 bad input, 3 the kernel lacks a feature, 4 the
-//! run could not complete).
+//! run could not complete or a signal arrived before its result was written).
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +14,7 @@ use crate::kernels::{self, KernelOptions};
 use crate::lab::probe::{self, Feature};
 use crate::lab::{DEFAULT_PREFIX, LabOptions};
 use crate::report;
-use crate::run::{self, Ended, RunOptions, RunResult};
+use crate::run::{self, Ended, RunError, RunOptions, RunResult};
 use crate::scenario::{self, MacvlanMode, Scenario};
 
 #[derive(Debug, Args)]
@@ -29,7 +29,8 @@ use crate::scenario::{self, MacvlanMode, Scenario};
                                              (booted under qemu), side by side
 
 Exit codes: 0 every expectation held; 1 one did not; 2 bad input; 3 the kernel lacks a feature
-the scenario needs; 4 the run could not complete (the lab is removed in every case but --keep).")]
+the scenario needs; 4 the run could not complete, or SIGINT/SIGTERM arrived before its result
+was written (no report is written then). The lab is removed in every case but --keep.")]
 pub struct RunArgs {
     /// Scenario file; the built-in default scenario (every macvlan mode side by side) when omitted.
     #[arg(value_name = "SCENARIO")]
@@ -150,7 +151,7 @@ pub fn run(args: RunArgs) -> Outcome {
     };
     let finished = run::run(&scenario, options);
     bar.finish_and_clear();
-    let outcome = match &finished.measured {
+    let outcome = match &run::unless_stopped(finished.measured, &signals::STOP) {
         Ok(result) => write_reports(&args, result),
         Err(e) => {
             eprintln!("{}", e.message);
@@ -196,6 +197,10 @@ fn on_kernels(args: &RunArgs, scenario: &Scenario) -> Outcome {
     };
     let matrix = kernels::run_on(scenario, &args.kernel, &options);
     bar.finish_and_clear();
+    if signals::STOP.requested() {
+        eprintln!("{}", RunError::interrupted().message);
+        return Outcome::RuntimeFailure;
+    }
     if let [only] = matrix.runs.as_slice() {
         return match &only.result {
             Some(result) => {

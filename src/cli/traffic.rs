@@ -437,7 +437,7 @@ pub struct CaptureArgs {
 #[derive(Debug, Args)]
 pub struct End {
     /// How long to run, e.g. 500ms, 10s, 2m (a unit is required; 1ns to 168h; default: until
-    /// --count or Ctrl-C).
+    /// --count or Ctrl-C; a signal before either prints the result so far and exits 4).
     #[arg(long, value_parser = units::parse_duration)]
     pub duration: Option<Duration>,
     /// Stop after this many test frames (captured, or reflected).
@@ -493,6 +493,33 @@ fn print_json(value: &impl Serialize) -> Outcome {
     }
 }
 
+/// Prints what a traffic command did (as JSON or text) and returns its exit class: 4 when a
+/// signal arrived before the result was written, which is then what was done until the signal.
+fn finish<R: Serialize>(
+    done: Result<R, EngineError>,
+    json: bool,
+    text: impl FnOnce(&R) -> String,
+) -> Outcome {
+    let result = match done {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let interrupted = signals::STOP.requested();
+    let printed = if json {
+        print_json(&result)
+    } else {
+        match super::print(&text(&result)) {
+            Ok(()) => Outcome::Passed,
+            Err(outcome) => outcome,
+        }
+    };
+    if interrupted && printed == Outcome::Passed {
+        eprintln!("interrupted by a signal: the result covers what was done until then");
+        return Outcome::RuntimeFailure;
+    }
+    printed
+}
+
 pub fn gen_command(args: &GenArgs) -> Outcome {
     let plan = match args.plan() {
         Ok(p) => p,
@@ -505,14 +532,9 @@ pub fn gen_command(args: &GenArgs) -> Outcome {
     if let Err(outcome) = signals::catch() {
         return outcome;
     }
-    match tx::send(&at, &plan, &signals::STOP) {
-        Ok(r) if args.json => print_json(&r),
-        Ok(r) => match super::print(&report::traffic::send(&r)) {
-            Ok(()) => Outcome::Passed,
-            Err(outcome) => outcome,
-        },
-        Err(e) => fail(&e),
-    }
+    finish(tx::send(&at, &plan, &signals::STOP), args.json, |r| {
+        report::traffic::send(r)
+    })
 }
 
 pub fn capture_command(args: &CaptureArgs) -> Outcome {
@@ -546,14 +568,9 @@ pub fn capture_command(args: &CaptureArgs) -> Outcome {
         return outcome;
     }
     let report = Capture::start(&at, spec, &signals::STOP).and_then(|h| h.wait());
-    match report {
-        Ok(r) if args.json => print_json(&r),
-        Ok(r) => match super::print(&report::traffic::capture(&r, args.sources)) {
-            Ok(()) => Outcome::Passed,
-            Err(outcome) => outcome,
-        },
-        Err(e) => fail(&e),
-    }
+    finish(report, args.json, |r| {
+        report::traffic::capture(r, args.sources)
+    })
 }
 
 pub fn reflect_command(args: &ReflectArgs) -> Outcome {
@@ -570,14 +587,8 @@ pub fn reflect_command(args: &ReflectArgs) -> Outcome {
     if let Err(outcome) = signals::catch() {
         return outcome;
     }
-    match Reflector::start(&at, spec, &signals::STOP).and_then(|h| h.wait()) {
-        Ok(r) if args.json => print_json(&r),
-        Ok(r) => match super::print(&report::traffic::reflect(&r)) {
-            Ok(()) => Outcome::Passed,
-            Err(outcome) => outcome,
-        },
-        Err(e) => fail(&e),
-    }
+    let report = Reflector::start(&at, spec, &signals::STOP).and_then(|h| h.wait());
+    finish(report, args.json, report::traffic::reflect)
 }
 
 #[cfg(test)]
