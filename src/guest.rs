@@ -448,8 +448,9 @@ impl Guest {
                 break status;
             }
             if console.lock().expect("console lock").lockup {
-                // Let the kernel finish printing where it is stuck, then stop it.
-                std::thread::sleep(KILL_GRACE);
+                // Let the kernel finish printing where it is stuck (unless a stop cuts the wait
+                // short), then stop it.
+                stop.sleep(KILL_GRACE);
                 qemu.kill();
                 for r in readers {
                     let _ = r.join();
