@@ -437,12 +437,20 @@ pub struct CaptureArgs {
 #[derive(Debug, Args)]
 pub struct End {
     /// How long to run, e.g. 500ms, 10s, 2m (a unit is required; 1ns to 168h; default: until
-    /// --count or Ctrl-C; a signal before either prints the result so far and exits 4).
+    /// --count or Ctrl-C; a signal before either of those two prints the result so far and
+    /// exits 4; without either, Ctrl-C is the end and exits 0).
     #[arg(long, value_parser = units::parse_duration)]
     pub duration: Option<Duration>,
     /// Stop after this many test frames (captured, or reflected).
     #[arg(long)]
     pub count: Option<u64>,
+}
+
+impl End {
+    /// Whether only a signal ends it.
+    fn unbounded(&self) -> bool {
+        self.duration.is_none() && self.count.is_none()
+    }
 }
 
 /// Send every test frame that arrives back to where it came from (MACs swapped).
@@ -495,9 +503,13 @@ fn print_json(value: &impl Serialize) -> Outcome {
 
 /// Prints what a traffic command did (as JSON or text) and returns its exit class: 4 when a
 /// signal arrived before the result was written, which is then what was done until the signal.
+/// Prints a command's result. A signal before the end the command was given makes it exit 4
+/// (the result covers what was done until then); for a capture or reflector given no end, the
+/// signal is its end, as tcpdump's is.
 fn finish<R: Serialize>(
     done: Result<R, EngineError>,
     json: bool,
+    ends_on_signal: bool,
     text: impl FnOnce(&R) -> String,
 ) -> Outcome {
     let result = match done {
@@ -513,7 +525,7 @@ fn finish<R: Serialize>(
             Err(outcome) => outcome,
         }
     };
-    if interrupted && printed == Outcome::Passed {
+    if interrupted && !ends_on_signal && printed == Outcome::Passed {
         eprintln!("interrupted by a signal: the result covers what was done until then");
         return Outcome::RuntimeFailure;
     }
@@ -532,9 +544,12 @@ pub fn gen_command(args: &GenArgs) -> Outcome {
     if let Err(outcome) = signals::catch() {
         return outcome;
     }
-    finish(tx::send(&at, &plan, &signals::STOP), args.json, |r| {
-        report::traffic::send(r)
-    })
+    finish(
+        tx::send(&at, &plan, &signals::STOP),
+        args.json,
+        false,
+        report::traffic::send,
+    )
 }
 
 pub fn capture_command(args: &CaptureArgs) -> Outcome {
@@ -568,7 +583,7 @@ pub fn capture_command(args: &CaptureArgs) -> Outcome {
         return outcome;
     }
     let report = Capture::start(&at, spec, &signals::STOP).and_then(|h| h.wait());
-    finish(report, args.json, |r| {
+    finish(report, args.json, args.end.unbounded(), |r| {
         report::traffic::capture(r, args.sources)
     })
 }
@@ -588,7 +603,12 @@ pub fn reflect_command(args: &ReflectArgs) -> Outcome {
         return outcome;
     }
     let report = Reflector::start(&at, spec, &signals::STOP).and_then(|h| h.wait());
-    finish(report, args.json, report::traffic::reflect)
+    finish(
+        report,
+        args.json,
+        args.end.unbounded(),
+        report::traffic::reflect,
+    )
 }
 
 #[cfg(test)]
