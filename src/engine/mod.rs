@@ -17,6 +17,7 @@
 //! - `reflect`: the MAC-swapping reflector (`Reflector::start`).
 
 pub mod account;
+pub mod flow;
 pub mod pcap;
 pub mod reflect;
 pub mod rx;
