@@ -10,6 +10,7 @@ pub mod diag;
 pub mod diff;
 pub mod engine;
 pub mod guest;
+pub mod inspect;
 pub mod kernels;
 pub mod lab;
 pub mod measure;

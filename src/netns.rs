@@ -67,6 +67,18 @@ impl Netns {
         })
     }
 
+    /// Opens the namespace a file stands for (`/proc/PID/ns/net`, a bind mount elsewhere) without
+    /// a name: for reading namespaces mvlab did not make.
+    pub fn open_path(path: &std::path::Path) -> io::Result<Netns> {
+        let file = File::open(path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("network namespace {}: {e}", path.display()),
+            )
+        })?;
+        Ok(Netns { file, name: None })
+    }
+
     /// The namespace the calling thread is in.
     pub fn current() -> io::Result<Netns> {
         Ok(Netns {

@@ -13,6 +13,7 @@ use crate::scenario::{self, Scenario};
 mod check;
 mod diff;
 mod guest;
+mod inspect;
 mod lab;
 mod run;
 mod signals;
@@ -50,6 +51,8 @@ pub enum Command {
     Guest(guest::GuestArgs),
     /// Predict every delivery of a scenario with the packet-path model (no root, no kernel).
     Simulate(simulate::SimulateArgs),
+    /// Read this machine's macvlan setup (read-only) and say who reaches whom, and why.
+    Inspect(inspect::InspectArgs),
     /// Send test frames from an interface in a namespace (batched, paced, swept, tagged).
     Gen(traffic::GenArgs),
     /// Capture on an interface in a namespace: per-flow loss, reordering, duplicates, latency.
@@ -78,6 +81,7 @@ fn run(command: Command) -> u8 {
         Command::Run(args) => run::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Inspect(args) => inspect::run(args),
         Command::Gen(args) => traffic::gen_command(&args),
         Command::Capture(args) => traffic::capture_command(&args),
         Command::Reflect(args) => traffic::reflect_command(&args),

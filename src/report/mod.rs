@@ -4,6 +4,7 @@
 
 pub mod comparison;
 pub mod html;
+pub mod inspect;
 pub mod junit;
 pub mod lab;
 pub mod prom;

@@ -41,7 +41,7 @@ fn reach(r: &Reach) -> String {
 }
 
 /// Pads every column of `rows` to its widest cell.
-fn table(out: &mut String, rows: &[Vec<String>]) {
+pub(super) fn table(out: &mut String, rows: &[Vec<String>]) {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {

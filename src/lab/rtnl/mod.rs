@@ -27,9 +27,11 @@ use netlink_sys::{AsyncSocket, SocketAddr};
 
 use crate::addr::MacAddr;
 
+mod details;
 mod request;
 mod state;
 
+pub use details::{AddressEntry, BridgeSettings, LinkDetail, MacvlanDetail, PortFlags, RouteEntry};
 pub use request::{BridgeSpec, LinkKind, LinkSpec, MacvlanSpec, Request};
 pub use state::{LinkState, Neighbour};
 
