@@ -133,10 +133,11 @@ fn main() {
         duration_s: started.elapsed().as_secs_f64(),
         passed: true,
         tests,
+        summary: Vec::new(),
         expectations: Vec::new(),
         switch: None,
     };
-    print!("{}", text::render(&run, Paint(false)));
+    print!("{}", text::render(&run, Paint(false), false));
     println!("\nwall clock per test:");
     for (name, secs) in walls {
         println!("  {name:<20} {secs:>6.1} s");

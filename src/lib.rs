@@ -5,6 +5,7 @@
 
 pub mod addr;
 pub mod cli;
+pub mod conclusions;
 pub mod delivery;
 pub mod diag;
 pub mod diff;

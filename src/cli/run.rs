@@ -20,7 +20,8 @@ use crate::scenario::{self, MacvlanMode, Scenario};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   mvlab run                                  the built-in conformance pass over every macvlan mode
-  mvlab run scenarios/vepa.toml              one scenario; a table on the terminal
+  mvlab run scenarios/vepa.toml              one scenario: conclusions, who hears whom, verdict
+  mvlab run scenarios/vepa.toml --detail     ... and the grid of every frame class and pass
   mvlab run scenarios/bridge.toml --json out.json --junit junit.xml --prom metrics.prom
   mvlab run scenarios/private-hairpin.toml --keep --name dbg    keep the lab to poke at it
   mvlab run scenarios/rfc2544.toml --report html/               charts in html/index.html
@@ -56,6 +57,10 @@ pub struct RunArgs {
     /// Write a self-contained HTML page with charts to DIR/index.html.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+    /// Show every matrix's full grid per frame class and pass after its conclusions (the HTML
+    /// report and the JSON always have them).
+    #[arg(long)]
+    pub detail: bool,
     /// Keep the lab afterwards (remove it with `mvlab lab down NAME`).
     #[arg(long)]
     pub keep: bool,
@@ -269,7 +274,7 @@ fn write_reports(args: &RunArgs, result: &RunResult) -> Outcome {
     } else {
         print!(
             "{}",
-            report::text::render(result, report::text::Paint::for_stdout())
+            report::text::render(result, report::text::Paint::for_stdout(), args.detail)
         );
     }
     let files: [(Option<PathBuf>, &dyn Fn() -> String); 4] = [

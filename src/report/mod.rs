@@ -3,6 +3,7 @@
 //! same result values. JSON is the result itself (`serde_json`), documented in the README.
 
 pub mod comparison;
+pub mod conclusions;
 pub mod html;
 pub mod inspect;
 pub mod junit;
