@@ -154,14 +154,20 @@ pub(super) fn host(lab: &Lab, cells: &Cells, pass: bool, net: usize, out: &mut V
     if !evidence.is_empty() {
         if heard == 0 {
             let passthru = mode == MacvlanMode::Passthru;
+            let shim = lab.shim_on_parent(net);
             out.push(finding(
-                format!("host unreached {passthru}"),
+                format!("host unreached {passthru} {shim}"),
                 Some(net),
                 Tone::Blocked,
                 move |w| {
                     if passthru {
                         format!(
                             "the host cannot reach {} through {}, and a passthru parent takes no shim",
+                            w.who, w.parent
+                        )
+                    } else if shim {
+                        format!(
+                            "the host cannot reach {} through {} itself, only through its shim",
                             w.who, w.parent
                         )
                     } else {
@@ -218,12 +224,7 @@ pub(super) fn host(lab: &Lab, cells: &Cells, pass: bool, net: usize, out: &mut V
         .map(|c| cells.tally(&shim_pairs, c, pass))
         .collect();
     let evidence: Vec<&Cell> = shim.iter().flat_map(|t| t.cells.clone()).collect();
-    let on_parent = s
-        .host
-        .shim
-        .as_ref()
-        .is_some_and(|sh| s.networks[sh.network].parent == s.networks[net].parent);
-    if evidence.is_empty() || !on_parent {
+    if evidence.is_empty() || !lab.shim_on_parent(net) {
         return;
     }
     let shim_name = s
@@ -313,11 +314,13 @@ pub(super) fn outside_heard(
 ) {
     let s = lab.s;
     let own = lab.endpoints(net);
+    let parent = lab.parent_station(net);
+    // The network's own parent is the host sentence's business.
     let outside: Vec<&str> = lab
         .senders
         .iter()
         .map(|x| x.as_str())
-        .filter(|x| !own.contains(x))
+        .filter(|x| !own.contains(x) && *x != parent)
         .collect();
     let mut heard: Vec<&str> = Vec::new();
     let mut evidence: Vec<&Cell> = Vec::new();
@@ -338,7 +341,10 @@ pub(super) fn outside_heard(
     }
     let network = &s.networks[net];
     let source = network.mode == MacvlanMode::Source;
-    let deaf = outside.len() - heard.len();
+    let deaf = match outside.len() - heard.len() {
+        1 => "the other sender".to_string(),
+        n => format!("the other {n} senders"),
+    };
     let heard_text = and_list(&heard);
     let rule = if source {
         format!(
@@ -367,12 +373,12 @@ pub(super) fn outside_heard(
                 format!("{} hear no station outside their network", w.who)
             } else if source {
                 format!(
-                    "{} hear only {heard_text}, their listed source; the other {deaf} senders reach them not at all",
+                    "{} hear only {heard_text}, their listed source; {deaf} reach them not at all",
                     w.who
                 )
             } else {
                 format!(
-                    "{} hear only {heard_text} from outside their network; the other {deaf} senders not at all",
+                    "{} hear only {heard_text} from outside their network; {deaf} not at all",
                     w.who
                 )
             }
@@ -482,7 +488,7 @@ pub(super) fn parents(
             .copied()
             .filter(|c| c.leaked > 0)
             .collect();
-        if !own.is_empty() {
+        if network.mode == MacvlanMode::Bridge && !own.is_empty() {
             out.push(finding(
                 "parent sees siblings",
                 Some(net),
@@ -528,7 +534,10 @@ pub(super) fn peers(lab: &Lab, cells: &Cells, pass: bool, nets: &[usize], out: &
                 "peers reach",
                 Tone::Reaches,
                 Box::new(move |w| {
-                    format!("{} and {peer} reach each other through the switch", w.who)
+                    format!(
+                        "{peer} reaches {} through the switch, and they reach {peer}",
+                        w.who
+                    )
                 }),
             )
         } else if empty(to) && empty(from) {
@@ -693,11 +702,19 @@ pub(super) fn promiscuous_pass(
     if !promiscuous.is_empty() {
         if leaked.is_empty() {
             let n = watched.len();
+            let aside = if nets
+                .iter()
+                .any(|&n| s.networks[n].mode == MacvlanMode::Passthru)
+            {
+                " (passthru aside: it takes every frame)"
+            } else {
+                ""
+            };
             out.push(finding(
                 "no sniffing",
                 None,
                 Tone::Reaches,
-                move |_| format!("containers cannot sniff each other's unicast: with a promiscuous socket, none of the {n} containers got a frame for another MAC (passthru aside)"),
+                move |_| format!("containers cannot sniff each other's unicast: with a promiscuous socket, none of the {n} containers got a frame for another MAC{aside}"),
                 "macvlan_handle_frame: each device is handed only the unicast for its own MAC, promiscuous or not",
                 &promiscuous,
             ));

@@ -216,6 +216,15 @@ impl<'a> Lab<'a> {
         (self.s.switch.has_ports() && parent.kind == ParentKind::Veth).then_some(&parent.port)
     }
 
+    /// Whether the host's shim sits on network `net`'s parent.
+    pub(super) fn shim_on_parent(&self, net: usize) -> bool {
+        let s = self.s;
+        s.host
+            .shim
+            .as_ref()
+            .is_some_and(|sh| s.networks[sh.network].parent == s.networks[net].parent)
+    }
+
     pub(super) fn hairpin(&self, net: usize) -> bool {
         self.port(net).is_some_and(|p| p.hairpin)
     }

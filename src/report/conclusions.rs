@@ -21,8 +21,8 @@ fn short(a: Addressing) -> &'static str {
 }
 
 /// The legend of `heard_text`'s words.
-pub const LEGEND: &str = "uni unicast, unk unknown unicast, bc broadcast, mc4/mc6 IPv4/IPv6 multicast; \
-:k/n only k of n pairs; /t tagged, where tagged frames differ; all: every class";
+pub const LEGEND: &str = "uni unicast, unk unknown unicast, bc broadcast, mc4/mc6 IPv4/IPv6 multicast, \
+all every class; :k/n only k of n pairs; /t tagged, where it differs";
 
 /// The legend of the promiscuous pass's mark.
 pub const LEGEND_PROMISCUOUS: &str = "+x only with promiscuous sockets";
@@ -210,8 +210,7 @@ pub fn render_hearing(out: &mut String, h: &Hearing, paint: Paint) {
     };
     let _ = writeln!(
         out,
-        "  who hears whom ({pass}; host: a network's own parent)  {}",
-        paint.dim(LEGEND)
+        "  who hears whom ({pass}; host: a network's own parent)"
     );
     let _ = write!(out, "  {}", pad("from\\to", label_width));
     for (&t, w) in cols.iter().zip(&widths) {
@@ -231,4 +230,5 @@ pub fn render_hearing(out: &mut String, h: &Hearing, paint: Paint) {
         }
         out.push('\n');
     }
+    let _ = writeln!(out, "  {}", paint.dim(LEGEND));
 }
