@@ -17,6 +17,7 @@ pub mod lab;
 pub mod measure;
 pub mod model;
 pub mod netns;
+pub mod push;
 pub mod report;
 pub mod run;
 pub mod scenario;
