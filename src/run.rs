@@ -92,7 +92,7 @@ pub fn unless_stopped(
 impl From<LabError> for RunError {
     fn from(e: LabError) -> RunError {
         RunError {
-            message: e.to_string(),
+            message: e.report().trim_end().to_string(),
             outcome: e.outcome(),
         }
     }

@@ -60,7 +60,9 @@ pub fn run(args: DiffArgs) -> Outcome {
         match load(f) {
             Ok(r) => results.extend(r),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!(
+                    "error: {e}\n  hint: give result files written by `mvlab run --json FILE` (or `--kernel ... --json FILE`)"
+                );
                 return Outcome::BadInput;
             }
         }

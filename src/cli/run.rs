@@ -99,7 +99,10 @@ fn progress_bar() -> ProgressBar {
 
 fn create_dir(dir: &Path) -> Result<(), Outcome> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        eprintln!("error: cannot create {}: {e}", dir.display());
+        eprintln!(
+            "error: cannot create {}: {e}\n  hint: give a directory you can write, e.g. `--report /tmp/mvlab-report`",
+            dir.display()
+        );
         Outcome::BadInput
     })
 }
@@ -107,6 +110,13 @@ fn create_dir(dir: &Path) -> Result<(), Outcome> {
 /// The built-in scenario narrowed to the macvlan modes this kernel supports (each probed by
 /// creating a throwaway macvlan), saying which it left out.
 fn default_for_this_kernel() -> Result<Scenario, Outcome> {
+    if !probe::privileged() {
+        eprintln!(
+            "error: building a lab needs root: CAP_NET_ADMIN and CAP_SYS_ADMIN are not both effective\n  hint: run it as root: `{}`",
+            crate::diag::sudo_line()
+        );
+        return Err(Outcome::BadInput);
+    }
     let features: Vec<Feature> = MacvlanMode::ALL
         .iter()
         .map(|&m| Feature::Macvlan(m))
@@ -124,7 +134,9 @@ fn default_for_this_kernel() -> Result<Scenario, Outcome> {
         );
     }
     scenario::default_scenario_with(supported).ok_or_else(|| {
-        eprintln!("error: this kernel supports no macvlan mode (or mvlab is not root); `mvlab doctor` says more");
+        eprintln!(
+            "error: this kernel supports no macvlan mode\n  hint: load the macvlan module (`sudo modprobe macvlan`); `mvlab doctor` says what this kernel has"
+        );
         Outcome::MissingFeature
     })
 }
@@ -315,7 +327,10 @@ fn push(args: &RunArgs, gateway: Option<&Gateway>, result: &RunResult) -> Outcom
 
 fn write_file(path: &Path, text: &str) -> Result<(), Outcome> {
     std::fs::write(path, text).map_err(|e| {
-        eprintln!("error: cannot write {}: {e}", path.display());
+        eprintln!(
+            "error: cannot write {}: {e}\n  hint: give a path in a directory you can write",
+            path.display()
+        );
         Outcome::RuntimeFailure
     })
 }
