@@ -1,5 +1,6 @@
 //! Every refusal says what to do: one row per way each command turns a user away (bad input,
-//! missing privileges, a feature the kernel lacks, a busy or unknown name, an unwritable place),
+//! missing privileges, a busy or unknown name, an unwritable place; a feature the kernel lacks
+//! is `tests/run_cli.rs`'s, which checks the 8021q advice),
 //! with the exit code it must give and the words of the advice its message must hold. Runs as
 //! root (rows marked `nobody` drop to uid 65534 with no capabilities, as a user without sudo
 //! would run); nothing is left behind.
@@ -85,17 +86,6 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Whether this kernel has 802.1Q vlan links, as `mvlab doctor` probes it.
-fn has_8021q() -> bool {
-    let out = mvlab().args(["doctor", "--json"]).output().unwrap();
-    let doctor: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    doctor["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["feature"] == "vlan" && f["available"] == true)
-}
-
 #[test]
 fn every_refusal_of_every_command_says_what_to_do() {
     require_root();
@@ -172,30 +162,4 @@ fn every_refusal_of_every_command_says_what_to_do() {
     assert!(down.status.success());
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-}
-
-#[test]
-fn a_kernel_without_8021q_is_told_the_module_and_the_package() {
-    require_root();
-    let lab = unique("vlan");
-    let out = mvlab()
-        .arg("run")
-        .arg(scenario_path("vlan-trunk"))
-        .args(["--name", &lab])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if has_8021q() {
-        assert_eq!(out.status.code(), Some(0), "{stderr}");
-        return;
-    }
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
-    for says in [
-        "sudo modprobe 8021q",
-        "linux-image-$(uname -r)",
-        "--kernel",
-        "tagged_frames = true",
-    ] {
-        assert!(stderr.contains(says), "`{says}` missing:\n{stderr}");
-    }
 }

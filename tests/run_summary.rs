@@ -148,12 +148,12 @@ fn the_default_run_fits_a_screen_and_says_what_its_matrix_shows() {
     for needle in [
         "br1 and br2 reach each other",
         "ve1 and ve2 do not reach each other",
-        "hairpinning port",
+        "need a hairpinning switch port",
         "the host cannot reach",
         "shim",
         "pt1 takes eth3's MAC",
         "so1 and so2 hear only peer",
-        "become promiscuous",
+        "turn promiscuous on their own",
     ] {
         assert!(text.contains(needle), "`{needle}` missing:\n{text}");
     }
@@ -175,7 +175,7 @@ fn a_hairpinning_port_changes_the_sentences() {
     let network = &plain.summary[0].hearing.groups[0].name;
     let before = said(&plain, network, "do not reach each other").expect(&plain_text);
     assert_eq!(before.tone, Tone::Blocked);
-    assert!(before.text.contains("hairpinning port"), "{plain_text}");
+    assert!(before.text.contains("need a hairpinning"), "{plain_text}");
     let network = &hairpinned.summary[0].hearing.groups[0].name;
     let after = said(&hairpinned, network, "reach each other").expect(&hairpin_text);
     assert_eq!(after.tone, Tone::Reaches, "{hairpin_text}");

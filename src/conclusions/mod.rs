@@ -139,9 +139,11 @@ type Text = Box<dyn Fn(&Subject) -> String>;
 
 /// Who a merged sentence is about.
 pub(super) struct Subject {
-    /// "br1 and br2", or "the containers of bridge and vepa".
+    /// "br1 and br2", or "the bridge and vepa containers".
     who: String,
-    /// "eth0", or "their parents eth0 and eth1".
+    /// Whether it is about several networks (`who` then names networks, not containers).
+    merged: bool,
+    /// "eth0", or "eth0 and eth1".
     parent: String,
     /// Whether `parent` names several.
     parents: bool,
@@ -250,12 +252,14 @@ fn subject(s: &Scenario, lab: &Lab, nets: &[usize]) -> Subject {
     match nets {
         [] => Subject {
             who: "the containers".into(),
+            merged: true,
             parent: "their parents".into(),
             parents: true,
             port: "the switch ports".into(),
         },
         [net] => Subject {
             who: and_list(&lab.endpoints(*net)),
+            merged: false,
             parent: s.parents[s.networks[*net].parent].name.clone(),
             parents: false,
             port: lab
@@ -283,12 +287,9 @@ fn subject(s: &Scenario, lab: &Lab, nets: &[usize]) -> Subject {
                 } else {
                     format!("the {} containers", and_list(&names))
                 },
+                merged: true,
                 parents: parents.len() > 1,
-                parent: if parents.len() > 1 {
-                    format!("their parents {}", and_list(&parents))
-                } else {
-                    format!("their parent {}", and_list(&parents))
-                },
+                parent: and_list(&parents),
                 port: format!("switch ports {}", and_list(&ports)),
             }
         }

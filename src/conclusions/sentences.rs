@@ -91,7 +91,7 @@ pub(super) fn siblings(lab: &Lab, cells: &Cells, pass: bool, net: usize, out: &m
                 match mode {
                     MacvlanMode::Vepa => |w: &Subject| {
                         format!(
-                            "{} do not reach each other: VEPA sends every frame to the switch, and {} does not send it back; they need a hairpinning port (`hairpin = true`)",
+                            "{} do not reach each other: VEPA sends all to the switch; they need a hairpinning {} (`hairpin = true`)",
                             w.who, w.port
                         )
                     },
@@ -171,9 +171,10 @@ pub(super) fn host(lab: &Lab, cells: &Cells, pass: bool, net: usize, out: &mut V
                             w.who, w.parent
                         )
                     } else {
+                        let who = if w.merged { "its containers" } else { &w.who };
                         format!(
-                            "the host cannot reach {} through {}: it needs a shim, a macvlan of its own on the parent (`[host.shim]`)",
-                            w.who, w.parent
+                            "the host cannot reach {who} through {}: it needs a shim macvlan (`[host.shim]`)",
+                            w.parent
                         )
                     }
                 },
@@ -294,7 +295,7 @@ pub(super) fn passthru(lab: &Lab, cells: &Cells, pass: bool, net: usize, out: &m
             };
             if leaked > 0 {
                 t += &format!(
-                    " and every frame arriving on it: {leaked} frames addressed to other stations reached it"
+                    " and every frame that arrives on it ({leaked} meant for others)"
                 );
             }
             t
@@ -456,21 +457,21 @@ pub(super) fn parents(
                 Some(net),
                 tone,
                 move |w| {
-                    let (stays, becomes, it) = if w.parents {
-                        ("stay", "become", "them")
+                    let (stays, turns, it, own) = if w.parents {
+                        ("stay", "turn", "them", "their")
                     } else {
-                        ("stays", "becomes", "it")
+                        ("stays", "turns", "it", "its")
                     };
                     if n == 0 {
                         format!("{} {stays} out of promiscuous mode", w.parent)
                     } else if leaked > 0 {
                         format!(
-                            "{} {becomes} promiscuous with no socket asking: a packet socket on {it} sees frames meant for others",
+                            "{} {turns} promiscuous on {own} own: a packet socket on {it} sees frames meant for others",
                             w.parent
                         )
                     } else {
                         format!(
-                            "{} {becomes} promiscuous with no socket asking (promiscuity {n})",
+                            "{} {turns} promiscuous on {own} own (promiscuity {n})",
                             w.parent
                         )
                     }
@@ -604,7 +605,7 @@ pub(super) fn ipv6_off(
             Tone::Note,
             |w| {
                 format!(
-                    "{} hear IPv6 all-nodes multicast (ff02::1) though IPv6 is off in them, as Docker leaves it",
+                    "{} hear IPv6 all-nodes multicast (ff02::1) though IPv6 is off (Docker's default)",
                     w.who
                 )
             },
@@ -644,13 +645,17 @@ pub(super) fn tagged(cells: &Cells, m: &MatrixResult, pass: bool, out: &mut Vec<
         // Name cells that carried frames: they show the tag survived the path.
         alike.sort_by_key(|c| c.received == 0);
         out.push(finding(
-                "tagged alike",
-                None,
-                Tone::Note,
-                move |_| format!("802.1Q-tagged frames (VLAN {vid}) go exactly where untagged ones do ({n} cells alike)"),
-                "PACKET_AUXDATA: veth, macvlan and a VLAN-unaware switch carry the tag untouched, and a packet socket reads it from the packet's metadata",
-                &alike,
-            ));
+            "tagged alike",
+            None,
+            Tone::Note,
+            move |_| {
+                format!(
+                    "802.1Q-tagged frames (VLAN {vid}) go exactly where untagged ones do ({n} cells alike)"
+                )
+            },
+            "PACKET_AUXDATA: veth, macvlan and a VLAN-unaware switch carry the tag untouched, and a packet socket reads it from the packet's metadata",
+            &alike,
+        ));
     } else {
         let n = differ.len();
         out.push(finding(
@@ -706,7 +711,7 @@ pub(super) fn promiscuous_pass(
                 .iter()
                 .any(|&n| s.networks[n].mode == MacvlanMode::Passthru)
             {
-                " (passthru aside: it takes every frame)"
+                "; passthru aside"
             } else {
                 ""
             };
@@ -714,7 +719,7 @@ pub(super) fn promiscuous_pass(
                 "no sniffing",
                 None,
                 Tone::Reaches,
-                move |_| format!("containers cannot sniff each other's unicast: with a promiscuous socket, none of the {n} containers got a frame for another MAC{aside}"),
+                move |_| format!("containers cannot sniff each other's unicast, even with a promiscuous socket ({n} of {n}{aside})"),
                 "macvlan_handle_frame: each device is handed only the unicast for its own MAC, promiscuous or not",
                 &promiscuous,
             ));
@@ -750,7 +755,19 @@ pub(super) fn promiscuous_pass(
         return;
     }
     added.sort();
-    let names: Vec<String> = added.iter().map(|c| c.to_string()).collect();
+    let mut names: Vec<String> = Vec::new();
+    for a in added.iter().map(|c| c.addressing) {
+        let both =
+            added.contains(&FrameClass::untagged(a)) && added.contains(&FrameClass::tagged(a));
+        let name = match (both, added.contains(&FrameClass::tagged(a))) {
+            (true, _) => format!("{} (tagged or not)", a.as_str()),
+            (false, true) => format!("{}-tagged", a.as_str()),
+            (false, false) => a.as_str().to_string(),
+        };
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
     let classes = and_list(&names);
     out.push(finding(
         "promiscuous adds",

@@ -59,7 +59,11 @@ fn the_default_lab_in_words() {
         bridge.cells
     );
     let vepa = about(&summary, "vepa", "do not reach each other").expect(&all);
-    assert!(vepa.text.contains("hairpinning port"), "{}", vepa.text);
+    assert!(
+        vepa.text.contains("need a hairpinning switch port p1"),
+        "{}",
+        vepa.text
+    );
     assert!(vepa.rule.contains("should_deliver"), "{}", vepa.rule);
     assert_eq!(vepa.tone, Tone::Blocked);
     assert!(
@@ -74,11 +78,11 @@ fn the_default_lab_in_words() {
         "one sentence for every network whose host cannot reach it"
     );
     let passthru = about(&summary, "passthru", "takes eth3's MAC").expect(&all);
-    assert!(passthru.text.contains("every frame arriving"), "{all}");
+    assert!(passthru.text.contains("every frame that arrives"), "{all}");
     let source = about(&summary, "source", "hear only peer").expect(&all);
     assert_eq!(source.rule, "macvlan_forward_source");
     assert!(
-        about(&summary, "bridge", "become promiscuous").is_some(),
+        about(&summary, "bridge", "turn promiscuous on their own").is_some(),
         "{all}"
     );
     assert!(

@@ -20,12 +20,23 @@ fn short(a: Addressing) -> &'static str {
     }
 }
 
-/// The legend of `heard_text`'s words.
-pub const LEGEND: &str = "uni unicast, unk unknown unicast, bc broadcast, mc4/mc6 IPv4/IPv6 multicast, \
-all every class; :k/n only k of n pairs; /t tagged, where it differs";
-
-/// The legend of the promiscuous pass's mark.
-pub const LEGEND_PROMISCUOUS: &str = "+x only with promiscuous sockets";
+/// The legend of the words `heard_text` wrote into `cells`: the classes, and each mark that
+/// appears.
+pub fn legend<S: AsRef<str>>(cells: &[S]) -> String {
+    let mut legend = String::from(
+        "uni unicast, unk unknown unicast, bc broadcast, mc4/mc6 IPv4/IPv6 multicast, all every class",
+    );
+    for (mark, says) in [
+        (":", "; :k/n only k of n pairs"),
+        ("/t", "; /t tagged, where it differs"),
+        ("+", "; +x only with promiscuous sockets"),
+    ] {
+        if cells.iter().any(|c| c.as_ref().contains(mark)) {
+            legend += says;
+        }
+    }
+    legend
+}
 
 /// Pairs that heard `class` in the pass.
 fn pairs_heard(h: &Heard, class: FrameClass, promiscuous: bool) -> usize {
@@ -111,7 +122,7 @@ pub fn shown_groups(h: &Hearing) -> (Vec<usize>, Vec<usize>) {
 }
 
 /// How many of a conclusion's cells a line names (the JSON and the HTML report have more).
-const CELLS_SHOWN: usize = 2;
+const CELLS_SHOWN: usize = 1;
 
 fn mark(tone: Tone, paint: Paint) -> String {
     match tone {
@@ -230,5 +241,10 @@ pub fn render_hearing(out: &mut String, h: &Hearing, paint: Paint) {
         }
         out.push('\n');
     }
-    let _ = writeln!(out, "  {}", paint.dim(LEGEND));
+    let shown: Vec<String> = rows
+        .iter()
+        .flat_map(|&f| cols.iter().map(move |&t| (f, t)))
+        .map(|(f, t)| text(f, t))
+        .collect();
+    let _ = writeln!(out, "  {}", paint.dim(&legend(&shown)));
 }

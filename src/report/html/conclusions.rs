@@ -7,9 +7,7 @@ use std::fmt::Write;
 
 use super::markup::esc;
 use crate::conclusions::{MatrixSummary, Tone};
-use crate::report::conclusions::{
-    LEGEND, LEGEND_PROMISCUOUS, group_label, heard_text, shown_groups,
-};
+use crate::report::conclusions::{group_label, heard_text, legend, shown_groups};
 
 pub(super) fn conclusions(out: &mut String, summary: &[MatrixSummary]) {
     if summary.is_empty() {
@@ -74,16 +72,20 @@ fn hearing(out: &mut String, s: &MatrixSummary) {
     if rows.is_empty() {
         return;
     }
-    let promiscuous = if h.passes.len() > 1 {
-        format!("; {LEGEND_PROMISCUOUS}")
-    } else {
-        String::new()
+    let text = |f: usize, t: usize| {
+        h.cells[f][t]
+            .as_ref()
+            .map_or("-".to_string(), |c| heard_text(c, &h.classes, &h.passes))
     };
+    let shown: Vec<String> = rows
+        .iter()
+        .flat_map(|&f| cols.iter().map(move |&t| (f, t)))
+        .map(|(f, t)| text(f, t))
+        .collect();
     let _ = write!(
         out,
-        "<h3>Who hears whom</h3><p class=\"note\">Senders down, receivers across; \"host\" is a network's own parent. {}{}.</p><table class=\"hearing\"><thead><tr><th>from \\ to</th>",
-        esc(LEGEND),
-        esc(&promiscuous)
+        "<h3>Who hears whom</h3><p class=\"note\">Senders down, receivers across; \"host\" is a network's own parent. {}.</p><table class=\"hearing\"><thead><tr><th>from \\ to</th>",
+        esc(&legend(&shown))
     );
     for &t in &cols {
         let _ = write!(
@@ -100,9 +102,7 @@ fn hearing(out: &mut String, s: &MatrixSummary) {
             esc(&group_label(&h.groups[f].name, &h.groups[f].kind))
         );
         for &t in &cols {
-            let text = h.cells[f][t]
-                .as_ref()
-                .map_or("-".to_string(), |c| heard_text(c, &h.classes, &h.passes));
+            let text = text(f, t);
             let class = if text == "·" || text == "-" {
                 " class=\"none\""
             } else {
