@@ -223,13 +223,13 @@ pub fn render_hearing(out: &mut String, h: &Hearing, paint: Paint) {
         out,
         "  who hears whom ({pass}; host: a network's own parent)"
     );
-    let _ = write!(out, "  {}", pad("from\\to", label_width));
+    let mut line = format!("  {}", pad("from\\to", label_width));
     for (&t, w) in cols.iter().zip(&widths) {
-        let _ = write!(out, "{}", pad(&label(t), *w));
+        line += &pad(&label(t), *w);
     }
-    out.push('\n');
+    let _ = writeln!(out, "{}", line.trim_end());
     for &f in &rows {
-        let _ = write!(out, "  {}", pad(&label(f), label_width));
+        let mut line = format!("  {}", pad(&label(f), label_width));
         for (&t, w) in cols.iter().zip(&widths) {
             let cell = text(f, t);
             let shown = if cell == "·" || cell == "-" {
@@ -237,9 +237,9 @@ pub fn render_hearing(out: &mut String, h: &Hearing, paint: Paint) {
             } else {
                 cell
             };
-            let _ = write!(out, "{}", pad(&shown, *w));
+            line += &pad(&shown, *w);
         }
-        out.push('\n');
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     let shown: Vec<String> = rows
         .iter()
