@@ -241,6 +241,7 @@ mod tests {
             duration_s: 1.0,
             passed: true,
             tests: Vec::new(),
+            summary: Vec::new(),
             expectations: Vec::new(),
             switch: None,
         }

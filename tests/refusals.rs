@@ -82,6 +82,31 @@ impl Drop for Held {
     }
 }
 
+/// A namespace of the test's own with nothing in it, deleted however the test ends.
+struct Empty(String);
+
+impl Empty {
+    fn new() -> Empty {
+        let ns = Empty(format!("mvtest-{}", unique("empty")));
+        let out = Command::new("ip")
+            .args(["netns", "add", &ns.0])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ns
+    }
+}
+
+impl Drop for Empty {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -100,6 +125,8 @@ fn every_refusal_of_every_command_says_what_to_do() {
     let binary = env!("CARGO_BIN_EXE_mvlab");
     let sudo_run = format!("sudo {binary} run {bridge}");
     let held = Held::up(bridge);
+    let empty = Empty::new();
+    let empty = empty.0.as_str();
     let busy = held.0.as_str();
     #[rustfmt::skip]
     let table = vec![
@@ -132,6 +159,10 @@ fn every_refusal_of_every_command_says_what_to_do() {
         row(As::Nobody, 2, &["gen", "--netns", "x", "--iface", "eth0", "--count", "1"], &["need root", &format!("sudo {binary} gen")]),
         row(As::Root, 2, &["capture", "--netns", "mvlab-no-such-ns", "--iface", "eth0", "--duration", "1s"], &["does not exist", "ip netns list"]),
         row(As::Root, 2, &["reflect", "--netns", "mvlab-no-such-ns", "--iface", "eth0", "--duration", "1s"], &["does not exist", "ip netns list"]),
+        // inspect
+        row(As::Root, 2, &["inspect", "--netns", "mvlab-no-such-ns"], &["no namespace is called", "namespaces here: "]),
+        row(As::Root, 2, &["inspect", "--netns", empty, "--scenario", "/tmp/mvlab-refusal.toml"], &["no macvlan link was found", "--netns names"]),
+        row(As::Root, 2, &["inspect", "--trace", "a:eth0", "b:eth0", "anycast"], &["not a frame class", "use unicast"]),
         // switch
         row(As::Root, 2, &["switch", "show", "--lab", "no-such-lab"], &["no lab `no-such-lab`", "mvlab lab ls"]),
         // guest
