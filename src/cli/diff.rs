@@ -85,7 +85,7 @@ pub fn run(args: DiffArgs) -> Outcome {
     let text = if args.json {
         serde_json::to_string_pretty(&comparison).expect("a comparison serialises") + "\n"
     } else {
-        report::comparison::render_text(&comparison, report::text::Paint::for_stdout())
+        report::comparison::render_text(&comparison, report::paint::Paint::for_stdout())
     };
     if let Err(outcome) = super::print(&text) {
         return outcome;

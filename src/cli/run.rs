@@ -268,7 +268,7 @@ fn on_kernels(args: &RunArgs, scenario: &Scenario, gateway: Option<&Gateway>) ->
     } else {
         print!(
             "{}",
-            report::comparison::render_kernels(&matrix, report::text::Paint::for_stdout())
+            report::comparison::render_kernels(&matrix, report::paint::Paint::for_stdout())
         );
     }
     let results: Vec<(&str, &RunResult)> = matrix
@@ -343,7 +343,7 @@ fn write_reports(args: &RunArgs, result: &RunResult) -> Outcome {
     } else {
         print!(
             "{}",
-            report::text::render(result, report::text::Paint::for_stdout(), args.detail)
+            report::text::render(result, report::paint::Paint::for_stdout(), args.detail)
         );
     }
     let files: [(Option<PathBuf>, &dyn Fn() -> String); 4] = [

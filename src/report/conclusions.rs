@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use super::text::{Paint, pad};
+use super::paint::{Paint, pad};
 use crate::conclusions::{GroupKind, Heard, Hearing, MatrixSummary, Tone};
 use crate::delivery::{Addressing, FrameClass};
 

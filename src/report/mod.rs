@@ -8,6 +8,7 @@ pub mod html;
 pub mod inspect;
 pub mod junit;
 pub mod lab;
+pub mod paint;
 pub mod prom;
 pub mod scenario;
 pub mod simulation;

@@ -3,10 +3,11 @@
 //! small who-hears-whom grid (`conclusions`), then the promiscuity counters and the learned table
 //! as small tables; its full grid per frame class and pass (receivers across, senders down, cells
 //! not as expected marked) comes with `detail` (`--detail`), or when the result has no summary.
-//! Colour only when asked (on a terminal, and NO_COLOR unset).
+//! Colour only when asked (`paint`).
 
 use std::fmt::Write;
 
+use super::paint::{Paint, pad};
 use crate::conclusions::MatrixSummary;
 use crate::delivery::Cell;
 use crate::delivery::MatrixResult;
@@ -24,42 +25,6 @@ use crate::run::RunResult;
 
 /// Above this many stations a matrix is summarised instead of drawn.
 const GRID_MAX: usize = 16;
-
-/// Paints pass/fail when colour is on.
-#[derive(Debug, Clone, Copy)]
-pub struct Paint(pub bool);
-
-impl Paint {
-    /// Colour when stdout is a terminal and NO_COLOR is not set.
-    pub fn for_stdout() -> Paint {
-        use std::io::IsTerminal;
-        Paint(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-    }
-
-    fn wrap(self, code: &str, s: &str) -> String {
-        if self.0 {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-
-    pub fn ok(self, s: &str) -> String {
-        self.wrap("32", s)
-    }
-
-    pub fn bad(self, s: &str) -> String {
-        self.wrap("1;31", s)
-    }
-
-    pub fn warn(self, s: &str) -> String {
-        self.wrap("33", s)
-    }
-
-    pub fn dim(self, s: &str) -> String {
-        self.wrap("2", s)
-    }
-}
 
 /// The whole report; `detail` adds each matrix's grid per frame class and pass.
 pub fn render(r: &RunResult, paint: Paint, detail: bool) -> String {
@@ -136,25 +101,6 @@ fn cell_text(c: &Cell, paint: Paint) -> String {
         (false, 0) => paint.dim("·"),
         _ => s,
     }
-}
-
-/// Width of a string as displayed (escape codes excluded).
-fn shown_width(s: &str) -> usize {
-    let mut w = 0;
-    let mut escape = false;
-    for ch in s.chars() {
-        match (escape, ch) {
-            (true, 'm') => escape = false,
-            (true, _) => {}
-            (false, '\x1b') => escape = true,
-            (false, _) => w += 1,
-        }
-    }
-    w
-}
-
-pub(crate) fn pad(s: &str, width: usize) -> String {
-    format!("{s}{}", " ".repeat(width.saturating_sub(shown_width(s))))
 }
 
 fn matrix(
