@@ -57,21 +57,23 @@ fn run(r: &Refusal) -> Output {
         .unwrap()
 }
 
+/// Runs `cmd`, which must succeed.
+fn succeed(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A lab held up for the test's length (so its name is busy), brought down however it ends.
 struct Held(String);
 
 impl Held {
     fn up(scenario: &str) -> Held {
         let held = Held(unique("busy"));
-        let out = mvlab()
-            .args(["lab", "up", scenario, "--name", &held.0])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeed(mvlab().args(["lab", "up", scenario, "--name", &held.0]));
         held
     }
 }
@@ -88,15 +90,7 @@ struct Empty(String);
 impl Empty {
     fn new() -> Empty {
         let ns = Empty(format!("mvtest-{}", unique("empty")));
-        let out = Command::new("ip")
-            .args(["netns", "add", &ns.0])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeed(Command::new("ip").args(["netns", "add", &ns.0]));
         ns
     }
 }
