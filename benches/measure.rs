@@ -12,7 +12,8 @@ use std::time::Instant;
 use mvlab::diag::Source;
 use mvlab::lab::{Lab, LabOptions};
 use mvlab::measure::{Bench, TestResult, latency, rfc2544, throughput};
-use mvlab::report::text::{self, Paint};
+use mvlab::report::paint::Paint;
+use mvlab::report::text;
 use mvlab::run::RunResult;
 use mvlab::scenario::{self, TestKind};
 use mvlab::stop::Stop;
@@ -133,10 +134,11 @@ fn main() {
         duration_s: started.elapsed().as_secs_f64(),
         passed: true,
         tests,
+        summary: Vec::new(),
         expectations: Vec::new(),
         switch: None,
     };
-    print!("{}", text::render(&run, Paint(false)));
+    print!("{}", text::render(&run, Paint(false), false));
     println!("\nwall clock per test:");
     for (name, secs) in walls {
         println!("  {name:<20} {secs:>6.1} s");

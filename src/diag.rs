@@ -167,6 +167,26 @@ impl fmt::Display for Diagnostics {
 
 impl std::error::Error for Diagnostics {}
 
+/// The command line this process was started with, as root would type it: `sudo mvlab run
+/// x.toml`, each word quoted for a POSIX shell where it needs it. What a refusal for want of
+/// privileges tells the user to run.
+pub fn sudo_line() -> String {
+    let quote = |w: String| {
+        let plain = !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_./:=,@%+-".contains(c));
+        if plain {
+            w
+        } else {
+            format!("'{}'", w.replace('\'', "'\\''"))
+        }
+    };
+    std::iter::once("sudo".to_string())
+        .chain(std::env::args().map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// What a command's failure means to the caller; each maps to one exit code (see `code`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -268,6 +268,7 @@ mod tests {
                 fdb: vec![],
                 passes_repeated: 0,
             })],
+            summary: Vec::new(),
             expectations: vec![ExpectationResult {
                 test: "matrix".into(),
                 text: "e1 -> e2 unicast: all".into(),

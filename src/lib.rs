@@ -5,6 +5,7 @@
 
 pub mod addr;
 pub mod cli;
+pub mod conclusions;
 pub mod delivery;
 pub mod diag;
 pub mod diff;
@@ -16,6 +17,7 @@ pub mod lab;
 pub mod measure;
 pub mod model;
 pub mod netns;
+pub mod push;
 pub mod report;
 pub mod run;
 pub mod scenario;

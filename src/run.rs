@@ -11,6 +11,7 @@ use crate::diag::Outcome;
 use crate::lab::{Lab, LabError, LabOptions};
 use serde::{Deserialize, Serialize};
 
+use crate::conclusions::{self, MatrixSummary};
 use crate::measure::{self, Bench, TestResult};
 use crate::scenario::{Scenario, TestKind};
 use crate::stop::Stop;
@@ -33,6 +34,9 @@ pub struct RunResult {
     /// Every expectation held.
     pub passed: bool,
     pub tests: Vec<TestResult>,
+    /// Each matrix test's conclusions in words and its who-hears-whom (`conclusions`).
+    #[serde(default)]
+    pub summary: Vec<MatrixSummary>,
     pub expectations: Vec<ExpectationResult>,
     /// The emulated switch's counters, table and event log over the run (none with a bridge).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,7 +92,7 @@ pub fn unless_stopped(
 impl From<LabError> for RunError {
     fn from(e: LabError) -> RunError {
         RunError {
-            message: e.to_string(),
+            message: e.report().trim_end().to_string(),
             outcome: e.outcome(),
         }
     }
@@ -161,6 +165,13 @@ pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Run {
         })
         .map(|(mut tests, switch)| {
             let expectations = judge(scenario, &mut tests, options.no_model);
+            let summary = tests
+                .iter()
+                .filter_map(|t| match t {
+                    TestResult::Matrix(m) => Some(conclusions::summarise(scenario, m)),
+                    _ => None,
+                })
+                .collect();
             RunResult {
                 scenario: scenario.name.clone(),
                 description: scenario.description.clone(),
@@ -171,6 +182,7 @@ pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Run {
                 duration_s: clock.elapsed().as_secs_f64(),
                 passed: expectations.iter().all(|e| e.passed),
                 tests,
+                summary,
                 expectations,
                 switch,
             }
@@ -229,6 +241,7 @@ mod tests {
             duration_s: 1.0,
             passed: true,
             tests: Vec::new(),
+            summary: Vec::new(),
             expectations: Vec::new(),
             switch: None,
         }

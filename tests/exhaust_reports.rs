@@ -237,6 +237,7 @@ fn sample() -> RunResult {
                 neighbours: vec![fill(NeighbourTable::Arp), fill(NeighbourTable::Ndisc)],
             }),
         ],
+        summary: Vec::new(),
         expectations: vec![
             ExpectationResult {
                 test: "cache".into(),
@@ -424,7 +425,7 @@ fn exhaustion_results_round_trip_as_json_with_their_kinds() {
     assert_eq!(json["tests"][4]["neighbours"][1]["table"], "ndisc");
     let back: RunResult = serde_json::from_value(json).unwrap();
     assert_eq!(back.tests.len(), 5);
-    let text = report::text::render(&back, report::text::Paint(false));
+    let text = report::text::render(&back, report::paint::Paint(false), false);
     for needle in [
         "capacity 100 addresses; the switch's limit: 100",
         "learning rate 150000 pps",

@@ -128,6 +128,7 @@ fn sample() -> RunResult {
                 }],
             }),
         ],
+        summary: Vec::new(),
         expectations: vec![
             ExpectationResult {
                 test: "matrix".into(),
@@ -223,7 +224,7 @@ fn json_round_trips_with_the_documented_names() {
 
 #[test]
 fn the_text_report_marks_failures() {
-    let text = report::text::render(&sample(), report::text::Paint(false));
+    let text = report::text::render(&sample(), report::paint::Paint(false), true);
     assert!(
         text.contains("FAILED: 1 of 2 expectation(s) did not hold"),
         "{text}"

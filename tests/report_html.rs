@@ -302,6 +302,7 @@ fn small_run() -> RunResult {
                 ],
             }),
         ],
+        summary: Vec::new(),
         expectations: vec![
             ExpectationResult {
                 test: "who sees what".into(),

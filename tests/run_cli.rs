@@ -262,7 +262,17 @@ fn bad_input_and_missing_features_create_nothing() {
         );
     } else {
         assert_eq!(out.status.code(), Some(3));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("8021q"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("8021q"));
+        // What to do: the module, where it ships, and the ways around it.
+        for says in [
+            "sudo modprobe 8021q",
+            "linux-image-$(uname -r)",
+            "--kernel",
+            "tagged_frames = true",
+        ] {
+            assert!(stderr.contains(says), "`{says}` missing:\n{stderr}");
+        }
     }
     assert!(namespaces_of(&lab).is_empty());
 }

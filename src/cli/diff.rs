@@ -60,7 +60,9 @@ pub fn run(args: DiffArgs) -> Outcome {
         match load(f) {
             Ok(r) => results.extend(r),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!(
+                    "error: {e}\n  hint: give result files written by `mvlab run --json FILE` (or `--kernel ... --json FILE`)"
+                );
                 return Outcome::BadInput;
             }
         }
@@ -83,7 +85,7 @@ pub fn run(args: DiffArgs) -> Outcome {
     let text = if args.json {
         serde_json::to_string_pretty(&comparison).expect("a comparison serialises") + "\n"
     } else {
-        report::comparison::render_text(&comparison, report::text::Paint::for_stdout())
+        report::comparison::render_text(&comparison, report::paint::Paint::for_stdout())
     };
     if let Err(outcome) = super::print(&text) {
         return outcome;

@@ -66,13 +66,18 @@ pub fn run(args: InspectArgs) -> Outcome {
     };
     if let Some(base) = &args.scenario {
         if inspection.scenarios.is_empty() {
-            eprintln!("error: no macvlan link was found, so there is no scenario to write");
+            eprintln!(
+                "error: no macvlan link was found, so there is no scenario to write\n  hint: `mvlab inspect` without --scenario lists what it read; --netns names the namespaces to look in"
+            );
             return Outcome::BadInput;
         }
         for (i, r) in inspection.scenarios.iter().enumerate() {
             let path = scenario_path(base, i);
             if let Err(e) = std::fs::write(&path, &r.text) {
-                eprintln!("error: writing {}: {e}", path.display());
+                eprintln!(
+                    "error: writing {}: {e}\n  hint: give a path in a directory you can write",
+                    path.display()
+                );
                 return Outcome::RuntimeFailure;
             }
             if let Err(e) = &r.scenario {

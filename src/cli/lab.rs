@@ -108,7 +108,7 @@ pub struct CleanArgs {
 }
 
 fn fail(e: &LabError) -> Outcome {
-    let text = e.to_string();
+    let text = e.report();
     eprint!("{text}");
     if !text.ends_with('\n') {
         eprintln!();
@@ -128,7 +128,8 @@ pub fn doctor(args: DoctorArgs) -> Outcome {
             print_json(&probe::report());
         }
         eprintln!(
-            "error: not privileged; run mvlab doctor as root to probe the kernel (sudo mvlab doctor)"
+            "error: not privileged: probing the kernel creates throwaway links in a throwaway namespace\n  hint: run it as root: `{}`",
+            crate::diag::sudo_line()
         );
         return Outcome::BadInput;
     }

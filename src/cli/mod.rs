@@ -11,11 +11,13 @@ use crate::diag::Outcome;
 use crate::scenario::{self, Scenario};
 
 mod check;
+mod completions;
 mod diff;
 mod guest;
 mod inspect;
 mod lab;
 mod run;
+mod schema;
 mod signals;
 mod simulate;
 mod switch;
@@ -64,6 +66,12 @@ pub enum Command {
         after_help = "Examples:\n  mvlab lab up scenarios/switch-vlans.toml --name demo\n  mvlab switch show --lab demo\n  mvlab lab down demo"
     )]
     Switch(switch::SwitchArgs),
+    /// Print the JSON Schema of the scenario format (for editors and other validators).
+    Schema(schema::SchemaArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Write man pages for mvlab and every command into a directory.
+    Man(completions::ManArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -86,6 +94,9 @@ fn run(command: Command) -> u8 {
         Command::Capture(args) => traffic::capture_command(&args),
         Command::Reflect(args) => traffic::reflect_command(&args),
         Command::Switch(args) => switch::run(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     };
     outcome.code()
 }

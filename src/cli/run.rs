@@ -13,6 +13,7 @@ use crate::diag::Outcome;
 use crate::kernels::{self, KernelOptions};
 use crate::lab::probe::{self, Feature};
 use crate::lab::{DEFAULT_PREFIX, LabOptions};
+use crate::push::{Gateway, Group};
 use crate::report;
 use crate::run::{self, Ended, RunError, RunOptions, RunResult};
 use crate::scenario::{self, MacvlanMode, Scenario};
@@ -20,10 +21,13 @@ use crate::scenario::{self, MacvlanMode, Scenario};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   mvlab run                                  the built-in conformance pass over every macvlan mode
-  mvlab run scenarios/vepa.toml              one scenario; a table on the terminal
+  mvlab run scenarios/vepa.toml              one scenario: conclusions, who hears whom, verdict
+  mvlab run scenarios/vepa.toml --detail     ... and the grid of every frame class and pass
   mvlab run scenarios/bridge.toml --json out.json --junit junit.xml --prom metrics.prom
   mvlab run scenarios/private-hairpin.toml --keep --name dbg    keep the lab to poke at it
   mvlab run scenarios/rfc2544.toml --report html/               charts in html/index.html
+  mvlab run --push http://pushgateway:9091   metrics to a Prometheus Pushgateway (per scenario,
+                                             host and kernel)
   mvlab run scenarios/vepa.toml --kernel this --kernel /srv/k/boot/vmlinuz-6.1.0-57-amd64
                                              the same scenario on this kernel and Debian's 6.1
                                              (booted under qemu), side by side
@@ -56,6 +60,18 @@ pub struct RunArgs {
     /// Write a self-contained HTML page with charts to DIR/index.html.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+    /// Push the Prometheus metrics to a Pushgateway at URL (http://HOST[:PORT][/PATH]), grouped
+    /// by job `mvlab`, scenario, instance (this host) and kernel.
+    #[arg(long, value_name = "URL")]
+    pub push: Option<String>,
+    /// The `instance` label of --push: this machine's name by default (e.g. a Kubernetes node's
+    /// name where the pod's own name would say less).
+    #[arg(long, value_name = "NAME", requires = "push")]
+    pub push_instance: Option<String>,
+    /// Show every matrix's full grid per frame class and pass after its conclusions (the HTML
+    /// report and the JSON always have them).
+    #[arg(long)]
+    pub detail: bool,
     /// Keep the lab afterwards (remove it with `mvlab lab down NAME`).
     #[arg(long)]
     pub keep: bool,
@@ -83,7 +99,10 @@ fn progress_bar() -> ProgressBar {
 
 fn create_dir(dir: &Path) -> Result<(), Outcome> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        eprintln!("error: cannot create {}: {e}", dir.display());
+        eprintln!(
+            "error: cannot create {}: {e}\n  hint: give a directory you can write, e.g. `--report /tmp/mvlab-report`",
+            dir.display()
+        );
         Outcome::BadInput
     })
 }
@@ -91,6 +110,13 @@ fn create_dir(dir: &Path) -> Result<(), Outcome> {
 /// The built-in scenario narrowed to the macvlan modes this kernel supports (each probed by
 /// creating a throwaway macvlan), saying which it left out.
 fn default_for_this_kernel() -> Result<Scenario, Outcome> {
+    if !probe::privileged() {
+        eprintln!(
+            "error: building a lab needs root: CAP_NET_ADMIN and CAP_SYS_ADMIN are not both effective\n  hint: run it as root: `{}`",
+            crate::diag::sudo_line()
+        );
+        return Err(Outcome::BadInput);
+    }
     let features: Vec<Feature> = MacvlanMode::ALL
         .iter()
         .map(|&m| Feature::Macvlan(m))
@@ -108,7 +134,9 @@ fn default_for_this_kernel() -> Result<Scenario, Outcome> {
         );
     }
     scenario::default_scenario_with(supported).ok_or_else(|| {
-        eprintln!("error: this kernel supports no macvlan mode (or mvlab is not root); `mvlab doctor` says more");
+        eprintln!(
+            "error: this kernel supports no macvlan mode\n  hint: load the macvlan module (`sudo modprobe macvlan`); `mvlab doctor` says what this kernel has"
+        );
         Outcome::MissingFeature
     })
 }
@@ -122,6 +150,13 @@ pub fn run(args: RunArgs) -> Outcome {
         Ok(s) => s,
         Err(outcome) => return outcome,
     };
+    let gateway = match args.push.as_deref().map(Gateway::parse).transpose() {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: --push: {e}");
+            return Outcome::BadInput;
+        }
+    };
     for dir in [&args.pcap, &args.report].into_iter().flatten() {
         if let Err(outcome) = create_dir(dir) {
             return outcome;
@@ -131,7 +166,7 @@ pub fn run(args: RunArgs) -> Outcome {
         return outcome;
     }
     if !args.kernel.is_empty() {
-        return on_kernels(&args, &scenario);
+        return on_kernels(&args, &scenario, gateway.as_ref());
     }
     let bar = progress_bar();
     let show = |msg: &str| bar.set_message(msg.to_string());
@@ -152,7 +187,10 @@ pub fn run(args: RunArgs) -> Outcome {
     let finished = run::run(&scenario, options);
     bar.finish_and_clear();
     let outcome = match &run::unless_stopped(finished.measured, &signals::STOP) {
-        Ok(result) => write_reports(&args, result),
+        Ok(result) => worst(
+            write_reports(&args, result),
+            push(&args, gateway.as_ref(), result),
+        ),
         Err(e) => {
             eprintln!("{}", e.message);
             e.outcome
@@ -172,7 +210,7 @@ pub fn run(args: RunArgs) -> Outcome {
 }
 
 /// `--kernel`: the scenario on each kernel named, then what differs between them.
-fn on_kernels(args: &RunArgs, scenario: &Scenario) -> Outcome {
+fn on_kernels(args: &RunArgs, scenario: &Scenario, gateway: Option<&Gateway>) -> Outcome {
     for (given, flag) in [
         (args.keep, "--keep"),
         (args.use_real_parent, "--use-real-parent"),
@@ -201,10 +239,16 @@ fn on_kernels(args: &RunArgs, scenario: &Scenario) -> Outcome {
         eprintln!("{}", RunError::interrupted().message);
         return Outcome::RuntimeFailure;
     }
+    let pushed = matrix
+        .runs
+        .iter()
+        .filter_map(|r| r.result.as_ref())
+        .map(|result| push(args, gateway, result))
+        .fold(Outcome::Passed, worst);
     if let [only] = matrix.runs.as_slice() {
         return match &only.result {
             Some(result) => {
-                let outcome = write_reports(args, result);
+                let outcome = worst(write_reports(args, result), pushed);
                 if only.exit > outcome.code() {
                     eprintln!("{}", only.error);
                     return Outcome::from_code(only.exit);
@@ -224,7 +268,7 @@ fn on_kernels(args: &RunArgs, scenario: &Scenario) -> Outcome {
     } else {
         print!(
             "{}",
-            report::comparison::render_kernels(&matrix, report::text::Paint::for_stdout())
+            report::comparison::render_kernels(&matrix, report::paint::Paint::for_stdout())
         );
     }
     let results: Vec<(&str, &RunResult)> = matrix
@@ -251,12 +295,42 @@ fn on_kernels(args: &RunArgs, scenario: &Scenario) -> Outcome {
             return outcome;
         }
     }
-    Outcome::from_code(matrix.exit())
+    worst(Outcome::from_code(matrix.exit()), pushed)
+}
+
+/// The outcome with the higher exit code (a failure to write or push outranks the verdict).
+fn worst(a: Outcome, b: Outcome) -> Outcome {
+    if b.code() > a.code() { b } else { a }
+}
+
+/// `--push`: the run's metrics to the Pushgateway, under its own group.
+fn push(args: &RunArgs, gateway: Option<&Gateway>, result: &RunResult) -> Outcome {
+    let Some(gateway) = gateway else {
+        return Outcome::Passed;
+    };
+    let group = Group::of(
+        &result.scenario,
+        &result.kernel,
+        args.push_instance.as_deref(),
+    );
+    match gateway.push(&group, &report::prom::render(result)) {
+        Ok(()) => {
+            eprintln!("pushed the metrics to {}", gateway.group_url(&group));
+            Outcome::Passed
+        }
+        Err(e) => {
+            eprintln!("error: --push: {e}");
+            Outcome::RuntimeFailure
+        }
+    }
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), Outcome> {
     std::fs::write(path, text).map_err(|e| {
-        eprintln!("error: cannot write {}: {e}", path.display());
+        eprintln!(
+            "error: cannot write {}: {e}\n  hint: give a path in a directory you can write",
+            path.display()
+        );
         Outcome::RuntimeFailure
     })
 }
@@ -269,7 +343,7 @@ fn write_reports(args: &RunArgs, result: &RunResult) -> Outcome {
     } else {
         print!(
             "{}",
-            report::text::render(result, report::text::Paint::for_stdout())
+            report::text::render(result, report::paint::Paint::for_stdout(), args.detail)
         );
     }
     let files: [(Option<PathBuf>, &dyn Fn() -> String); 4] = [

@@ -76,7 +76,7 @@ fn serve(lab: &LabRef) -> Outcome {
             Outcome::Passed
         }
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("error: {e}");
             e.outcome()
         }
     }
@@ -104,7 +104,7 @@ fn show(args: &ShowArgs) -> Outcome {
             Outcome::BadInput
         }
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("{}", e.report().trim_end());
             e.outcome()
         }
     }

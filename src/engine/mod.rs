@@ -36,7 +36,10 @@ use crate::netns::Netns;
 /// Why the engine could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("raw sockets need root: run mvlab as root (sudo)")]
+    #[error(
+        "raw sockets need root: run it as root: `{}`",
+        crate::diag::sudo_line()
+    )]
     NotRoot,
     #[error("network namespace `{name}` does not exist; `ip netns list` shows the ones there are")]
     NoNamespace { name: String },

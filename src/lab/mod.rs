@@ -186,6 +186,14 @@ impl LabError {
         }
     }
 
+    /// The error as a person reads it: `error: ...` (diagnostics say it themselves).
+    pub fn report(&self) -> String {
+        match self {
+            LabError::BadInput(d) | LabError::MissingFeature(d) => d.to_string(),
+            other => format!("error: {other}"),
+        }
+    }
+
     fn bad(message: impl Into<String>, hint: impl Into<String>) -> LabError {
         LabError::BadInput(Diagnostic::whole(None, message).hint(hint).into())
     }
@@ -258,7 +266,7 @@ impl Lab {
         if !probe::privileged() {
             return Err(LabError::bad(
                 "building a lab needs root: CAP_NET_ADMIN and CAP_SYS_ADMIN are not both effective",
-                "run mvlab as root (sudo)",
+                format!("run it as root: `{}`", crate::diag::sudo_line()),
             ));
         }
         check_real_parents(scenario, options.use_real_parent)?;
@@ -823,7 +831,7 @@ fn register(
         Err(RegistryError::Exists(lab)) => {
             return Err(LabError::bad(
                 format!("lab `{lab}` already exists"),
-                "`mvlab lab down NAME` removes it (`mvlab clean` if its owner died); or choose another --name",
+                "`mvlab lab ls` lists the labs; `mvlab lab down NAME` removes one (`mvlab clean` if its owner died); or choose another --name",
             ));
         }
         Err(e) => return Err(e.into()),

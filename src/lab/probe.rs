@@ -92,30 +92,34 @@ impl Feature {
     /// What to do when it is missing.
     pub fn hint(self) -> &'static str {
         match self {
-            Feature::Privileges => "run as root (mvlab needs CAP_NET_ADMIN and CAP_SYS_ADMIN)",
+            Feature::Privileges => {
+                "run it as root, with sudo (mvlab needs CAP_NET_ADMIN and CAP_SYS_ADMIN)"
+            }
             Feature::Netns => "the kernel needs CONFIG_NET_NS",
-            Feature::Veth => "load the veth module (modprobe veth) or build CONFIG_VETH",
+            Feature::Veth => "load the veth module (`sudo modprobe veth`) or build CONFIG_VETH",
             Feature::Dummy => {
-                "load the dummy module (modprobe dummy), or use kind = \"veth\" parents"
+                "load the dummy module (`sudo modprobe dummy`), or use kind = \"veth\" parents"
             }
             Feature::Bridge => {
-                "load the bridge module (modprobe bridge), or use a switch of kind \"none\""
+                "load the bridge module (`sudo modprobe bridge`), or use a switch of kind \"none\""
             }
-            Feature::BridgeVlanFiltering => "the kernel needs CONFIG_BRIDGE_VLAN_FILTERING",
+            Feature::BridgeVlanFiltering => {
+                "the kernel needs CONFIG_BRIDGE_VLAN_FILTERING (Debian's and Ubuntu's kernels have it): run on such a kernel (`mvlab run --kernel ...`), or use `[switch] kind = \"emulated\"`"
+            }
             Feature::BridgeFdbMaxLearned => {
                 "fdb_max_learned needs Linux 6.7 or later; remove it to run without a limit"
             }
             Feature::Macvlan(_) => {
-                "load the macvlan module (modprobe macvlan), or use another mode"
+                "load the macvlan module (`sudo modprobe macvlan`), or use another mode"
             }
             Feature::MacvlanBcCutoff => {
                 "this kernel ignores `bc_cutoff` (Debian's 6.1 does; 6.12 has it): remove it, and broadcasts are queued as the kernel always did"
             }
-            Feature::Macvtap => "load the macvtap module (modprobe macvtap)",
+            Feature::Macvtap => "load the macvtap module (`sudo modprobe macvtap`)",
             Feature::Vlan => {
-                "load the 8021q module (modprobe 8021q), or set `tagged_frames = true` on the network (its endpoints then tag their frames themselves), or remove `vlan`"
+                "load the 8021q module (`sudo modprobe 8021q`; Debian and Ubuntu ship it with the kernel, in linux-image-$(uname -r) or linux-modules-$(uname -r)); a kernel built without CONFIG_VLAN_8021Q cannot: run on another (`mvlab run --kernel ...`), or set `tagged_frames = true` on the network (its endpoints then tag their frames themselves), or remove `vlan`"
             }
-            Feature::Ipvlan => "load the ipvlan module (modprobe ipvlan)",
+            Feature::Ipvlan => "load the ipvlan module (`sudo modprobe ipvlan`)",
         }
     }
 }

@@ -5,8 +5,8 @@
 
 use std::fmt::Write;
 
+use super::paint::Paint;
 use super::svg::escape;
-use super::text::Paint;
 use crate::diff::Comparison;
 use crate::kernels::{KernelDoctor, KernelMatrix, KernelRun};
 

@@ -3,10 +3,12 @@
 //! same result values. JSON is the result itself (`serde_json`), documented in the README.
 
 pub mod comparison;
+pub mod conclusions;
 pub mod html;
 pub mod inspect;
 pub mod junit;
 pub mod lab;
+pub mod paint;
 pub mod prom;
 pub mod scenario;
 pub mod simulation;

@@ -1,9 +1,14 @@
-//! The terminal report of a run: each test's result as a readable table (the delivery matrix as a
-//! grid per frame class and pass, receivers across, senders down), then every expectation with
-//! pass/fail. Colour only when asked (on a terminal, and NO_COLOR unset).
+//! The terminal report of a run: each test's result as a readable table, then every expectation
+//! with pass/fail, then the verdict. A delivery matrix opens with its conclusions in words and a
+//! small who-hears-whom grid (`conclusions`), then the promiscuity counters and the learned table
+//! as small tables; its full grid per frame class and pass (receivers across, senders down, cells
+//! not as expected marked) comes with `detail` (`--detail`), or when the result has no summary.
+//! Colour only when asked (`paint`).
 
 use std::fmt::Write;
 
+use super::paint::{Paint, pad};
+use crate::conclusions::MatrixSummary;
 use crate::delivery::Cell;
 use crate::delivery::MatrixResult;
 use crate::measure::TestResult;
@@ -21,40 +26,8 @@ use crate::run::RunResult;
 /// Above this many stations a matrix is summarised instead of drawn.
 const GRID_MAX: usize = 16;
 
-/// Paints pass/fail when colour is on.
-#[derive(Debug, Clone, Copy)]
-pub struct Paint(pub bool);
-
-impl Paint {
-    /// Colour when stdout is a terminal and NO_COLOR is not set.
-    pub fn for_stdout() -> Paint {
-        use std::io::IsTerminal;
-        Paint(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-    }
-
-    fn wrap(self, code: &str, s: &str) -> String {
-        if self.0 {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    }
-
-    pub fn ok(self, s: &str) -> String {
-        self.wrap("32", s)
-    }
-
-    pub fn bad(self, s: &str) -> String {
-        self.wrap("1;31", s)
-    }
-
-    fn dim(self, s: &str) -> String {
-        self.wrap("2", s)
-    }
-}
-
-/// The whole report.
-pub fn render(r: &RunResult, paint: Paint) -> String {
+/// The whole report; `detail` adds each matrix's grid per frame class and pass.
+pub fn render(r: &RunResult, paint: Paint, detail: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -64,7 +37,10 @@ pub fn render(r: &RunResult, paint: Paint) -> String {
     for t in &r.tests {
         out.push('\n');
         match t {
-            TestResult::Matrix(m) => matrix(&mut out, m, paint),
+            TestResult::Matrix(m) => {
+                let summary = r.summary.iter().find(|s| s.test == m.name);
+                matrix(&mut out, m, summary, paint, detail)
+            }
             TestResult::Latency(l) => latency(&mut out, l),
             TestResult::Throughput(t) => throughput(&mut out, t),
             TestResult::Rfc2544(r) => rfc2544(&mut out, r),
@@ -127,30 +103,40 @@ fn cell_text(c: &Cell, paint: Paint) -> String {
     }
 }
 
-/// Width of a string as displayed (escape codes excluded).
-fn shown_width(s: &str) -> usize {
-    let mut w = 0;
-    let mut escape = false;
-    for ch in s.chars() {
-        match (escape, ch) {
-            (true, 'm') => escape = false,
-            (true, _) => {}
-            (false, '\x1b') => escape = true,
-            (false, _) => w += 1,
-        }
-    }
-    w
-}
-
-fn pad(s: &str, width: usize) -> String {
-    format!("{s}{}", " ".repeat(width.saturating_sub(shown_width(s))))
-}
-
-fn matrix(out: &mut String, m: &MatrixResult, paint: Paint) {
+fn matrix(
+    out: &mut String,
+    m: &MatrixResult,
+    summary: Option<&MatrixSummary>,
+    paint: Paint,
+    detail: bool,
+) {
+    let pass = match summary {
+        Some(s) if s.promiscuous => ", sockets promiscuous",
+        Some(_) => ", sockets not promiscuous",
+        None => "",
+    };
     let _ = writeln!(
         out,
-        "matrix {}: {} frame(s) per sender, class and destination; received count per cell (+NL = leaked to a receiver it was not addressed to; ! = not as expected)",
+        "matrix {}: {} frame(s) per sender, class and destination{pass}",
         m.name, m.spec.frames
+    );
+    if let Some(s) = summary {
+        super::conclusions::render(out, s, paint);
+        out.push('\n');
+        super::conclusions::render_hearing(out, &s.hearing, paint);
+    }
+    if detail || summary.is_none() {
+        grids(out, m, paint);
+    }
+    promiscuity(out, m);
+    learned(out, m);
+}
+
+/// One grid per frame class and pass: senders down, receivers across, frames received.
+fn grids(out: &mut String, m: &MatrixResult, paint: Paint) {
+    let _ = writeln!(
+        out,
+        "\n  received count per cell (+NL = leaked to a receiver it was not addressed to; ! = not as expected)"
     );
     let (senders, receivers) = (&m.senders, &m.receivers);
     for &promiscuous in &m.spec.promiscuous {
@@ -206,34 +192,118 @@ fn matrix(out: &mut String, m: &MatrixResult, paint: Paint) {
             }
         }
     }
-    if !m.promiscuity.is_empty() {
-        let devices: Vec<String> = m
-            .promiscuity
-            .iter()
-            .map(|p| {
-                format!(
-                    "{}={}{}",
-                    p.device,
-                    p.promiscuity,
-                    if p.promiscuous_pass {
-                        " (promiscuous pass)"
-                    } else {
-                        ""
-                    }
-                )
-            })
-            .collect();
-        let _ = writeln!(out, "\n  promiscuity: {}", devices.join(", "));
+}
+
+/// A small table: a label column, then one column per header, values right-aligned.
+fn small_table(out: &mut String, title: &str, heads: &[String], rows: &[(String, Vec<String>)]) {
+    let label = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .chain([title.chars().count()])
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let widths: Vec<usize> = (0..heads.len())
+        .map(|i| {
+            rows.iter()
+                .map(|(_, v)| v[i].chars().count())
+                .chain([heads[i].chars().count()])
+                .max()
+                .unwrap_or(1)
+                + 2
+        })
+        .collect();
+    let _ = write!(out, "  {}", pad(title, label));
+    for (h, w) in heads.iter().zip(&widths) {
+        let _ = write!(out, "{h:>w$}");
     }
-    if !m.fdb.is_empty() {
-        let learned: Vec<String> = m
-            .fdb
-            .iter()
-            .filter(|e| !e.promiscuous_pass)
-            .map(|e| format!("{} on {}", e.station.as_deref().unwrap_or(&e.mac), e.port))
-            .collect();
-        let _ = writeln!(out, "  bridge learned: {}", learned.join(", "));
+    out.push('\n');
+    for (l, values) in rows {
+        let _ = write!(out, "  {}", pad(l, label));
+        for (v, w) in values.iter().zip(&widths) {
+            let _ = write!(out, "{v:>w$}");
+        }
+        out.push('\n');
     }
+}
+
+/// Promiscuity counters: devices across, one row per pass.
+fn promiscuity(out: &mut String, m: &MatrixResult) {
+    if m.promiscuity.is_empty() {
+        return;
+    }
+    let mut devices: Vec<&str> = Vec::new();
+    for p in &m.promiscuity {
+        if !devices.contains(&p.device.as_str()) {
+            devices.push(&p.device);
+        }
+    }
+    let rows: Vec<(String, Vec<String>)> = m
+        .spec
+        .promiscuous
+        .iter()
+        .map(|&pass| {
+            let label = if pass {
+                "  promiscuous sockets"
+            } else {
+                "  plain sockets"
+            };
+            let values = devices
+                .iter()
+                .map(|d| {
+                    m.promiscuity
+                        .iter()
+                        .find(|p| p.promiscuous_pass == pass && p.device == *d)
+                        .map_or("-".into(), |p| p.promiscuity.to_string())
+                })
+                .collect();
+            (label.to_string(), values)
+        })
+        .collect();
+    // Parents are `host:IFACE`, ports `switch:pN`: the title says which come first.
+    let heads: Vec<String> = devices
+        .iter()
+        .map(|d| d.split_once(':').map_or(*d, |(_, i)| i).to_string())
+        .collect();
+    out.push('\n');
+    small_table(out, "promiscuity (parents, ports)", &heads, &rows);
+}
+
+/// What the bridge learned in the first pass: ports across, the stations on each below.
+fn learned(out: &mut String, m: &MatrixResult) {
+    const NAMED: usize = 3;
+    let Some(&pass) = m.spec.promiscuous.first() else {
+        return;
+    };
+    let mut ports: Vec<(&str, Vec<&str>)> = Vec::new();
+    for e in m.fdb.iter().filter(|e| e.promiscuous_pass == pass) {
+        let who = e.station.as_deref().unwrap_or(&e.mac);
+        match ports.iter_mut().find(|(p, _)| *p == e.port) {
+            Some((_, list)) => list.push(who),
+            None => ports.push((&e.port, vec![who])),
+        }
+    }
+    if ports.is_empty() {
+        return;
+    }
+    let heads: Vec<String> = ports.iter().map(|(p, _)| p.to_string()).collect();
+    let values: Vec<String> = ports
+        .iter_mut()
+        .map(|(_, list)| {
+            list.sort_unstable();
+            let mut text = list[..list.len().min(NAMED)].join(" ");
+            if list.len() > NAMED {
+                text += &format!(" +{}", list.len() - NAMED);
+            }
+            text
+        })
+        .collect();
+    small_table(
+        out,
+        "switch learned",
+        &heads,
+        &[("  on each port".to_string(), values)],
+    );
 }
 
 fn us(ns: f64) -> String {

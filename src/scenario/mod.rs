@@ -31,6 +31,7 @@ mod test_specs;
 mod validate;
 
 pub use defaults::{DEFAULT_NAME, DEFAULT_TEXT, default_scenario, default_scenario_with};
+pub use schema::json_schema;
 pub use validate::{load, parse};
 
 #[cfg(test)]

@@ -69,7 +69,10 @@ impl SwitchConfig {
 /// Why the forwarder could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SwitchError {
-    #[error("the emulated switch needs root for its raw sockets: run mvlab as root (sudo)")]
+    #[error(
+        "the emulated switch needs root for its raw sockets: run it as root: `{}`",
+        crate::diag::sudo_line()
+    )]
     NotRoot,
     #[error("the emulated switch has {0} ports; it forwards between at most {max}", max = datapath::MAX_PORTS)]
     TooManyPorts(usize),

@@ -1,5 +1,6 @@
 //! The HTML report of a run: one self-contained page (inline CSS and SVG, no script, nothing
-//! fetched) with the run's header and verdict, the expectations (failures first), and each test's
+//! fetched) with the run's header and verdict, each matrix's conclusions in words and who hears
+//! whom, the expectations (failures first), and each test's
 //! tables and charts: the delivery matrix as heat maps (stations grouped when a lab is large, so a
 //! 1,000-endpoint page stays small), latency CDFs and quantiles, throughput with per-MAC counts,
 //! and RFC 2544 throughput, search steps, frame loss and back-to-back. The markup is well-formed
@@ -7,8 +8,8 @@
 //! never decides pass or fail; charts are drawn by `svg`.
 //!
 //! This file is the page: its style, header, verdict, table of contents and footer, and the order
-//! of the sections. Each section has a file of its own (`expectations`, then one per kind of test
-//! as in `measure`, and `switch`); `markup` holds what they share.
+//! of the sections. Each section has a file of its own (`conclusions`, `expectations`, then one per
+//! kind of test as in `measure`, and `switch`); `markup` holds what they share.
 
 use std::fmt::Write;
 
@@ -16,6 +17,7 @@ use crate::measure::TestResult;
 use crate::run::RunResult;
 
 mod address;
+mod conclusions;
 mod endpoint_ramp;
 mod expectations;
 mod ip_exhaustion;
@@ -28,6 +30,7 @@ mod switch;
 mod throughput;
 
 use address::{address_caching, learning_rate};
+use conclusions::conclusions;
 use endpoint_ramp::ramp;
 use expectations::expectations;
 use ip_exhaustion::ip_exhaustion;
@@ -49,6 +52,8 @@ table.facts th{color:#555;font-weight:normal}\
 .verdict{display:inline-block;margin:10px 0;padding:5px 14px;border-radius:4px;font-weight:bold;color:#fff}\
 .ok{color:#0072B2;font-weight:bold}.bad{color:#D55E00;font-weight:bold}.verdict.ok{background:#0072B2;color:#fff}\
 .verdict.bad{background:#D55E00;color:#fff}tr.failed td{background:#fff3ec}\
+.blocked{color:#B8860B;font-weight:bold}td.cells{font-size:12px;white-space:nowrap}\
+table.hearing td{font-family:ui-monospace,monospace;font-size:13px}table.hearing td.none{color:#999}\
 .charts{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start;margin:10px 0}\
 svg.chart{background:#fff;border:1px solid #ddd;max-width:100%;height:auto}\
 pre{white-space:pre-wrap;margin:0;font-size:12px}nav ul{columns:3;margin:4px 0}\
@@ -79,7 +84,11 @@ pub fn render(r: &RunResult) -> String {
         esc(&r.scenario)
     );
     header(&mut out, r);
-    out.push_str("<nav><ul><li><a href=\"#expectations\">Expectations</a></li>");
+    out.push_str("<nav><ul>");
+    if !r.summary.is_empty() {
+        out.push_str("<li><a href=\"#conclusions\">Conclusions</a></li>");
+    }
+    out.push_str("<li><a href=\"#expectations\">Expectations</a></li>");
     for (i, t) in r.tests.iter().enumerate() {
         let _ = write!(
             out,
@@ -92,6 +101,7 @@ pub fn render(r: &RunResult) -> String {
         out.push_str("<li><a href=\"#switch\">Emulated switch</a></li>");
     }
     out.push_str("</ul></nav>");
+    conclusions(&mut out, &r.summary);
     expectations(&mut out, &r.expectations);
     for (i, t) in r.tests.iter().enumerate() {
         let _ = write!(
