@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mvlab::engine::sys::RecvMeta;
+use mvlab::engine::RecvMeta;
 use mvlab::engine::wire::{EthernetFrame, MAX_HEADER_LEN, TPID_8021Q, VlanTag};
 use mvlab::switch::Received;
 

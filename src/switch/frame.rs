@@ -7,7 +7,7 @@
 
 use super::forward::Ingress;
 use super::report::DropReason;
-use crate::engine::sys::RecvMeta;
+use crate::engine::RecvMeta;
 use crate::engine::wire::{
     ETHER_HEADER_LEN, EthernetFrame, EthernetHeader, MAX_HEADER_LEN, TPID_8021Q, Tags,
     VLAN_TAG_LEN, VlanTag,
