@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::output;
 use crate::diag::Outcome;
 use crate::report;
 use crate::scenario;
@@ -24,19 +25,21 @@ pub struct CheckArgs {
 pub fn run(args: CheckArgs) -> Outcome {
     let mut outcome = Outcome::Passed;
     for path in &args.scenarios {
-        match scenario::load(path) {
-            Ok(s) if args.json => println!(
-                "{}",
-                serde_json::to_string_pretty(&s).expect("scenarios serialise")
-            ),
-            Ok(s) => {
-                println!("{}: ok", path.display());
-                print!("{}", report::scenario::summary(&s));
-            }
+        let printed = match scenario::load(path) {
+            Ok(s) if args.json => output::stdout_json(&s),
+            Ok(s) => output::stdout(&format!(
+                "{}: ok\n{}",
+                path.display(),
+                report::scenario::summary(&s)
+            )),
             Err(diags) => {
-                eprint!("{diags}");
+                stderr!("{diags}");
                 outcome = Outcome::BadInput;
+                Ok(())
             }
+        };
+        if let Err(failed) = printed {
+            return failed;
         }
     }
     outcome

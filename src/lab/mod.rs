@@ -9,7 +9,7 @@
 //! parses scenarios, sends test frames or formats reports.
 
 use std::collections::BTreeMap;
-use std::io;
+use std::io::{self, Write};
 use std::path::Path;
 
 use serde::Serialize;
@@ -574,7 +574,8 @@ impl Drop for Lab {
             })
             .collect();
         if let Err(e) = remove(&self.name, doomed, &self.first_deleted) {
-            eprintln!("mvlab: {e}");
+            // Not eprintln!: a closed standard error must not turn a teardown into a panic.
+            let _ = writeln!(io::stderr(), "mvlab: {e}");
         }
     }
 }
