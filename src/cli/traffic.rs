@@ -264,9 +264,11 @@ fn parse_tag(s: &str, tpid: u16) -> Result<VlanTag, String> {
         Some("1") => true,
         Some(_) => return Err(bad()),
     };
-    if parts.next().is_some() || vid > 4095 || pcp > 7 {
+    if parts.next().is_some() || pcp > 7 {
         return Err(bad());
     }
+    let vid = crate::addr::vlan_id(i64::from(vid))
+        .map_err(|e| format!("--vlan {s}: {e}; {}", crate::addr::VLAN_ID_HINT))?;
     Ok(VlanTag {
         tpid,
         pcp,
@@ -662,6 +664,20 @@ mod tests {
         assert_eq!((t.vid, t.pcp, t.dei), (100, 5, true));
         assert!(parse_tag("5000", 0x8100).is_err());
         assert!(parse_tag("1:9", 0x8100).is_err());
+    }
+
+    /// `gen --vlan` takes the VLAN ids a scenario takes (`crate::addr::VLAN_IDS`), no others.
+    #[test]
+    fn reserved_vlan_ids_are_refused_as_scenarios_refuse_them() {
+        for vid in ["0", "4095", "0:3"] {
+            let e = parse_tag(vid, 0x8100).unwrap_err();
+            assert!(
+                e.contains("outside 1..4094") && e.contains("reserved"),
+                "{e}"
+            );
+        }
+        assert_eq!(parse_tag("4094", 0x8100).unwrap().vid, 4094);
+        assert_eq!(parse_tag("1", 0x8100).unwrap().vid, 1);
     }
 
     #[test]

@@ -673,15 +673,10 @@ impl Builder {
             None => FrameClass::all(),
         };
         let vlan = match &r.vlan {
-            Some(v) if (1..=4094).contains(v.get_ref()) => *v.get_ref() as u16,
-            Some(v) => {
-                self.error(
-                    v.span(),
-                    format!("VLAN id {} is outside 1..4094", v.get_ref()),
-                    "tagged classes need an id from 1 to 4094",
-                );
+            Some(v) => crate::addr::vlan_id(*v.get_ref()).unwrap_or_else(|e| {
+                self.error(v.span(), e, crate::addr::VLAN_ID_HINT);
                 100
-            }
+            }),
             None => 100,
         };
         let frames = r.frames.as_ref().map_or(10, |f| *f.get_ref());

@@ -52,16 +52,12 @@ impl Builder {
 
     /// A VLAN id, of a port table or a network.
     pub(super) fn vid(&mut self, raw: &Spanned<i64>) -> Option<u16> {
-        let id = *raw.get_ref();
-        if (1..=4094).contains(&id) {
-            Some(id as u16)
-        } else {
-            self.error(
-                raw.span(),
-                format!("VLAN id {id} is outside 1..4094"),
-                "802.1Q ids 0 and 4095 are reserved; use 1 to 4094",
-            );
-            None
+        match crate::addr::vlan_id(*raw.get_ref()) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                self.error(raw.span(), e, crate::addr::VLAN_ID_HINT);
+                None
+            }
         }
     }
 
