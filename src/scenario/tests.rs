@@ -315,6 +315,55 @@ fn unreadable_file_names_the_path() {
     assert!(err.to_string().contains("/nonexistent/lab.toml"));
 }
 
+#[test]
+fn a_wrong_type_is_valid_toml_and_said_in_the_scenarios_words() {
+    for (text, says) in [
+        ("[[networks]]\nmode = 5\n", "expected a string"),
+        ("parents = 3\n", "expected a list"),
+        ("seed = \"x\"\n", "expected a whole number"),
+    ] {
+        let (_, _, msg, hint) = only_error(text);
+        assert!(msg.contains(says), "{text}: {msg}");
+        assert!(
+            !msg.contains("Raw") && !msg.contains("u64"),
+            "{text}: {msg}"
+        );
+        assert!(hint.starts_with("the TOML is valid"), "{text}: {hint}");
+    }
+    let (_, _, _, hint) = only_error("[[networks]]\nmode = \n");
+    assert!(hint.contains("not valid TOML"), "{hint}");
+}
+
+#[test]
+fn a_file_that_is_not_text_or_far_too_large_is_refused_for_what_it_is() {
+    let dir = std::env::temp_dir().join(format!("mvlab-notext-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "binary.toml",
+            vec![0x7f, b'E', b'L', b'F', 0xff, 0xfe],
+            "not a text file (byte 4",
+        ),
+        (
+            "nul.toml",
+            b"name = \"a\"\n\0".to_vec(),
+            "not a text file (byte 11",
+        ),
+        (
+            "huge.toml",
+            vec![b'#'; (16 << 20) + 1],
+            "larger than 16 MiB",
+        ),
+    ];
+    for (name, bytes, says) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains(says) && err.contains(name), "{name}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 proptest! {
     /// Whatever the group sizes, addresses and MACs are unique, inside their subnet, and lab-safe.
     #[test]
