@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::addr::MacAddr;
 use crate::diag::{Diagnostic, Diagnostics, Outcome};
 use crate::netns::Netns;
-use crate::scenario::{ParentKind, SWITCH_NODE, Scenario};
+use crate::scenario::{ParentKind, SWITCH_NODE, Scenario, check_lab_word};
 use crate::stop::Stop;
 use crate::switch::{EntryKind, SwitchConfig, SwitchError, SwitchReport};
 
@@ -57,25 +57,10 @@ pub struct LabName {
     pub lab: String,
 }
 
-/// Longest lab or prefix name: namespace names stay short enough for humans and file systems.
-const NAME_MAX: usize = 64;
-
-fn check_word(what: &str, word: &str) -> Result<(), String> {
-    let ok_chars = word
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if word.is_empty() || word.len() > NAME_MAX || !ok_chars || word.starts_with(['-', '.']) {
-        return Err(format!(
-            "`{word}` is not a valid {what}: use 1 to {NAME_MAX} letters, digits, `-`, `_` or `.`, not starting with `-` or `.`"
-        ));
-    }
-    Ok(())
-}
-
 impl LabName {
     pub fn new(prefix: &str, lab: &str) -> Result<LabName, String> {
-        check_word("prefix", prefix)?;
-        check_word("lab name", lab)?;
+        check_lab_word("prefix", prefix)?;
+        check_lab_word("lab name", lab)?;
         Ok(LabName {
             prefix: prefix.to_string(),
             lab: lab.to_string(),

@@ -225,6 +225,31 @@ fn names_and_patterns() {
     assert!(msg.contains("used twice"), "{msg}");
 }
 
+/// The scenario's name names the lab and its namespaces, so `check` refuses one `run` could not
+/// use, whether written or taken from the file's name.
+#[test]
+fn a_name_that_cannot_name_a_lab_is_refused() {
+    let (line, col, msg, _) = only_error("name = \"my lab\"\n");
+    assert_eq!((line, col), (1, 8));
+    assert!(
+        msg.contains("`my lab` is not a valid scenario name"),
+        "{msg}"
+    );
+    let diags = parse(Source::new("rel bad;$(id).toml", "")).unwrap_err();
+    let text = diags.to_string();
+    assert!(
+        text.starts_with("rel bad;$(id).toml: error: `rel bad;$(id)` is not a valid scenario name"),
+        "{text}"
+    );
+    assert!(text.contains("rename the file"), "{text}");
+    assert_eq!(
+        parse(Source::new("rel bad;$(id).toml", "name = \"ok\"\n"))
+            .unwrap()
+            .name,
+        "ok"
+    );
+}
+
 #[test]
 fn source_mode_lists_resolve_node_names() {
     let s = parse_text(

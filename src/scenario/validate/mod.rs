@@ -32,6 +32,7 @@ mod values;
 
 pub(super) use addresses::exhaustion_message;
 pub(super) use macs::generated_mac;
+pub use values::check_lab_word;
 pub(super) use values::valid_node_name;
 
 /// Largest scenario file read: far more than any lab needs (endpoints come in groups), small

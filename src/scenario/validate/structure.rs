@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use toml::Spanned;
 
-use super::values::NODE_NAME_MAX;
+use super::values::{NODE_NAME_MAX, check_lab_word};
 use super::*;
 use crate::scenario::ipam::Pool;
 
@@ -26,14 +26,33 @@ impl Builder {
                 );
                 String::new()
             }
-            Some(n) => n.into_inner(),
-            None => self
-                .source
-                .path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("scenario")
-                .to_string(),
+            Some(n) => {
+                if let Err(e) = check_lab_word("scenario name", n.get_ref()) {
+                    self.error(
+                        n.span(),
+                        e,
+                        "it names the lab and its namespaces (mvlab-NAME-e1) unless `run --name` says otherwise; put prose in `description`",
+                    );
+                }
+                n.into_inner()
+            }
+            None => {
+                let stem = self
+                    .source
+                    .path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("scenario")
+                    .to_string();
+                if let Err(e) = check_lab_word("scenario name (the file's name)", &stem) {
+                    self.diags.push(
+                        Diagnostic::whole(Some(&self.source), e).hint(
+                            "the file's name names the lab and its namespaces (mvlab-NAME-e1): rename the file, or write `name = \"...\"` at its top",
+                        ),
+                    );
+                }
+                stem
+            }
         };
         let switch = self.switch(raw.switch);
         let (mut parents, parent_macs, parent_ports) = self.parents(raw.parents);
