@@ -32,6 +32,7 @@ mod values;
 
 pub(super) use addresses::exhaustion_message;
 pub(super) use macs::generated_mac;
+pub(super) use structure::IPV6_MIN_MTU;
 pub use values::check_lab_word;
 pub(super) use values::valid_node_name;
 
