@@ -470,6 +470,11 @@ fn check_refuses_what_run_cannot_do() {
         assert!(msg.contains(says), "{text}: {msg}");
         assert!(hint.contains(hint_says), "{text}: {hint}");
     }
+    let text = parse_text("parents = []\n").unwrap_err().to_string();
+    assert!(
+        text.contains("`parents = []` leaves the networks"),
+        "{text}"
+    );
     let text = parse_text("networks = []\n").unwrap_err().to_string();
     assert!(
         text.contains("`networks = []` leaves the lab without"),

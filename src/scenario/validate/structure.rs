@@ -692,10 +692,13 @@ impl Builder {
             }
         }
         for peer in peers.iter() {
+            // With `parents = []` (already refused) a network's parent index points nowhere.
             let Some(net) = networks.get(peer.network) else {
                 continue;
             };
-            let parent = &parents[net.network.parent];
+            let Some(parent) = parents.get(net.network.parent) else {
+                continue;
+            };
             if parent.kind != ParentKind::Veth {
                 self.error(peer.span.clone(), format!("peer `{}` is on network `{}`, whose parent `{}` has no wire a peer could plug into", peer.name, net.network.name, parent.name), "put the peer on a network with a veth parent");
             }
