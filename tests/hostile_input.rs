@@ -2,9 +2,10 @@
 //! the exit code `mvlab check` must give, where the error is and a fragment of its message),
 //! files no one should hand mvlab (binary, NUL, huge, 20,000 levels deep, a shell-hostile name),
 //! and hostile surroundings (a closed or full standard output, output paths that cannot be
-//! written). Nothing may panic (exit 101); a refused file names `file:line:col`; `mvlab run` refuses
-//! what `check` refuses, with the same words, and leaves no namespace or lab record behind.
-//! Needs root for the part that makes a scratch namespace; fails, never skips, without it.
+//! written, a user without root). Nothing may panic (exit 101); a refused file names
+//! `file:line:col`; `mvlab run` refuses what `check` refuses, with the same words, and leaves no
+//! namespace or lab record behind. Needs root (a scratch namespace, a user to drop to); fails,
+//! never skips, without it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -334,4 +335,29 @@ fn traffic_arguments_that_are_the_users_mistake_exit_2() {
         assert!(stderr(out).contains(says), "{what}: {}", stderr(out));
     }
     assert!(removed.success());
+}
+
+/// `mvlab run` with no scenario, tried by a user without root: one "needs root" (exit 2), not a
+/// note per macvlan mode that "this kernel lacks" it (exit 3).
+#[test]
+fn a_user_without_root_is_told_to_use_root_not_that_the_kernel_lacks() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root to drop from"
+    );
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .args([BIN, "run"])
+        .output()
+        .expect("setpriv");
+    let err = stderr(&out);
+    assert_no_panic("run as nobody", &out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("needs root"), "{err}");
+    assert!(!err.contains("lacks"), "{err}");
 }
