@@ -117,8 +117,13 @@ fn first_non_directory(path: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-fn refuse(message: String) -> Outcome {
-    stderr!("error: {message}");
+/// The hint under a file path that cannot be written.
+const FILE_HINT: &str = "give a path in a directory you can write";
+/// The hint under a directory that cannot be made or written into.
+const DIR_HINT: &str = "give a directory you can write (it is made when missing)";
+
+fn refuse(message: String, hint: &str) -> Outcome {
+    stderr!("error: {message}\n  hint: {hint}");
     Outcome::BadInput
 }
 
@@ -153,7 +158,7 @@ impl OutputFile {
                 file: Some(file),
                 created,
             }),
-            Err(e) => Err(refuse(unusable(path, &e))),
+            Err(e) => Err(refuse(unusable(path, &e), FILE_HINT)),
         }
     }
 
@@ -183,26 +188,32 @@ impl Drop for OutputFile {
 /// when missing; refused before any work (exit 2) when it cannot be.
 pub fn output_dir(dir: &Path) -> Result<(), Outcome> {
     if dir.exists() && !dir.is_dir() {
-        return Err(refuse(format!(
-            "{} is not a directory; give a directory (it is created when missing)",
-            dir.display()
-        )));
+        return Err(refuse(
+            format!("{} is not a directory", dir.display()),
+            DIR_HINT,
+        ));
     }
     if let Err(e) = std::fs::create_dir_all(dir) {
-        return Err(refuse(match first_non_directory(dir) {
+        let message = match first_non_directory(dir) {
             Some(file) => format!(
                 "cannot create the directory {}: {} is not a directory",
                 dir.display(),
                 file.display()
             ),
             None => format!("cannot create the directory {}: {e}", dir.display()),
-        }));
+        };
+        return Err(refuse(message, DIR_HINT));
     }
     nix::unistd::access(
         dir,
         nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
     )
-    .map_err(|e| refuse(format!("cannot write into {}: {}", dir.display(), e.desc())))
+    .map_err(|e| {
+        refuse(
+            format!("cannot write into {}: {}", dir.display(), e.desc()),
+            DIR_HINT,
+        )
+    })
 }
 
 #[cfg(test)]
