@@ -361,3 +361,29 @@ fn a_user_without_root_is_told_to_use_root_not_that_the_kernel_lacks() {
     assert!(err.contains("needs root"), "{err}");
     assert!(!err.contains("lacks"), "{err}");
 }
+
+/// A lab that needs more open files than the hard limit allows is refused by `check` as by
+/// `run`, before anything is built (scale-1000: 1,003 namespaces, 2,262 files).
+#[test]
+fn a_lab_beyond_the_open_file_limit_is_refused_by_check_as_by_run() {
+    let scale = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/scale-1000.toml");
+    let prefix = format!("mvhsf{}", std::process::id());
+    let limited = |limit: &str, args: &[&str]| {
+        Command::new("prlimit")
+            .arg(format!("--nofile={limit}:{limit}"))
+            .arg(BIN)
+            .args(args)
+            .output()
+            .expect("prlimit")
+    };
+    let says = "a lab of 1003 namespaces needs 2262 open files, but the hard limit is 1024";
+    let out = limited("1024", &["check", scale]);
+    assert_refused("check", &out, scale, None, says);
+    let out = limited("1024", &["run", "--prefix", &prefix, scale]);
+    assert_no_panic("run", &out);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    let out = limited("4096", &["check", scale]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(namespaces_with(&prefix), Vec::<String>::new());
+}

@@ -670,18 +670,18 @@ pub fn list(prefix: Option<&str>) -> Result<(Vec<LabSummary>, Vec<RegistryError>
     Ok((labs, unreadable))
 }
 
-/// A build holds two descriptors per namespace (the namespace and its netlink socket) at once:
-/// raises the soft RLIMIT_NOFILE as far as the hard limit allows, and refuses a lab that cannot
-/// fit before anything is created.
-fn raise_fd_limit(namespaces: usize) -> Result<(), LabError> {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    const SPARE: u64 = 256;
-    let needed = 2 * namespaces as u64 + SPARE;
+/// Descriptors a build holds at once beside two per namespace (the namespace and its netlink
+/// socket).
+const FD_SPARE: u64 = 256;
+
+/// Refuses a lab of `namespaces` namespaces that this machine's hard RLIMIT_NOFILE cannot hold
+/// (`mvlab check` asks it of a scenario, `up` before anything is created); the soft and hard
+/// limits and the number needed when it fits.
+pub fn check_fd_limit(namespaces: usize) -> Result<(u64, u64, u64), LabError> {
+    use nix::sys::resource::{Resource, getrlimit};
+    let needed = 2 * namespaces as u64 + FD_SPARE;
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)
         .map_err(|e| LabError::io("reading RLIMIT_NOFILE")(e.into()))?;
-    if soft >= needed {
-        return Ok(());
-    }
     if hard < needed {
         return Err(LabError::bad(
             format!(
@@ -690,7 +690,17 @@ fn raise_fd_limit(namespaces: usize) -> Result<(), LabError> {
             "raise it (ulimit -Hn, or LimitNOFILE= in a systemd unit) or build a smaller lab",
         ));
     }
-    setrlimit(Resource::RLIMIT_NOFILE, needed, hard)
+    Ok((soft, hard, needed))
+}
+
+/// Raises the soft RLIMIT_NOFILE as far as a build of `namespaces` namespaces needs, refusing a
+/// lab that cannot fit before anything is created.
+fn raise_fd_limit(namespaces: usize) -> Result<(), LabError> {
+    let (soft, hard, needed) = check_fd_limit(namespaces)?;
+    if soft >= needed {
+        return Ok(());
+    }
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, needed, hard)
         .map_err(|e| LabError::io("raising RLIMIT_NOFILE")(e.into()))
 }
 
