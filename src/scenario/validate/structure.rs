@@ -4,7 +4,7 @@
 //! passthru exclusivity, overlapping subnets, what a bare wire allows; the switch ports are
 //! named. Addresses and MACs given in the file are parsed here but assigned by the later stages.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use toml::Spanned;
 
@@ -617,7 +617,7 @@ impl Builder {
     /// Checks every given node name, then names the unnamed endpoints `e1`, `e2`, ... skipping
     /// names already in use.
     fn node_names(&mut self, endpoints: &mut [EndpointDraft], peers: &[PeerDraft]) {
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen: HashMap<String, Span> = HashMap::new();
         let given = endpoints
             .iter()
             .filter_map(|e| e.name.as_ref().map(|n| (n.clone(), e.span.clone())))
@@ -632,9 +632,11 @@ impl Builder {
                 );
             } else if !valid_node_name(&name) {
                 self.error(span, format!("`{name}` is not a usable node name"), format!("use up to {NODE_NAME_MAX} letters, digits, '-' and '_', starting with a letter or digit"));
-            } else if !seen.insert(name.clone()) {
+            } else if let Some(first) = seen.insert(name.clone(), span.clone()) {
+                // The built-in peer is written nowhere: point at the name that is.
+                let at = if span.is_empty() { first } else { span };
                 self.error(
-                    span,
+                    at,
                     format!("the name `{name}` is used twice"),
                     "every endpoint and peer needs its own name",
                 );
@@ -645,11 +647,11 @@ impl Builder {
             let name = loop {
                 n += 1;
                 let candidate = format!("e{n}");
-                if !seen.contains(&candidate) {
+                if !seen.contains_key(&candidate) {
                     break candidate;
                 }
             };
-            seen.insert(name.clone());
+            seen.insert(name.clone(), e.span.clone());
             e.name = Some(name);
         }
     }
