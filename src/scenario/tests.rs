@@ -346,6 +346,10 @@ fn a_wrong_type_is_valid_toml_and_said_in_the_scenarios_words() {
         ("[[networks]]\nmode = 5\n", "expected a string"),
         ("parents = 3\n", "expected a list"),
         ("seed = \"x\"\n", "expected a whole number"),
+        (
+            "name = 1979-05-27\n",
+            "date `1979-05-27`, expected a string",
+        ),
     ] {
         let (_, _, msg, hint) = only_error(text);
         assert!(msg.contains(says), "{text}: {msg}");

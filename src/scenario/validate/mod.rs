@@ -127,7 +127,12 @@ fn plain_message(message: &str) -> String {
 }
 
 fn toml_error(source: &Arc<Source>, e: &toml::de::Error) -> Diagnostic {
-    let message = plain_message(e.message().trim());
+    let mut message = plain_message(e.message().trim());
+    // A TOML date reaches serde as a map: name it for what was written.
+    let written = e.span().and_then(|span| source.text.get(span));
+    if let Some(date) = written.filter(|w| w.parse::<toml::value::Datetime>().is_ok()) {
+        message = message.replacen("map,", &format!("date `{date}`,"), 1);
+    }
     let valid_toml = source.text.parse::<toml::Table>().is_ok();
     let hint = if !valid_toml {
         "this is not valid TOML here (toml.io shows the syntax)"
