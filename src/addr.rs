@@ -1,6 +1,7 @@
 //! Link-layer addresses and the lab's address rules. Owns `MacAddr` (parse, print, serde), the
-//! locally-administered / unicast checks, and the benchmarking ranges every lab address must come
-//! from (198.18.0.0/15, RFC 2544; 2001:2::/48, RFC 5180). No I/O.
+//! locally-administered / unicast checks, the 802.1Q VLAN ids a VLAN may have (one rule for
+//! scenarios, tests and `gen`), and the benchmarking ranges every lab address must come from
+//! (198.18.0.0/15, RFC 2544; 2001:2::/48, RFC 5180). No I/O.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -112,6 +113,20 @@ impl<'de> Deserialize<'de> for MacAddr {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
     }
+}
+
+/// The VLAN ids a VLAN may have: 802.1Q reserves 0 (a priority tag, no VLAN) and 4095.
+pub const VLAN_IDS: std::ops::RangeInclusive<u16> = 1..=4094;
+
+/// The hint that goes with a VLAN id outside `VLAN_IDS`.
+pub const VLAN_ID_HINT: &str = "802.1Q ids 0 and 4095 are reserved; use 1 to 4094";
+
+/// `id` as a VLAN id, or why it is not one (see `VLAN_IDS`).
+pub fn vlan_id(id: i64) -> Result<u16, String> {
+    u16::try_from(id)
+        .ok()
+        .filter(|v| VLAN_IDS.contains(v))
+        .ok_or_else(|| format!("VLAN id {id} is outside 1..4094"))
 }
 
 /// The RFC 2544 IPv4 benchmarking range, 198.18.0.0/15.

@@ -1,6 +1,8 @@
 //! Diagnostics and exit codes. Owns how a problem in a scenario file is shown to a person
 //! (`file:line:col`, the offending line, a caret under the span, a hint) and the mapping from
-//! error kinds to process exit codes. It decides nothing about *what* is wrong: the scenario,
+//! error kinds to process exit codes. What it shows of a file is made safe to print: a long
+//! line is cut to a window around the caret, and control characters (a terminal's escape
+//! sequences among them) are shown as `?`. It decides nothing about *what* is wrong: the scenario,
 //! lab and measure modules build `Diagnostic`s and `Error`s; the CLI prints them.
 
 use std::fmt;
@@ -89,8 +91,44 @@ impl Diagnostic {
     }
 }
 
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// Most characters of a source line shown under a diagnostic; a longer line is cut to a window
+/// around the caret.
+const SHOWN_LINE_MAX: usize = 120;
+
+/// `line` cut to at most `SHOWN_LINE_MAX` characters around the 0-based character `at`
+/// (`…` marks what was cut), and where `at` is in the cut line.
+fn window(line: &str, at: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= SHOWN_LINE_MAX {
+        return (line.to_string(), at);
+    }
+    let start = at
+        .saturating_sub(SHOWN_LINE_MAX / 2)
+        .min(chars.len() - SHOWN_LINE_MAX);
+    let end = start + SHOWN_LINE_MAX;
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, at - start + usize::from(start > 0))
+}
+
+/// `text` with every control character but the newline shown as `?` (one character for one, so
+/// a caret under a line still lines up).
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' { '?' } else { c })
+        .collect()
+}
+
+impl Diagnostic {
+    fn render(&self) -> Result<String, fmt::Error> {
+        use fmt::Write;
+        let mut f = String::new();
         match (&self.source, self.location()) {
             (Some(source), Some((path, line, col))) => {
                 writeln!(
@@ -99,18 +137,19 @@ impl fmt::Display for Diagnostic {
                     path.display(),
                     self.message
                 )?;
-                let text = source.line_text(line);
                 let span = self.span.as_ref().expect("located diagnostics have a span");
                 let (end_line, end_col) = source.line_col(span.end);
+                let (text, at) = window(source.line_text(line), col - 1);
+                let room = text.chars().count().saturating_sub(at).max(1);
                 let width = if end_line == line && end_col > col {
-                    end_col - col
+                    (end_col - col).min(room)
                 } else {
                     1
                 };
                 let gutter = " ".repeat(line.to_string().len());
                 writeln!(f, "{gutter} |")?;
                 writeln!(f, "{line} | {text}")?;
-                write!(f, "{gutter} | {}{}", " ".repeat(col - 1), "^".repeat(width))?;
+                write!(f, "{gutter} | {}{}", " ".repeat(at), "^".repeat(width))?;
             }
             (Some(source), None) => {
                 write!(f, "{}: error: {}", source.path.display(), self.message)?;
@@ -120,7 +159,13 @@ impl fmt::Display for Diagnostic {
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }
-        Ok(())
+        Ok(printable(&f))
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render()?)
     }
 }
 
@@ -251,6 +296,39 @@ mod tests {
             text,
             "lab.toml:2:8: error: VLAN id 5000 is outside 1..4094\n  |\n2 | vlan = 5000\n  |        ^^^^\n  hint: use an id from 1 to 4094"
         );
+    }
+
+    #[test]
+    fn a_long_line_is_shown_around_the_caret() {
+        let line = format!("a = {}5{}", "[".repeat(20_000), "]".repeat(20_000));
+        let s = Source::new("deep.toml", line.clone());
+        let at = line.find('5').unwrap();
+        let text = Diagnostic::at(&s, at..at + 1, "too deep").to_string();
+        assert!(text.len() < 600, "{} bytes", text.len());
+        let lines: Vec<&str> = text.lines().collect();
+        let shown = lines[2].split_once(" | ").unwrap().1;
+        let caret = lines[3].split_once(" | ").unwrap().1;
+        assert_eq!(shown.chars().nth(caret.find('^').unwrap()), Some('5'));
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        let start = Source::new("s.toml", format!("x{}", "y".repeat(500)));
+        let text = Diagnostic::at(&start, 0..501, "long").to_string();
+        assert!(
+            text.contains("1 | xyyy") && text.contains("| ^^^"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_not_echoed() {
+        let s = Source::new("e\u{1b}.toml", "name = \"\u{1b}[2J\u{7}\"\n");
+        let text = Diagnostic::at(&s, 7..15, "bad \u{1b}[31mname")
+            .hint("x\u{0}y")
+            .to_string();
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(text.contains("name = \"?[2J?\""), "{text}");
     }
 
     #[test]

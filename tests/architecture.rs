@@ -133,3 +133,29 @@ fn the_model_and_the_vocabulary_touch_nothing_of_the_os() {
         }
     }
 }
+
+/// Only `cli::output` writes to the process's standard streams: `print!`, `println!`,
+/// `eprint!` and `eprintln!` panic when a stream is closed (`| head`) or full (`> /dev/full`),
+/// and that writer is where a closed pipe ends quietly and a full disk is an error.
+#[test]
+fn only_the_cli_writer_prints() {
+    let modules = modules();
+    let mut printing = Vec::new();
+    for (name, code) in &modules {
+        if name == "cli::output" {
+            continue;
+        }
+        for mac in ["print!(", "println!(", "eprint!(", "eprintln!("] {
+            let found = code.match_indices(mac).any(|(i, _)| {
+                !code[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            });
+            if found {
+                printing.push(format!("{name}: {mac}"));
+            }
+        }
+    }
+    assert!(
+        printing.is_empty(),
+        "printing outside cli::output: {printing:?}"
+    );
+}

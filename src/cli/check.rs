@@ -1,12 +1,15 @@
-//! `mvlab check`: validate scenario files without touching the kernel.
+//! `mvlab check`: validate scenario files without touching the kernel. Beside the file itself it
+//! asks one thing of this machine: whether its open-file limit can hold the lab.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::output;
 use crate::diag::Outcome;
+use crate::lab;
 use crate::report;
-use crate::scenario;
+use crate::scenario::{self, Scenario};
 
 #[derive(Debug, Args)]
 #[command(
@@ -21,22 +24,36 @@ pub struct CheckArgs {
     pub json: bool,
 }
 
+/// The scenario at `path` if it is valid and this machine can hold its lab; else what to print
+/// and the outcome.
+fn checked(path: &Path) -> Result<Scenario, (String, Outcome)> {
+    let s = scenario::load(path).map_err(|diags| (diags.to_string(), Outcome::BadInput))?;
+    match lab::check_fd_limit(s.nodes().len()) {
+        Ok(_) => Ok(s),
+        Err(e) => Err((format!("{}: {}", path.display(), e.report()), e.outcome())),
+    }
+}
+
 pub fn run(args: CheckArgs) -> Outcome {
     let mut outcome = Outcome::Passed;
     for path in &args.scenarios {
-        match scenario::load(path) {
-            Ok(s) if args.json => println!(
-                "{}",
-                serde_json::to_string_pretty(&s).expect("scenarios serialise")
-            ),
-            Ok(s) => {
-                println!("{}: ok", path.display());
-                print!("{}", report::scenario::summary(&s));
+        let printed = match checked(path) {
+            Ok(s) if args.json => output::stdout_json(&s),
+            Ok(s) => output::stdout(&format!(
+                "{}: ok\n{}",
+                path.display(),
+                report::scenario::summary(&s)
+            )),
+            Err((text, refused)) => {
+                stderr!("{text}");
+                if refused.code() > outcome.code() {
+                    outcome = refused;
+                }
+                Ok(())
             }
-            Err(diags) => {
-                eprint!("{diags}");
-                outcome = Outcome::BadInput;
-            }
+        };
+        if let Err(failed) = printed {
+            return failed;
         }
     }
     outcome

@@ -35,7 +35,7 @@ pub struct ManArgs {
 pub fn completions(args: CompletionsArgs) -> Outcome {
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "mvlab", &mut script);
-    match super::print(&String::from_utf8_lossy(&script)) {
+    match super::output::stdout(&String::from_utf8_lossy(&script)) {
         Ok(()) => Outcome::Passed,
         Err(outcome) => outcome,
     }
@@ -47,7 +47,7 @@ pub fn man(args: ManArgs) -> Outcome {
     match written {
         Ok(()) => Outcome::Passed,
         Err(e) => {
-            eprintln!(
+            stderr!(
                 "error: cannot write man pages into {}: {e}\n  hint: pick a directory you can write (as root for /usr/local/share/man/man1), e.g. `mvlab man /tmp/man`",
                 args.dir.display()
             );

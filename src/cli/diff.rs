@@ -52,7 +52,7 @@ fn load(path: &Path) -> Result<Vec<(String, RunResult)>, String> {
 
 pub fn run(args: DiffArgs) -> Outcome {
     if !(args.tolerance.is_finite() && args.tolerance >= 0.0) {
-        eprintln!("error: --tolerance must be a percentage of 0 or more");
+        stderr!("error: --tolerance must be a percentage of 0 or more");
         return Outcome::BadInput;
     }
     let mut results = Vec::new();
@@ -60,7 +60,7 @@ pub fn run(args: DiffArgs) -> Outcome {
         match load(f) {
             Ok(r) => results.extend(r),
             Err(e) => {
-                eprintln!(
+                stderr!(
                     "error: {e}\n  hint: give result files written by `mvlab run --json FILE` (or `--kernel ... --json FILE`)"
                 );
                 return Outcome::BadInput;
@@ -68,7 +68,7 @@ pub fn run(args: DiffArgs) -> Outcome {
         }
     }
     if results.len() < 2 {
-        eprintln!(
+        stderr!(
             "error: there is nothing to compare: the files hold {} result(s); give two or more",
             results.len()
         );
@@ -87,7 +87,7 @@ pub fn run(args: DiffArgs) -> Outcome {
     } else {
         report::comparison::render_text(&comparison, report::paint::Paint::for_stdout())
     };
-    if let Err(outcome) = super::print(&text) {
+    if let Err(outcome) = super::output::stdout(&text) {
         return outcome;
     }
     if comparison.deliveries_differ() {

@@ -43,7 +43,7 @@ pub fn run(args: GuestArgs) -> u8 {
 
 fn guest(args: GuestArgs) -> Result<u8, Outcome> {
     let kernel = GuestKernel::resolve(&args.kernel).map_err(|e| {
-        eprintln!("error: {e}");
+        stderr!("error: {e}");
         e.outcome()
     })?;
     let mut shared = Vec::with_capacity(args.share.len());
@@ -51,7 +51,7 @@ fn guest(args: GuestArgs) -> Result<u8, Outcome> {
         let dir = std::fs::create_dir_all(dir)
             .and_then(|()| dir.canonicalize())
             .map_err(|e| {
-                eprintln!("error: cannot share {}: {e}", dir.display());
+                stderr!("error: cannot share {}: {e}", dir.display());
                 Outcome::BadInput
             })?;
         shared.push(dir);
@@ -59,10 +59,10 @@ fn guest(args: GuestArgs) -> Result<u8, Outcome> {
     signals::catch()?;
     let (program, rest) = args.command.split_first().expect("clap requires a command");
     let guest = Guest::new(kernel).map_err(|e| {
-        eprintln!("error: {e}");
+        stderr!("error: {e}");
         e.outcome()
     })?;
-    let show = |msg: &str| eprintln!("mvlab guest: {msg}");
+    let show = |msg: &str| stderr!("mvlab guest: {msg}");
     let out = guest
         .run(
             &PathBuf::from(program),
@@ -73,12 +73,14 @@ fn guest(args: GuestArgs) -> Result<u8, Outcome> {
             &signals::STOP,
         )
         .map_err(|e| {
-            eprintln!("error: {e}");
+            stderr!("error: {e}");
             e.outcome()
         })?;
-    eprint!("{}", out.stderr);
-    super::print(&out.stdout)?;
-    eprintln!(
+    if !out.stderr.is_empty() {
+        stderr!("{}", out.stderr);
+    }
+    super::output::stdout(&out.stdout)?;
+    stderr!(
         "mvlab guest: {} exited {} ({}, {} vCPU(s), booted in {:.1} s, {:.1} s in all)",
         guest.kernel.release,
         out.exit,

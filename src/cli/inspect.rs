@@ -57,7 +57,7 @@ pub fn run(args: InspectArgs) -> Outcome {
     let inspection = match inspect::inspect(&options) {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("error: {e}");
+            stderr!("error: {e}");
             return match e {
                 inspect::InspectError::UnknownNetns(..) => Outcome::BadInput,
                 inspect::InspectError::Read(_) => Outcome::RuntimeFailure,
@@ -66,7 +66,7 @@ pub fn run(args: InspectArgs) -> Outcome {
     };
     if let Some(base) = &args.scenario {
         if inspection.scenarios.is_empty() {
-            eprintln!(
+            stderr!(
                 "error: no macvlan link was found, so there is no scenario to write\n  hint: `mvlab inspect` without --scenario lists what it read; --netns names the namespaces to look in"
             );
             return Outcome::BadInput;
@@ -74,20 +74,20 @@ pub fn run(args: InspectArgs) -> Outcome {
         for (i, r) in inspection.scenarios.iter().enumerate() {
             let path = scenario_path(base, i);
             if let Err(e) = std::fs::write(&path, &r.text) {
-                eprintln!(
+                stderr!(
                     "error: writing {}: {e}\n  hint: give a path in a directory you can write",
                     path.display()
                 );
                 return Outcome::RuntimeFailure;
             }
             if let Err(e) = &r.scenario {
-                eprintln!(
+                stderr!(
                     "error: the scenario written to {} does not validate (a bug of inspect):\n{e}",
                     path.display()
                 );
                 return Outcome::RuntimeFailure;
             }
-            eprintln!("wrote {}", path.display());
+            stderr!("wrote {}", path.display());
         }
     }
     let text = match &args.trace {
@@ -95,7 +95,7 @@ pub fn run(args: InspectArgs) -> Outcome {
             let class = match t[2].parse::<FrameClass>() {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    stderr!("error: {e}");
                     return Outcome::BadInput;
                 }
             };
@@ -105,7 +105,7 @@ pub fn run(args: InspectArgs) -> Outcome {
                 }
                 Ok(trace) => report::simulation::render_trace(&trace),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    stderr!("error: {e}");
                     return Outcome::BadInput;
                 }
             }
@@ -115,7 +115,7 @@ pub fn run(args: InspectArgs) -> Outcome {
         }
         None => report::inspect::render(&inspection),
     };
-    match super::print(&format!("{}\n", text.trim_end())) {
+    match super::output::stdout_line(text.trim_end()) {
         Ok(()) => Outcome::Passed,
         Err(o) => o,
     }

@@ -4,12 +4,11 @@
 //! `report::comparison`, or JSON with `--json`). The only logic here is installing the SIGINT/SIGTERM handler whose flag `lab up`
 //! checks between steps.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::signals;
+use super::{output, signals};
 use crate::diag::Outcome;
 use crate::kernels;
 use crate::lab::probe;
@@ -108,26 +107,23 @@ pub struct CleanArgs {
 }
 
 fn fail(e: &LabError) -> Outcome {
-    let text = e.report();
-    eprint!("{text}");
-    if !text.ends_with('\n') {
-        eprintln!();
-    }
+    stderr!("{}", e.report());
     e.outcome()
 }
 
-/// Prints `value` as JSON; a closed stdout is ignored (the work is done either way).
-fn print_json(value: &impl serde::Serialize) {
-    let text = serde_json::to_string_pretty(value).expect("lab data serialises");
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
+/// `outcome`, unless printing failed first.
+fn printed(printed: Result<(), Outcome>, outcome: Outcome) -> Outcome {
+    printed.err().unwrap_or(outcome)
 }
 
 pub fn doctor(args: DoctorArgs) -> Outcome {
     if !probe::privileged() {
-        if args.json {
-            print_json(&probe::report());
+        if args.json
+            && let Err(outcome) = output::stdout_json(&probe::report())
+        {
+            return outcome;
         }
-        eprintln!(
+        stderr!(
             "error: not privileged: probing the kernel creates throwaway links in a throwaway namespace\n  hint: run it as root: `{}`",
             crate::diag::sudo_line()
         );
@@ -135,16 +131,12 @@ pub fn doctor(args: DoctorArgs) -> Outcome {
     }
     if args.kernel.is_empty() {
         let report = probe::report();
-        if args.json {
-            print_json(&report);
+        let shown = if args.json {
+            output::stdout_json(&report)
         } else {
-            println!("kernel {}", report.release);
-            for p in &report.features {
-                let mark = if p.available { "yes" } else { "NO " };
-                println!("{mark}  {:<28} {}", p.description, p.detail);
-            }
-        }
-        return Outcome::Passed;
+            output::stdout(&report::lab::doctor(&report))
+        };
+        return printed(shown, Outcome::Passed);
     }
     if let Err(outcome) = signals::catch() {
         return outcome;
@@ -154,13 +146,13 @@ pub fn doctor(args: DoctorArgs) -> Outcome {
     let show = |msg: &str| bar.set_message(msg.to_string());
     let found = kernels::doctor_on(&args.kernel, &show, &signals::STOP);
     bar.finish_and_clear();
-    if args.json {
-        print_json(&found);
+    let shown = if args.json {
+        output::stdout_json(&found)
     } else {
-        print!("{}", report::comparison::render_doctors(&found));
-    }
+        output::stdout(&report::comparison::render_doctors(&found))
+    };
     if found.iter().all(|d| d.report.is_some()) {
-        Outcome::Passed
+        printed(shown, Outcome::Passed)
     } else {
         Outcome::RuntimeFailure
     }
@@ -170,13 +162,13 @@ pub fn run(args: LabArgs) -> Outcome {
     match args.command {
         LabCommand::Up(a) => up(a),
         LabCommand::Down(a) => match lab::down(&a.name, &a.prefix) {
-            Ok(report) => {
-                println!(
+            Ok(report) => printed(
+                output::stdout_line(&format!(
                     "lab `{}` is down: {} namespaces destroyed",
                     a.name, report.namespaces
-                );
-                Outcome::Passed
-            }
+                )),
+                Outcome::Passed,
+            ),
             Err(e) => fail(&e),
         },
         LabCommand::Ls(a) => ls(a),
@@ -203,15 +195,12 @@ fn up(args: UpArgs) -> Outcome {
         Err(e) => return fail(&e),
     };
     let inventory = lab.inventory();
-    if args.json {
-        print_json(inventory);
-        return Outcome::Passed;
-    }
-    // A closed stdout (`| head`) must not turn a built lab into a crash.
-    match super::print(&report::lab::summary(inventory)) {
-        Ok(()) => Outcome::Passed,
-        Err(outcome) => outcome,
-    }
+    let shown = if args.json {
+        output::stdout_json(inventory)
+    } else {
+        output::stdout(&report::lab::summary(inventory))
+    };
+    printed(shown, Outcome::Passed)
 }
 
 fn ls(args: LsArgs) -> Outcome {
@@ -220,16 +209,14 @@ fn ls(args: LsArgs) -> Outcome {
         Err(e) => return fail(&e),
     };
     for e in &unreadable {
-        eprintln!("warning: {e}");
+        stderr!("warning: {e}");
     }
-    if args.json {
-        print_json(&labs);
-        return Outcome::Passed;
-    }
-    match super::print(&report::lab::labs(&labs)) {
-        Ok(()) => Outcome::Passed,
-        Err(outcome) => outcome,
-    }
+    let shown = if args.json {
+        output::stdout_json(&labs)
+    } else {
+        output::stdout(&report::lab::labs(&labs))
+    };
+    printed(shown, Outcome::Passed)
 }
 
 /// `clean --json`: the labs' report, and the drop-trace instances of dead runs.
@@ -252,18 +239,19 @@ pub fn clean(args: CleanArgs) -> Outcome {
     };
     let (tracers, errors) = kstat::orphaned_tracers(args.dry_run);
     report.errors.extend(errors);
-    if args.json {
-        print_json(&CleanOutput {
+    let shown = if args.json {
+        output::stdout_json(&CleanOutput {
             labs: &report,
             trace_instances: &tracers,
-        });
-    } else if let Err(outcome) =
-        super::print(&report::lab::cleaned(&report, &tracers, args.dry_run))
-    {
+        })
+    } else {
+        output::stdout(&report::lab::cleaned(&report, &tracers, args.dry_run))
+    };
+    if let Err(outcome) = shown {
         return outcome;
     }
     for e in &report.errors {
-        eprintln!("error: {e}");
+        stderr!("error: {e}");
     }
     if report.errors.is_empty() {
         Outcome::Passed

@@ -10,6 +10,9 @@ use clap::{Parser, Subcommand};
 use crate::diag::Outcome;
 use crate::scenario::{self, Scenario};
 
+#[macro_use]
+mod output;
+
 mod check;
 mod completions;
 mod diff;
@@ -101,26 +104,12 @@ fn run(command: Command) -> u8 {
     outcome.code()
 }
 
-/// Writes `text` to standard output: a closed pipe (`| head`) is not an error, any other
-/// failure (a full disk) is reported.
-fn print(text: &str) -> Result<(), Outcome> {
-    use std::io::Write;
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => {
-            eprintln!("error: writing to standard output: {e}");
-            Err(Outcome::RuntimeFailure)
-        }
-    }
-}
-
 /// The scenario at `path`, or the built-in default; problems are printed, with the outcome to
 /// exit with.
 fn load_scenario(path: Option<&Path>) -> Result<Scenario, Outcome> {
     match path {
         Some(path) => scenario::load(path).map_err(|diags| {
-            eprint!("{diags}");
+            stderr!("{diags}");
             Outcome::BadInput
         }),
         None => Ok(scenario::default_scenario()),

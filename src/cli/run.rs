@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::output::{self, OutputFile};
 use super::signals;
 use crate::diag::Outcome;
 use crate::kernels::{self, KernelOptions};
@@ -97,21 +98,84 @@ fn progress_bar() -> ProgressBar {
     bar
 }
 
-fn create_dir(dir: &Path) -> Result<(), Outcome> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        eprintln!(
-            "error: cannot create {}: {e}\n  hint: give a directory you can write, e.g. `--report /tmp/mvlab-report`",
-            dir.display()
-        );
-        Outcome::BadInput
-    })
+/// The reports asked for, each file opened (each directory made) before the lab is built, so a
+/// path that cannot be written is refused before anything runs.
+struct Reports {
+    /// `--json -`: standard output carries the JSON result and nothing else.
+    json_to_stdout: bool,
+    json: Option<OutputFile>,
+    junit: Option<OutputFile>,
+    prom: Option<OutputFile>,
+    /// `--report DIR`: DIR/index.html.
+    html: Option<OutputFile>,
+    /// `--detail`: the terminal report shows every matrix's full grid.
+    detail: bool,
+}
+
+impl Reports {
+    fn open(args: &RunArgs) -> Result<Reports, Outcome> {
+        let json_to_stdout = args.json.as_deref() == Some(Path::new("-"));
+        let file = |path: &Option<PathBuf>| path.as_deref().map(OutputFile::open).transpose();
+        if let Some(dir) = &args.pcap {
+            output::output_dir(dir)?;
+        }
+        let html = match &args.report {
+            Some(dir) => {
+                output::output_dir(dir)?;
+                Some(OutputFile::open(&dir.join("index.html"))?)
+            }
+            None => None,
+        };
+        Ok(Reports {
+            json_to_stdout,
+            json: file(&args.json.clone().filter(|_| !json_to_stdout))?,
+            junit: file(&args.junit)?,
+            prom: file(&args.prom)?,
+            html,
+            detail: args.detail,
+        })
+    }
+
+    /// Writes the result: to the terminal (or the JSON to standard output), then every file,
+    /// each rendered by `render` from its kind.
+    fn write(
+        self,
+        terminal: &dyn Fn() -> String,
+        render: &dyn Fn(Kind) -> String,
+    ) -> Result<(), Outcome> {
+        if self.json_to_stdout {
+            output::stdout_line(&render(Kind::Json))?;
+        } else {
+            output::stdout(&terminal())?;
+        }
+        for (file, kind) in [
+            (self.json, Kind::Json),
+            (self.junit, Kind::Junit),
+            (self.prom, Kind::Prom),
+            (self.html, Kind::Html),
+        ] {
+            if let Some(file) = file {
+                file.write(&render(kind))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The kinds of report `Reports` writes.
+#[derive(Clone, Copy)]
+enum Kind {
+    Json,
+    Junit,
+    Prom,
+    Html,
 }
 
 /// The built-in scenario narrowed to the macvlan modes this kernel supports (each probed by
 /// creating a throwaway macvlan), saying which it left out.
 fn default_for_this_kernel() -> Result<Scenario, Outcome> {
     if !probe::privileged() {
-        eprintln!(
+        stderr!(
             "error: building a lab needs root: CAP_NET_ADMIN and CAP_SYS_ADMIN are not both effective\n  hint: run it as root: `{}`",
             crate::diag::sudo_line()
         );
@@ -128,13 +192,14 @@ fn default_for_this_kernel() -> Result<Scenario, Outcome> {
             .any(|p| p.feature == Feature::Macvlan(mode) && p.available)
     };
     for p in probes.iter().filter(|p| !p.available) {
-        eprintln!(
+        stderr!(
             "note: this kernel lacks {} ({}); the built-in scenario leaves it out",
-            p.description, p.detail
+            p.description,
+            p.detail
         );
     }
     scenario::default_scenario_with(supported).ok_or_else(|| {
-        eprintln!(
+        stderr!(
             "error: this kernel supports no macvlan mode\n  hint: load the macvlan module (`sudo modprobe macvlan`); `mvlab doctor` says what this kernel has"
         );
         Outcome::MissingFeature
@@ -153,20 +218,19 @@ pub fn run(args: RunArgs) -> Outcome {
     let gateway = match args.push.as_deref().map(Gateway::parse).transpose() {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("error: --push: {e}");
+            stderr!("error: --push: {e}");
             return Outcome::BadInput;
         }
     };
-    for dir in [&args.pcap, &args.report].into_iter().flatten() {
-        if let Err(outcome) = create_dir(dir) {
-            return outcome;
-        }
-    }
+    let reports = match Reports::open(&args) {
+        Ok(r) => r,
+        Err(outcome) => return outcome,
+    };
     if let Err(outcome) = signals::catch() {
         return outcome;
     }
     if !args.kernel.is_empty() {
-        return on_kernels(&args, &scenario, gateway.as_ref());
+        return on_kernels(&args, &scenario, gateway.as_ref(), reports);
     }
     let bar = progress_bar();
     let show = |msg: &str| bar.set_message(msg.to_string());
@@ -188,36 +252,41 @@ pub fn run(args: RunArgs) -> Outcome {
     bar.finish_and_clear();
     let outcome = match &run::unless_stopped(finished.measured, &signals::STOP) {
         Ok(result) => worst(
-            write_reports(&args, result),
+            write_reports(reports, result),
             push(&args, gateway.as_ref(), result),
         ),
         Err(e) => {
-            eprintln!("{}", e.message);
+            stderr!("{}", e.message);
             e.outcome
         }
     };
     match finished.ended {
         Ok(Ended::Kept(name)) => {
-            eprintln!("lab `{name}` kept; remove it with `mvlab lab down {name}`");
+            stderr!("lab `{name}` kept; remove it with `mvlab lab down {name}`");
             outcome
         }
         Ok(Ended::Removed | Ended::NotBuilt) => outcome,
         Err(e) => {
-            eprintln!("{}", e.message);
+            stderr!("{}", e.message);
             Outcome::RuntimeFailure
         }
     }
 }
 
 /// `--kernel`: the scenario on each kernel named, then what differs between them.
-fn on_kernels(args: &RunArgs, scenario: &Scenario, gateway: Option<&Gateway>) -> Outcome {
+fn on_kernels(
+    args: &RunArgs,
+    scenario: &Scenario,
+    gateway: Option<&Gateway>,
+    reports: Reports,
+) -> Outcome {
     for (given, flag) in [
         (args.keep, "--keep"),
         (args.use_real_parent, "--use-real-parent"),
         (args.pcap.is_some(), "--pcap"),
     ] {
         if given {
-            eprintln!(
+            stderr!(
                 "error: {flag} cannot be used with --kernel: a guest's lab and interfaces end with the guest; run on this kernel to use it"
             );
             return Outcome::BadInput;
@@ -236,7 +305,7 @@ fn on_kernels(args: &RunArgs, scenario: &Scenario, gateway: Option<&Gateway>) ->
     let matrix = kernels::run_on(scenario, &args.kernel, &options);
     bar.finish_and_clear();
     if signals::STOP.requested() {
-        eprintln!("{}", RunError::interrupted().message);
+        stderr!("{}", RunError::interrupted().message);
         return Outcome::RuntimeFailure;
     }
     let pushed = matrix
@@ -248,54 +317,37 @@ fn on_kernels(args: &RunArgs, scenario: &Scenario, gateway: Option<&Gateway>) ->
     if let [only] = matrix.runs.as_slice() {
         return match &only.result {
             Some(result) => {
-                let outcome = worst(write_reports(args, result), pushed);
+                let outcome = worst(write_reports(reports, result), pushed);
                 if only.exit > outcome.code() {
-                    eprintln!("{}", only.error);
+                    stderr!("{}", only.error);
                     return Outcome::from_code(only.exit);
                 }
                 outcome
             }
             None => {
-                eprintln!("{}: {}", only.kernel, only.error);
+                stderr!("{}: {}", only.kernel, only.error);
                 Outcome::from_code(only.exit)
             }
         };
-    }
-    let json = || serde_json::to_string_pretty(&matrix).expect("results serialise");
-    let json_to_stdout = args.json.as_deref() == Some(Path::new("-"));
-    if json_to_stdout {
-        println!("{}", json());
-    } else {
-        print!(
-            "{}",
-            report::comparison::render_kernels(&matrix, report::paint::Paint::for_stdout())
-        );
     }
     let results: Vec<(&str, &RunResult)> = matrix
         .runs
         .iter()
         .filter_map(|r| r.result.as_ref().map(|res| (r.kernel.as_str(), res)))
         .collect();
-    let files: [(Option<PathBuf>, &dyn Fn() -> String); 4] = [
-        (args.json.clone().filter(|_| !json_to_stdout), &json),
-        (args.junit.clone(), &|| {
-            report::junit::render_kernels(&results)
-        }),
-        (args.prom.clone(), &|| {
-            report::prom::render_kernels(&results)
-        }),
-        (args.report.as_ref().map(|d| d.join("index.html")), &|| {
-            report::comparison::render_kernels_html(&matrix)
-        }),
-    ];
-    for (path, render) in files {
-        if let Some(path) = path
-            && let Err(outcome) = write_file(&path, &render())
-        {
-            return outcome;
-        }
+    let written = reports.write(
+        &|| report::comparison::render_kernels(&matrix, report::paint::Paint::for_stdout()),
+        &|kind| match kind {
+            Kind::Json => serde_json::to_string_pretty(&matrix).expect("results serialise"),
+            Kind::Junit => report::junit::render_kernels(&results),
+            Kind::Prom => report::prom::render_kernels(&results),
+            Kind::Html => report::comparison::render_kernels_html(&matrix),
+        },
+    );
+    match written {
+        Ok(()) => worst(Outcome::from_code(matrix.exit()), pushed),
+        Err(outcome) => outcome,
     }
-    worst(Outcome::from_code(matrix.exit()), pushed)
 }
 
 /// The outcome with the higher exit code (a failure to write or push outranks the verdict).
@@ -315,55 +367,30 @@ fn push(args: &RunArgs, gateway: Option<&Gateway>, result: &RunResult) -> Outcom
     );
     match gateway.push(&group, &report::prom::render(result)) {
         Ok(()) => {
-            eprintln!("pushed the metrics to {}", gateway.group_url(&group));
+            stderr!("pushed the metrics to {}", gateway.group_url(&group));
             Outcome::Passed
         }
         Err(e) => {
-            eprintln!("error: --push: {e}");
+            stderr!("error: --push: {e}");
             Outcome::RuntimeFailure
         }
     }
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), Outcome> {
-    std::fs::write(path, text).map_err(|e| {
-        eprintln!(
-            "error: cannot write {}: {e}\n  hint: give a path in a directory you can write",
-            path.display()
-        );
-        Outcome::RuntimeFailure
-    })
-}
-
-fn write_reports(args: &RunArgs, result: &RunResult) -> Outcome {
-    let json = || serde_json::to_string_pretty(result).expect("results serialise");
-    let json_to_stdout = args.json.as_deref() == Some(Path::new("-"));
-    if json_to_stdout {
-        println!("{}", json());
-    } else {
-        print!(
-            "{}",
-            report::text::render(result, report::paint::Paint::for_stdout(), args.detail)
-        );
-    }
-    let files: [(Option<PathBuf>, &dyn Fn() -> String); 4] = [
-        (args.json.clone().filter(|_| !json_to_stdout), &json),
-        (args.junit.clone(), &|| report::junit::render(result)),
-        (args.prom.clone(), &|| report::prom::render(result)),
-        (args.report.as_ref().map(|d| d.join("index.html")), &|| {
-            report::html::render(result)
-        }),
-    ];
-    for (path, render) in files {
-        if let Some(path) = path
-            && let Err(outcome) = write_file(&path, &render())
-        {
-            return outcome;
-        }
-    }
-    if result.passed {
-        Outcome::Passed
-    } else {
-        Outcome::ExpectationFailed
+fn write_reports(reports: Reports, result: &RunResult) -> Outcome {
+    let detail = reports.detail;
+    let written = reports.write(
+        &|| report::text::render(result, report::paint::Paint::for_stdout(), detail),
+        &|kind| match kind {
+            Kind::Json => serde_json::to_string_pretty(result).expect("results serialise"),
+            Kind::Junit => report::junit::render(result),
+            Kind::Prom => report::prom::render(result),
+            Kind::Html => report::html::render(result),
+        },
+    );
+    match written {
+        Err(outcome) => outcome,
+        Ok(()) if result.passed => Outcome::Passed,
+        Ok(()) => Outcome::ExpectationFailed,
     }
 }

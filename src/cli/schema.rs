@@ -14,7 +14,7 @@ use crate::scenario;
 pub struct SchemaArgs {}
 
 pub fn run(_: SchemaArgs) -> Outcome {
-    match super::print(&scenario::json_schema()) {
+    match super::output::stdout(&scenario::json_schema()) {
         Ok(()) => Outcome::Passed,
         Err(outcome) => outcome,
     }

@@ -59,7 +59,7 @@ fn install() -> std::io::Result<()> {
 /// Installs the handlers; the error is already reported when this fails.
 pub fn catch() -> Result<(), Outcome> {
     install().map_err(|e| {
-        eprintln!("error: installing the SIGINT/SIGTERM handler: {e}");
+        stderr!("error: installing the SIGINT/SIGTERM handler: {e}");
         Outcome::RuntimeFailure
     })
 }

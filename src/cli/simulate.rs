@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::output;
 use crate::delivery::FrameClass;
 use crate::diag::Outcome;
 use crate::model::{self, TraceRequest};
@@ -46,7 +47,7 @@ pub fn run(args: SimulateArgs) -> Outcome {
     let s = match scenario::load(&args.scenario) {
         Ok(s) => s,
         Err(diags) => {
-            eprint!("{diags}");
+            stderr!("{diags}");
             return Outcome::BadInput;
         }
     };
@@ -56,7 +57,7 @@ pub fn run(args: SimulateArgs) -> Outcome {
             let class = match t[2].parse::<FrameClass>() {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    stderr!("error: {e}");
                     return Outcome::BadInput;
                 }
             };
@@ -84,12 +85,12 @@ pub fn run(args: SimulateArgs) -> Outcome {
         }),
     };
     match output {
-        Ok(text) => {
-            println!("{}", text.trim_end());
-            Outcome::Passed
-        }
+        Ok(text) => match output::stdout_line(text.trim_end()) {
+            Ok(()) => Outcome::Passed,
+            Err(failed) => failed,
+        },
         Err(e) => {
-            eprintln!("error: {e}");
+            stderr!("error: {e}");
             Outcome::BadInput
         }
     }

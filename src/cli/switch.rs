@@ -5,7 +5,7 @@
 
 use clap::{Args, Subcommand};
 
-use super::signals;
+use super::{output, signals};
 use crate::diag::Outcome;
 use crate::lab::{DEFAULT_PREFIX, Lab, forwarder};
 use crate::report;
@@ -65,18 +65,19 @@ fn serve(lab: &LabRef) -> Outcome {
         return outcome;
     }
     let ready = || {
-        println!("{}", forwarder::READY);
+        let _ = output::stdout_line(forwarder::READY);
     };
     match forwarder::serve(&lab.lab, &lab.prefix, ready, &signals::STOP) {
         Ok(report) => {
-            eprintln!(
+            stderr!(
                 "mvlab switch serve: stopped after {:.1} s, {} frame(s) dropped (each counted with its reason)",
-                report.uptime_s, report.dropped
+                report.uptime_s,
+                report.dropped
             );
             Outcome::Passed
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            stderr!("error: {e}");
             e.outcome()
         }
     }
@@ -85,26 +86,23 @@ fn serve(lab: &LabRef) -> Outcome {
 fn show(args: &ShowArgs) -> Outcome {
     let report = Lab::attach(&args.lab.lab, &args.lab.prefix).and_then(|l| l.switch_report());
     match report {
-        Ok(Some(r)) if args.json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&r).expect("reports serialise")
-            );
-            Outcome::Passed
-        }
         Ok(Some(r)) => {
-            print!("{}", report::switch::render(&r));
-            Outcome::Passed
+            let shown = if args.json {
+                output::stdout_json(&r)
+            } else {
+                output::stdout(&report::switch::render(&r))
+            };
+            shown.err().unwrap_or(Outcome::Passed)
         }
         Ok(None) => {
-            eprintln!(
+            stderr!(
                 "error: lab `{}` has no emulated switch forwarding in a process of its own\n  hint: a lab held by `mvlab run` reports its switch in the run's result; only `lab up` labs have a `switch serve` process",
                 args.lab.lab
             );
             Outcome::BadInput
         }
         Err(e) => {
-            eprintln!("{}", e.report().trim_end());
+            stderr!("{}", e.report().trim_end());
             e.outcome()
         }
     }

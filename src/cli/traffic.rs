@@ -3,7 +3,6 @@
 //! results are rendered by `report::traffic` (`--json` prints the same results as data). All
 //! sending and receiving is the engine's.
 
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -71,7 +70,7 @@ impl Place {
     /// The namespace and interface of `node` in the registered lab `lab`.
     fn resolve(&self, lab: &str, node: &str) -> Result<(String, String), Outcome> {
         let lab_handle = Lab::attach(lab, &self.prefix).map_err(|e| {
-            eprintln!("error: {e}");
+            stderr!("error: {e}");
             e.outcome()
         })?;
         let Some(found) = lab_handle.node(node) else {
@@ -265,9 +264,11 @@ fn parse_tag(s: &str, tpid: u16) -> Result<VlanTag, String> {
         Some("1") => true,
         Some(_) => return Err(bad()),
     };
-    if parts.next().is_some() || vid > 4095 || pcp > 7 {
+    if parts.next().is_some() || pcp > 7 {
         return Err(bad());
     }
+    let vid = crate::addr::vlan_id(i64::from(vid))
+        .map_err(|e| format!("--vlan {s}: {e}; {}", crate::addr::VLAN_ID_HINT))?;
     Ok(VlanTag {
         tpid,
         pcp,
@@ -476,33 +477,15 @@ pub struct ReflectArgs {
 }
 
 fn fail(e: &EngineError) -> Outcome {
-    eprintln!("error: {e}");
+    stderr!("error: {e}");
     e.outcome()
 }
 
 fn bad_input(msg: &str) -> Outcome {
-    eprintln!("error: {msg}");
+    stderr!("error: {msg}");
     Outcome::BadInput
 }
 
-/// Streams the result as JSON (a capture of a million source MACs never exists as one string).
-fn print_json(value: &impl Serialize) -> Outcome {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = serde_json::to_writer_pretty(&mut out, value)
-        .map_err(std::io::Error::from)
-        .and_then(|()| writeln!(out))
-        .and_then(|()| out.flush());
-    match written {
-        Ok(()) => Outcome::Passed,
-        Err(e) => {
-            eprintln!("error: writing the JSON result: {e}");
-            Outcome::RuntimeFailure
-        }
-    }
-}
-
-/// Prints what a traffic command did (as JSON or text) and returns its exit class: 4 when a
-/// signal arrived before the result was written, which is then what was done until the signal.
 /// Prints a command's result. A signal before the end the command was given makes it exit 4
 /// (the result covers what was done until then); for a capture or reflector given no end, the
 /// signal is its end, as tcpdump's is.
@@ -518,15 +501,16 @@ fn finish<R: Serialize>(
     };
     let interrupted = signals::STOP.requested();
     let printed = if json {
-        print_json(&result)
+        super::output::stdout_json(&result)
     } else {
-        match super::print(&text(&result)) {
-            Ok(()) => Outcome::Passed,
-            Err(outcome) => outcome,
-        }
+        super::output::stdout(&text(&result))
+    };
+    let printed = match printed {
+        Ok(()) => Outcome::Passed,
+        Err(outcome) => outcome,
     };
     if interrupted && !ends_on_signal && printed == Outcome::Passed {
-        eprintln!("interrupted by a signal: the result covers what was done until then");
+        stderr!("interrupted by a signal: the result covers what was done until then");
         return Outcome::RuntimeFailure;
     }
     printed
@@ -680,6 +664,20 @@ mod tests {
         assert_eq!((t.vid, t.pcp, t.dei), (100, 5, true));
         assert!(parse_tag("5000", 0x8100).is_err());
         assert!(parse_tag("1:9", 0x8100).is_err());
+    }
+
+    /// `gen --vlan` takes the VLAN ids a scenario takes (`crate::addr::VLAN_IDS`), no others.
+    #[test]
+    fn reserved_vlan_ids_are_refused_as_scenarios_refuse_them() {
+        for vid in ["0", "4095", "0:3"] {
+            let e = parse_tag(vid, 0x8100).unwrap_err();
+            assert!(
+                e.contains("outside 1..4094") && e.contains("reserved"),
+                "{e}"
+            );
+        }
+        assert_eq!(parse_tag("4094", 0x8100).unwrap().vid, 4094);
+        assert_eq!(parse_tag("1", 0x8100).unwrap().vid, 1);
     }
 
     #[test]

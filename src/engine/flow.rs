@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::sweep::MacSweep;
 use super::sys::MAX_BATCH;
 use super::wire::{self, ETHER_HEADER_LEN, MAX_TAGS, PayloadKind, VLAN_TAG_LEN, VlanTag};
-use crate::addr::{MacAddr, is_lab_address};
+use crate::addr::{MacAddr, VLAN_ID_HINT, VLAN_IDS, is_lab_address};
 use crate::units::{FCS_LEN, Layer, Rate};
 
 /// The simple IMIX (7:4:1 of 64, 594 and 1518 bytes with FCS).
@@ -141,9 +141,9 @@ impl FlowSpec {
             return Err(format!("flow {flow}: at most {MAX_TAGS} VLAN tags"));
         }
         for tag in &self.tags {
-            if tag.vid > 4095 || tag.pcp > 7 {
+            if !VLAN_IDS.contains(&tag.vid) || tag.pcp > 7 {
                 return Err(format!(
-                    "flow {flow}: VLAN tag {tag} is out of range (VID 0..4095, PCP 0..7)"
+                    "flow {flow}: VLAN tag {tag} is out of range (VID 1..4094, PCP 0..7): {VLAN_ID_HINT}"
                 ));
             }
         }
@@ -153,7 +153,7 @@ impl FlowSpec {
                     "flow {flow}: a VID sweep needs a VLAN tag to sweep"
                 ));
             };
-            if n == 0 || u32::from(first.vid) + u32::from(n) - 1 > 4094 {
+            if n == 0 || u32::from(first.vid) + u32::from(n) - 1 > u32::from(*VLAN_IDS.end()) {
                 return Err(format!(
                     "flow {flow}: a sweep of {n} VIDs from {} passes 4094; lower the count or the first VID",
                     first.vid
@@ -324,6 +324,11 @@ mod tests {
             ..base.clone()
         };
         assert!(tagged.validate(1500).is_ok());
+        let reserved = FlowSpec {
+            tags: vec![VlanTag::from_tci(TPID_8021Q, 4095)],
+            ..base.clone()
+        };
+        assert!(reserved.validate(1500).unwrap_err().contains("reserved"));
         let zero = FlowSpec {
             rate: Rate::Pps(0.0),
             ..base.clone()

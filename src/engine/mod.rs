@@ -91,6 +91,9 @@ impl Attachment {
             io::ErrorKind::NotFound => EngineError::NoNamespace {
                 name: netns.to_string(),
             },
+            io::ErrorKind::InvalidInput => EngineError::BadSpec(format!(
+                "`{netns}` is not a network namespace name: give one as `ip netns list` shows it (no '/')"
+            )),
             _ => EngineError::Io {
                 context: format!("opening network namespace `{netns}`"),
                 source: e,

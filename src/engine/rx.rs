@@ -147,6 +147,28 @@ struct LoopResult {
     pcap_frames: u64,
 }
 
+/// `bytes * count` in MiB, for messages.
+fn ring_size(bytes: usize, count: usize) -> String {
+    format!("{} MiB", bytes as u128 * count as u128 / (1 << 20))
+}
+
+/// Refuses rings that together ask for more memory than the machine has: the kernel would
+/// refuse them (ENOMEM) or take the memory every other process needs.
+fn check_ring_memory(spec: &CaptureSpec) -> Result<(), EngineError> {
+    let asked = (spec.ring_block_size as u128)
+        .saturating_mul(spec.ring_blocks as u128)
+        .saturating_mul(spec.threads as u128);
+    match sys::physical_memory() {
+        Some(memory) if asked > u128::from(memory) => Err(EngineError::BadSpec(format!(
+            "{} receive ring(s) of {} each are more than this machine's {} MiB of memory; ask for a smaller ring or fewer threads",
+            spec.threads,
+            ring_size(spec.ring_block_size, spec.ring_blocks),
+            memory >> 20
+        ))),
+        _ => Ok(()),
+    }
+}
+
 impl Capture {
     /// Opens the ring(s) on `at` and starts reading. When this returns, the capture listens.
     /// It reads until its duration or count, its handle's `stop`, or `stop` here.
@@ -190,6 +212,7 @@ impl Capture {
                     .into(),
             ));
         }
+        check_ring_memory(&spec)?;
         let mut pcap = match &spec.pcap {
             Some(path) => Some(
                 PcapWriter::create(path, &at.iface)
@@ -222,6 +245,10 @@ impl Capture {
                     what: "a TPACKET_V3 receive ring".into(),
                     source: e,
                 },
+                std::io::ErrorKind::OutOfMemory => EngineError::BadSpec(format!(
+                    "the kernel cannot give a receive ring of {} ({e}); ask for a smaller ring",
+                    ring_size(spec.ring_block_size, spec.ring_blocks)
+                )),
                 _ => EngineError::io("setting up the receive ring")(e),
             })?;
             if let Some(bytes) = spec.snaplen {
@@ -484,5 +511,32 @@ impl LoopContext {
             tag_depths,
             pcap_frames,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Outcome;
+
+    #[test]
+    fn rings_larger_than_the_machine_are_a_bad_request() {
+        let fits = CaptureSpec::default();
+        assert!(check_ring_memory(&fits).is_ok());
+        for (blocks, threads) in [
+            (1_000_000, 1),
+            (usize::MAX, 1),
+            (32, usize::MAX),
+            (usize::MAX, usize::MAX),
+        ] {
+            let huge = CaptureSpec {
+                ring_blocks: blocks,
+                threads,
+                ..CaptureSpec::default()
+            };
+            let e = check_ring_memory(&huge).unwrap_err();
+            assert_eq!(e.outcome(), Outcome::BadInput, "{e}");
+            assert!(e.to_string().contains("of memory"), "{e}");
+        }
     }
 }

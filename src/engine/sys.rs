@@ -595,7 +595,7 @@ unsafe impl Send for RxRing {}
 
 impl RxRing {
     /// Switches `socket` to TPACKET_V3 and maps its ring. `Unsupported` when the kernel refuses
-    /// the version or the ring.
+    /// the version or the ring, `OutOfMemory` when it cannot allocate a ring that large.
     pub fn new(socket: PacketSocket, config: RingConfig) -> io::Result<RxRing> {
         let unsupported = |what: &str| {
             let e = io::Error::last_os_error();
@@ -626,6 +626,10 @@ impl RxRing {
             )
         };
         if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::ENOMEM) {
+                return Err(io::Error::new(io::ErrorKind::OutOfMemory, e));
+            }
             return Err(unsupported("PACKET_RX_RING (TPACKET_V3)"));
         }
         let map_len = config.block_size * config.block_count;
@@ -936,6 +940,16 @@ impl Drop for TxRing {
         // SAFETY: unmaps exactly the mapping made in `new`.
         unsafe { libc::munmap(self.map.as_ptr().cast(), self.map_len) };
     }
+}
+
+/// Bytes of physical memory this machine has (none when the kernel does not say).
+pub fn physical_memory() -> Option<u64> {
+    use nix::unistd::{SysconfVar, sysconf};
+    let pages = sysconf(SysconfVar::_PHYS_PAGES).ok()??;
+    let page = sysconf(SysconfVar::PAGE_SIZE).ok()??;
+    u64::try_from(pages)
+        .ok()?
+        .checked_mul(u64::try_from(page).ok()?)
 }
 
 /// True when the calling process has root's effective user id.

@@ -146,7 +146,8 @@ pub(super) fn stop_process(name: &LabName, owner: Owner) {
         if let Err(e) = fs::remove_file(&path)
             && e.kind() != io::ErrorKind::NotFound
         {
-            eprintln!("mvlab: removing {}: {e}", path.display());
+            // Not eprintln!: a closed standard error must not turn a teardown into a panic.
+            let _ = writeln!(io::stderr(), "mvlab: removing {}: {e}", path.display());
         }
     }
 }

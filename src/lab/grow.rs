@@ -10,6 +10,7 @@
 //! endpoints to add: the caller hands it fully addressed `Endpoint`s.
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
@@ -258,7 +259,9 @@ impl Growth<'_> {
 impl Drop for Growth<'_> {
     fn drop(&mut self) {
         if let Err(e) = self.remove_all() {
-            eprintln!(
+            // Not eprintln!: a closed standard error must not turn a teardown into a panic.
+            let _ = writeln!(
+                std::io::stderr(),
                 "mvlab: removing the endpoints added to lab `{}`: {e}",
                 self.lab.name()
             );

@@ -9,7 +9,7 @@
 //! parses scenarios, sends test frames or formats reports.
 
 use std::collections::BTreeMap;
-use std::io;
+use std::io::{self, Write};
 use std::path::Path;
 
 use serde::Serialize;
@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::addr::MacAddr;
 use crate::diag::{Diagnostic, Diagnostics, Outcome};
 use crate::netns::Netns;
-use crate::scenario::{ParentKind, SWITCH_NODE, Scenario};
+use crate::scenario::{ParentKind, SWITCH_NODE, Scenario, check_lab_word};
 use crate::stop::Stop;
 use crate::switch::{EntryKind, SwitchConfig, SwitchError, SwitchReport};
 
@@ -57,25 +57,10 @@ pub struct LabName {
     pub lab: String,
 }
 
-/// Longest lab or prefix name: namespace names stay short enough for humans and file systems.
-const NAME_MAX: usize = 64;
-
-fn check_word(what: &str, word: &str) -> Result<(), String> {
-    let ok_chars = word
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if word.is_empty() || word.len() > NAME_MAX || !ok_chars || word.starts_with(['-', '.']) {
-        return Err(format!(
-            "`{word}` is not a valid {what}: use 1 to {NAME_MAX} letters, digits, `-`, `_` or `.`, not starting with `-` or `.`"
-        ));
-    }
-    Ok(())
-}
-
 impl LabName {
     pub fn new(prefix: &str, lab: &str) -> Result<LabName, String> {
-        check_word("prefix", prefix)?;
-        check_word("lab name", lab)?;
+        check_lab_word("prefix", prefix)?;
+        check_lab_word("lab name", lab)?;
         Ok(LabName {
             prefix: prefix.to_string(),
             lab: lab.to_string(),
@@ -574,7 +559,8 @@ impl Drop for Lab {
             })
             .collect();
         if let Err(e) = remove(&self.name, doomed, &self.first_deleted) {
-            eprintln!("mvlab: {e}");
+            // Not eprintln!: a closed standard error must not turn a teardown into a panic.
+            let _ = writeln!(io::stderr(), "mvlab: {e}");
         }
     }
 }
@@ -684,18 +670,18 @@ pub fn list(prefix: Option<&str>) -> Result<(Vec<LabSummary>, Vec<RegistryError>
     Ok((labs, unreadable))
 }
 
-/// A build holds two descriptors per namespace (the namespace and its netlink socket) at once:
-/// raises the soft RLIMIT_NOFILE as far as the hard limit allows, and refuses a lab that cannot
-/// fit before anything is created.
-fn raise_fd_limit(namespaces: usize) -> Result<(), LabError> {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    const SPARE: u64 = 256;
-    let needed = 2 * namespaces as u64 + SPARE;
+/// Descriptors a build holds at once beside two per namespace (the namespace and its netlink
+/// socket).
+const FD_SPARE: u64 = 256;
+
+/// Refuses a lab of `namespaces` namespaces that this machine's hard RLIMIT_NOFILE cannot hold
+/// (`mvlab check` asks it of a scenario, `up` before anything is created); the soft and hard
+/// limits and the number needed when it fits.
+pub fn check_fd_limit(namespaces: usize) -> Result<(u64, u64, u64), LabError> {
+    use nix::sys::resource::{Resource, getrlimit};
+    let needed = 2 * namespaces as u64 + FD_SPARE;
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)
         .map_err(|e| LabError::io("reading RLIMIT_NOFILE")(e.into()))?;
-    if soft >= needed {
-        return Ok(());
-    }
     if hard < needed {
         return Err(LabError::bad(
             format!(
@@ -704,7 +690,17 @@ fn raise_fd_limit(namespaces: usize) -> Result<(), LabError> {
             "raise it (ulimit -Hn, or LimitNOFILE= in a systemd unit) or build a smaller lab",
         ));
     }
-    setrlimit(Resource::RLIMIT_NOFILE, needed, hard)
+    Ok((soft, hard, needed))
+}
+
+/// Raises the soft RLIMIT_NOFILE as far as a build of `namespaces` namespaces needs, refusing a
+/// lab that cannot fit before anything is created.
+fn raise_fd_limit(namespaces: usize) -> Result<(), LabError> {
+    let (soft, hard, needed) = check_fd_limit(namespaces)?;
+    if soft >= needed {
+        return Ok(());
+    }
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, needed, hard)
         .map_err(|e| LabError::io("raising RLIMIT_NOFILE")(e.into()))
 }
 

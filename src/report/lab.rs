@@ -1,7 +1,9 @@
-//! Labs as text: what `lab up` built, the labs `lab ls` finds, and what `clean` removed.
+//! Labs as text: what `lab up` built, the labs `lab ls` finds, what `clean` removed, and what
+//! `doctor` found this kernel can do.
 
 use std::fmt::Write;
 
+use crate::lab::probe;
 use crate::lab::{CleanReport, Inventory, LabSummary};
 use crate::scenario::Role;
 
@@ -99,6 +101,16 @@ pub fn cleaned(report: &CleanReport, tracers: &[String], dry_run: bool) -> Strin
     }
     if report.removed.is_empty() && tracers.is_empty() {
         out.push_str("nothing to clean\n");
+    }
+    out
+}
+
+/// What `doctor` found: the kernel's release, then one feature a line.
+pub fn doctor(report: &probe::Report) -> String {
+    let mut out = format!("kernel {}\n", report.release);
+    for p in &report.features {
+        let mark = if p.available { "yes" } else { "NO " };
+        let _ = writeln!(out, "{mark}  {:<28} {}", p.description, p.detail);
     }
     out
 }

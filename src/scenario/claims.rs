@@ -155,6 +155,15 @@ fn offset(text: &str, needle: &str) -> std::ops::Range<usize> {
 /// Parses a delivery claim of a matrix test.
 pub fn parse_delivery(text: &str) -> Result<Claim, ClaimError> {
     const SHAPE: &str = "write it as `FROM -> TO CLASS[ promiscuous| not-promiscuous][ leaked]: COUNT`, e.g. `e1 -> e2 unicast: all`";
+    if !text.contains("->") && text.contains(['<', '>', '=']) {
+        return Err(err(
+            0..text.len(),
+            "this compares a metric, but a matrix test's claims are about delivery",
+            format!(
+                "{SHAPE}; metrics (loss, p99, ...) are claimed by latency, throughput and the other measuring tests"
+            ),
+        ));
+    }
     // Station names may hold a colon (`host:eth0`); the count never does.
     let Some((lhs, rhs)) = text.rsplit_once(':') else {
         return Err(err(
@@ -321,6 +330,11 @@ mod tests {
                 ..
             }
         ));
+        for metric in ["loss = 0%", "p99 < 1ms", "throughput >= 1Gbit"] {
+            let e = parse_delivery(metric).unwrap_err();
+            assert!(e.message.contains("compares a metric"), "{metric}: {e:?}");
+            assert_eq!(e.at, 0..metric.len());
+        }
         let c = parse_delivery("host:eth0 -> host:shim0 broadcast: none").unwrap();
         assert!(
             matches!(c, Claim::Delivery { from: NodeSet::Node(ref f), to: NodeSet::Node(ref t), count: CountCheck::None, .. } if f == "host:eth0" && t == "host:shim0")

@@ -32,7 +32,7 @@ mod validate;
 
 pub use defaults::{DEFAULT_NAME, DEFAULT_TEXT, default_scenario, default_scenario_with};
 pub use schema::json_schema;
-pub use validate::{load, parse};
+pub use validate::{check_lab_word, load, parse};
 
 #[cfg(test)]
 mod emulated_tests;

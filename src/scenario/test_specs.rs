@@ -15,9 +15,9 @@ use super::ipam::{PoolExhausted, pool4, pool6};
 use super::schema::{
     RawLatencyMethod, RawMacOrder, RawPromiscuous, RawTest, RawTestKind, SpannedStr,
 };
-use super::validate::{Builder, exhaustion_message, generated_mac, valid_node_name};
+use super::validate::{Builder, IPV6_MIN_MTU, exhaustion_message, generated_mac, valid_node_name};
 use super::*;
-use crate::delivery::{FrameClass, MatrixSpec, UNKNOWN_UNICAST_MAC};
+use crate::delivery::{Addressing, FrameClass, MatrixSpec, UNKNOWN_UNICAST_MAC};
 use crate::diag::Span;
 use crate::units::{self, UnitError};
 
@@ -36,6 +36,64 @@ const ETH_OVERHEAD: u32 = 18;
 
 fn present<T>(v: &Option<Spanned<T>>) -> Option<Span> {
     v.as_ref().map(|s| s.span())
+}
+
+/// The smallest MTU of the scenario's parents: every test frame must fit it.
+fn min_mtu(s: &Scenario) -> u32 {
+    s.parents.iter().map(|p| p.mtu).min().unwrap_or(1500)
+}
+
+/// Why a delivery claim about matrix test `m` speaks of frames the test never sends, if it
+/// does (a claim about no frames would pass or fail on nothing measured).
+fn never_sent(m: &MatrixTest, claim: &Claim, stations: &[String]) -> Option<(String, String)> {
+    let Claim::Delivery {
+        from,
+        to,
+        class,
+        promiscuous,
+        ..
+    } = claim
+    else {
+        return None;
+    };
+    if !m.spec.classes.contains(class) {
+        let sent: Vec<String> = m.spec.classes.iter().map(ToString::to_string).collect();
+        return Some((
+            format!("this test never sends {class} frames"),
+            format!(
+                "add \"{class}\" to `classes`, or claim a class it sends: {}",
+                sent.join(", ")
+            ),
+        ));
+    }
+    if let Some(p) = promiscuous
+        && !m.spec.promiscuous.contains(p)
+    {
+        let pass = if *p { "promiscuous" } else { "not-promiscuous" };
+        return Some((
+            format!("this test runs no {pass} pass"),
+            "set `promiscuous = \"both\"`, or leave the qualifier out".into(),
+        ));
+    }
+    for (set, list, key) in [
+        (from, &m.senders, "senders"),
+        (to, &m.receivers, "receivers"),
+    ] {
+        if let NodeSet::Node(n) = set
+            && stations.contains(n)
+            && !list.is_empty()
+            && !list.contains(n)
+        {
+            return Some((
+                format!("`{n}` is not among this test's {key}"),
+                format!(
+                    "add it to `{key}`, or claim about one of: {}",
+                    list.join(", ")
+                ),
+            ));
+        }
+    }
+    None
 }
 
 fn kind_word(kind: RawTestKind) -> &'static str {
@@ -89,13 +147,13 @@ impl Builder {
             let matrix = RawTest::of_kind(RawTestKind::Matrix);
             return vec![TestSpec {
                 name: "matrix".into(),
-                kind: TestKind::Matrix(self.matrix(&matrix, &stations)),
+                kind: TestKind::Matrix(self.matrix(&matrix, &stations, 0..0, min_mtu(s))),
                 expect: Vec::new(),
                 span: 0..0,
             }];
         }
         let stations: Vec<String> = s.stations().into_iter().map(|st| st.name).collect();
-        let min_mtu = s.parents.iter().map(|p| p.mtu).min().unwrap_or(1500);
+        let min_mtu = min_mtu(s);
         let mut names = HashSet::new();
         let mut out = Vec::new();
         for raw in raw {
@@ -125,10 +183,12 @@ impl Builder {
             }
             self.refuse_foreign_keys(&r, kind_word);
             let kind = match *r.kind.get_ref() {
-                RawTestKind::Matrix => TestKind::Matrix(self.matrix(&r, &stations)),
+                RawTestKind::Matrix => {
+                    TestKind::Matrix(self.matrix(&r, &stations, span.clone(), min_mtu))
+                }
                 RawTestKind::Latency => {
                     let (from, to) = self.pair(&r, &stations, span.clone());
-                    TestKind::Latency(LatencyTest {
+                    let test = LatencyTest {
                         from,
                         to,
                         method: match r.method.as_ref().map(|m| *m.get_ref()) {
@@ -138,17 +198,23 @@ impl Builder {
                         rate: self.rate(r.rate.as_ref(), Rate::Pps(1000.0)),
                         frame_size: self.frame_size(r.frame_size.as_ref(), 64, min_mtu),
                         duration: self.duration(r.duration.as_ref(), Duration::from_secs(2)),
-                    })
+                    };
+                    self.sends_a_frame(&r, test.rate, test.frame_size, test.duration, &span);
+                    TestKind::Latency(test)
                 }
                 RawTestKind::Throughput => {
                     let (from, to) = self.pair(&r, &stations, span.clone());
-                    TestKind::Throughput(ThroughputTest {
+                    let test = ThroughputTest {
                         from,
                         to,
                         frame_sizes: self.frame_sizes(&r, &[64, 1518], min_mtu),
                         rate: self.rate(r.rate.as_ref(), Rate::Max),
                         duration: self.duration(r.duration.as_ref(), Duration::from_secs(2)),
-                    })
+                    };
+                    if let Some(&largest) = test.frame_sizes.iter().max() {
+                        self.sends_a_frame(&r, test.rate, largest, test.duration, &span);
+                    }
+                    TestKind::Throughput(test)
                 }
                 RawTestKind::Rfc2544 => {
                     let (from, to) = self.pair(&r, &stations, span.clone());
@@ -658,11 +724,57 @@ impl Builder {
         pair
     }
 
-    fn matrix(&mut self, r: &RawTest, stations: &[String]) -> MatrixTest {
-        let classes = match &r.classes {
+    /// A latency or throughput test at `rate` for `duration` must send at least one frame (of
+    /// `frame_size` bytes), or its loss and latency claims pass with nothing measured.
+    fn sends_a_frame(
+        &mut self,
+        r: &RawTest,
+        rate: Rate,
+        frame_size: u32,
+        duration: Duration,
+        span: &Span,
+    ) {
+        let Some(pps) = rate.pps(frame_size) else {
+            return;
+        };
+        if pps * duration.as_secs_f64() >= 1.0 {
+            return;
+        }
+        let at = r
+            .duration
+            .as_ref()
+            .or(r.rate.as_ref())
+            .map_or(span.clone(), |v| v.span());
+        self.error(
+            at,
+            format!(
+                "this test sends no frame: {rate} for {} s is less than one frame",
+                duration.as_secs_f64()
+            ),
+            format!(
+                "send for at least {} s at this rate, or faster",
+                (1000.0 / pps).ceil() / 1000.0
+            ),
+        );
+    }
+
+    /// The matrix test `r` (`span` is where it is written). Below IPv6's minimum MTU the
+    /// kernel turns IPv6 off, so no interface joins the all-nodes group `multicast6` frames go
+    /// to: the default classes leave them out, and naming them is refused.
+    fn matrix(&mut self, r: &RawTest, stations: &[String], span: Span, min_mtu: u32) -> MatrixTest {
+        let ipv6_on = min_mtu >= IPV6_MIN_MTU;
+        let classes: Vec<FrameClass> = match &r.classes {
             Some(list) => list
                 .iter()
                 .filter_map(|c| match c.get_ref().parse::<FrameClass>() {
+                    Ok(class) if class.addressing == Addressing::Multicast6 && !ipv6_on => {
+                        self.error(
+                            c.span(),
+                            format!("{class} frames reach no one: an MTU of {min_mtu} turns IPv6 off, so no interface joins ff02::1"),
+                            format!("raise the parents' mtu to {IPV6_MIN_MTU} or more, or leave {class} out"),
+                        );
+                        None
+                    }
                     Ok(class) => Some(class),
                     Err(e) => {
                         self.error(c.span(), e.to_string(), "see README: Output, frame classes");
@@ -670,18 +782,23 @@ impl Builder {
                     }
                 })
                 .collect(),
-            None => FrameClass::all(),
+            None => FrameClass::all()
+                .into_iter()
+                .filter(|c| ipv6_on || c.addressing != Addressing::Multicast6)
+                .collect(),
         };
+        if r.classes.as_ref().is_some_and(Vec::is_empty) {
+            self.error(
+                span,
+                "`classes = []`: this matrix test sends nothing",
+                "list the classes to send, e.g. classes = [\"unicast\", \"broadcast\"], or leave `classes` out for all ten",
+            );
+        }
         let vlan = match &r.vlan {
-            Some(v) if (1..=4094).contains(v.get_ref()) => *v.get_ref() as u16,
-            Some(v) => {
-                self.error(
-                    v.span(),
-                    format!("VLAN id {} is outside 1..4094", v.get_ref()),
-                    "tagged classes need an id from 1 to 4094",
-                );
+            Some(v) => crate::addr::vlan_id(*v.get_ref()).unwrap_or_else(|e| {
+                self.error(v.span(), e, crate::addr::VLAN_ID_HINT);
                 100
-            }
+            }),
             None => 100,
         };
         let frames = r.frames.as_ref().map_or(10, |f| *f.get_ref());
@@ -845,6 +962,12 @@ impl Builder {
                         );
                     }
                 }
+            }
+            if let TestKind::Matrix(m) = kind
+                && let Some((message, hint)) = never_sent(m, &claim, stations)
+            {
+                self.error(text.span(), message, hint);
+                continue;
             }
             out.push(Expectation {
                 text: text.get_ref().clone(),

@@ -225,6 +225,31 @@ fn names_and_patterns() {
     assert!(msg.contains("used twice"), "{msg}");
 }
 
+/// The scenario's name names the lab and its namespaces, so `check` refuses one `run` could not
+/// use, whether written or taken from the file's name.
+#[test]
+fn a_name_that_cannot_name_a_lab_is_refused() {
+    let (line, col, msg, _) = only_error("name = \"my lab\"\n");
+    assert_eq!((line, col), (1, 8));
+    assert!(
+        msg.contains("`my lab` is not a valid scenario name"),
+        "{msg}"
+    );
+    let diags = parse(Source::new("rel bad;$(id).toml", "")).unwrap_err();
+    let text = diags.to_string();
+    assert!(
+        text.starts_with("rel bad;$(id).toml: error: `rel bad;$(id)` is not a valid scenario name"),
+        "{text}"
+    );
+    assert!(text.contains("rename the file"), "{text}");
+    assert_eq!(
+        parse(Source::new("rel bad;$(id).toml", "name = \"ok\"\n"))
+            .unwrap()
+            .name,
+        "ok"
+    );
+}
+
 #[test]
 fn source_mode_lists_resolve_node_names() {
     let s = parse_text(
@@ -313,6 +338,173 @@ fn every_shipped_example_and_the_default_are_valid() {
 fn unreadable_file_names_the_path() {
     let err = load(std::path::Path::new("/nonexistent/lab.toml")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/lab.toml"));
+}
+
+#[test]
+fn a_wrong_type_is_valid_toml_and_said_in_the_scenarios_words() {
+    for (text, says) in [
+        ("[[networks]]\nmode = 5\n", "expected a string"),
+        ("parents = 3\n", "expected a list"),
+        ("seed = \"x\"\n", "expected a whole number"),
+        (
+            "name = 1979-05-27\n",
+            "date `1979-05-27`, expected a string",
+        ),
+    ] {
+        let (_, _, msg, hint) = only_error(text);
+        assert!(msg.contains(says), "{text}: {msg}");
+        assert!(
+            !msg.contains("Raw") && !msg.contains("u64"),
+            "{text}: {msg}"
+        );
+        assert!(hint.starts_with("the TOML is valid"), "{text}: {hint}");
+    }
+    let (_, _, _, hint) = only_error("[[networks]]\nmode = \n");
+    assert!(hint.contains("not valid TOML"), "{hint}");
+}
+
+#[test]
+fn a_file_that_is_not_text_or_far_too_large_is_refused_for_what_it_is() {
+    let dir = std::env::temp_dir().join(format!("mvlab-notext-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "binary.toml",
+            vec![0x7f, b'E', b'L', b'F', 0xff, 0xfe],
+            "not a text file (byte 4",
+        ),
+        (
+            "nul.toml",
+            b"name = \"a\"\n\0".to_vec(),
+            "not a text file (byte 11",
+        ),
+        (
+            "huge.toml",
+            vec![b'#'; (16 << 20) + 1],
+            "larger than 16 MiB",
+        ),
+    ];
+    for (name, bytes, says) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains(says) && err.contains(name), "{name}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// What `run` cannot do (the kernel would refuse it, or a test would measure nothing) is
+/// refused by `check`, located, with what to do instead.
+#[test]
+fn check_refuses_what_run_cannot_do() {
+    let matrix = "[[tests]]\nkind = \"matrix\"\n";
+    let latency = "[[tests]]\nkind = \"latency\"\nfrom = \"e1\"\nto = \"e2\"\n";
+    let cases: Vec<(String, (usize, usize), &str, &str)> = vec![
+        (
+            "[[parents]]\nname = \"eth0\"\nmtu = 1000\n[[networks]]\nsubnet6 = \"2001:2::/64\"\n".into(),
+            (5, 11),
+            "IPv6 needs an MTU of at least 1280",
+            "raise the parent's mtu",
+        ),
+        (
+            format!("[[parents]]\nname = \"eth0\"\nmtu = 68\n{matrix}classes = [\"unicast\", \"multicast6\"]\n"),
+            (6, 23),
+            "multicast6 frames reach no one",
+            "leave multicast6 out",
+        ),
+        (
+            "[[networks]]\nbcqueuelen = 0\n".into(),
+            (2, 14),
+            "drop every broadcast and multicast frame",
+            "use 1 or more",
+        ),
+        (format!("{matrix}classes = []\n"), (1, 1), "sends nothing", "leave `classes` out"),
+        (
+            format!("{matrix}classes = [\"unicast\"]\nexpect = [\"e1 -> e2 broadcast: all\"]\n"),
+            (4, 11),
+            "never sends broadcast frames",
+            "claim a class it sends: unicast",
+        ),
+        (
+            format!("{matrix}promiscuous = \"off\"\nexpect = [\"e1 -> e2 unicast promiscuous: all\"]\n"),
+            (4, 11),
+            "runs no promiscuous pass",
+            "both",
+        ),
+        (
+            format!("{matrix}senders = [\"e1\"]\nexpect = [\"e2 -> e1 unicast: all\"]\n"),
+            (4, 11),
+            "`e2` is not among this test's senders",
+            "add it to `senders`",
+        ),
+        (
+            format!("{latency}rate = \"0.001pps\"\nduration = \"1ns\"\n"),
+            (6, 12),
+            "this test sends no frame",
+            "at least 1000 s",
+        ),
+        (
+            "[[networks]]\nsubnet = \"198.18.0.0/24\"\ngateway = \"198.18.0.1\"\naux_addresses = { a = \"198.18.0.1\" }\n".into(),
+            (4, 23),
+            "aux address `a` = 198.18.0.1 is the gateway",
+            "reserved already",
+        ),
+        (
+            "[[networks]]\naux_addresses = { a = \"198.18.0.9\", b = \"198.18.0.9\" }\n".into(),
+            (2, 41),
+            "aux address `b` = 198.18.0.9 is also aux address `a`",
+            "its own address",
+        ),
+        (
+            "[[networks]]\nmode = \"source\"\n".into(),
+            (2, 8),
+            "lists no source MACs",
+            "source_macs",
+        ),
+        (
+            "[[networks]]\n[[networks.endpoints]]\ncount = 0\n".into(),
+            (3, 9),
+            "a group of 0 endpoints",
+            "count = 1 or more",
+        ),
+    ];
+    for (text, at, says, hint_says) in cases {
+        let (line, col, msg, hint) = only_error(&text);
+        assert_eq!((line, col), at, "{text}: {msg}");
+        assert!(msg.contains(says), "{text}: {msg}");
+        assert!(hint.contains(hint_says), "{text}: {hint}");
+    }
+    let text = parse_text("parents = []\n").unwrap_err().to_string();
+    assert!(
+        text.contains("`parents = []` leaves the networks"),
+        "{text}"
+    );
+    let text = parse_text("networks = []\n").unwrap_err().to_string();
+    assert!(
+        text.contains("`networks = []` leaves the lab without"),
+        "{text}"
+    );
+}
+
+/// Below IPv6's minimum MTU nothing joins ff02::1: the default matrix leaves multicast6 out.
+#[test]
+fn a_lab_without_ipv6_sends_no_multicast6_by_default() {
+    let s = parse_text("[[parents]]\nname = \"eth0\"\nmtu = 1000\n").unwrap();
+    let TestKind::Matrix(m) = &s.tests[0].kind else {
+        panic!("the default test is a matrix");
+    };
+    assert_eq!(m.spec.classes.len(), 8);
+    assert!(
+        m.spec
+            .classes
+            .iter()
+            .all(|c| c.addressing != crate::delivery::Addressing::Multicast6)
+    );
+    let s = parse_text("").unwrap();
+    let TestKind::Matrix(m) = &s.tests[0].kind else {
+        panic!("the default test is a matrix");
+    };
+    assert_eq!(m.spec.classes.len(), 10);
 }
 
 proptest! {

@@ -209,13 +209,30 @@ impl Builder {
             None => subnet,
         };
         let mut aux_out = BTreeMap::new();
+        let mut taken: BTreeMap<u128, &str> = BTreeMap::new();
         for (name, raw) in aux.into_iter().flatten() {
             if let Some(a) = self.parse_addr::<A>(Some(raw), family, example) {
+                let bits = a.get_ref().to_bits();
                 if let Err(r) = probe.check_aux(*a.get_ref()) {
                     self.error(
                         a.span(),
                         format!("aux address `{name}` = {} {}", a.get_ref(), r.describe()),
                         format!("pick a host address inside {}/{}", subnet.0, subnet.1),
+                    );
+                } else if bits == gw.to_bits() {
+                    self.error(
+                        a.span(),
+                        format!("aux address `{name}` = {} is the gateway", a.get_ref()),
+                        "the gateway is reserved already: remove this aux address, or pick another address",
+                    );
+                } else if let Some(other) = taken.insert(bits, name) {
+                    self.error(
+                        a.span(),
+                        format!(
+                            "aux address `{name}` = {} is also aux address `{other}`",
+                            a.get_ref()
+                        ),
+                        "give each aux address its own address, or remove one of them",
                     );
                 }
                 aux_out.insert(name.clone(), *a.get_ref());

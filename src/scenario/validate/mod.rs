@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::io::Read;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::sync::Arc;
@@ -31,18 +32,57 @@ mod values;
 
 pub(super) use addresses::exhaustion_message;
 pub(super) use macs::generated_mac;
+pub(super) use structure::IPV6_MIN_MTU;
+pub use values::check_lab_word;
 pub(super) use values::valid_node_name;
+
+/// Largest scenario file read: far more than any lab needs (endpoints come in groups), small
+/// enough that `/dev/zero` or a disk image given by mistake is refused, not read into memory.
+const FILE_MAX: u64 = 16 << 20;
 
 /// Reads and validates a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, Diagnostics> {
-    let text = fs::read_to_string(path).map_err(|e| {
+    let cannot_read = |e: &dyn std::fmt::Display| {
         Diagnostic::whole(
             None,
             format!("cannot read scenario {}: {e}", path.display()),
         )
         .hint("check the path; `mvlab check FILE` validates a scenario without touching the kernel")
-    })?;
+    };
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(FILE_MAX + 1).read_to_end(&mut bytes))
+        .map_err(|e| cannot_read(&e))?;
+    if bytes.len() as u64 > FILE_MAX {
+        return Err(Diagnostic::whole(
+            None,
+            format!(
+                "{} is larger than {} MiB: not a scenario",
+                path.display(),
+                FILE_MAX >> 20
+            ),
+        )
+        .hint("a scenario is a short TOML file; endpoints come in groups (`count = 1000`)")
+        .into());
+    }
+    let text =
+        String::from_utf8(bytes).map_err(|e| not_text(path, e.utf8_error().valid_up_to()))?;
+    if let Some(at) = text.find('\0') {
+        return Err(not_text(path, at).into());
+    }
     parse(Source::new(path, text))
+}
+
+/// The error for a file that is not UTF-8 text (TOML is), naming the first bad byte.
+fn not_text(path: &Path, at: usize) -> Diagnostic {
+    Diagnostic::whole(
+        None,
+        format!(
+            "{} is not a text file (byte {at} is not UTF-8 text), so it cannot be a TOML scenario",
+            path.display()
+        ),
+    )
+    .hint("give a scenario file: UTF-8 TOML text, e.g. one of scenarios/*.toml")
 }
 
 /// Validates scenario text.
@@ -55,18 +95,57 @@ pub fn parse(source: Arc<Source>) -> Result<Scenario, Diagnostics> {
     .build(raw)
 }
 
+/// A deserializer's message in the scenario's words: `expected struct RawPort` is a table to a
+/// reader, `expected u32` a whole number, `wanted string or table` a string (every choice of
+/// values is a string).
+fn plain_message(message: &str) -> String {
+    if message == "wanted string or table" {
+        return "invalid type: expected a string (one of the values the README lists for this key)"
+            .into();
+    }
+    message
+        .split(' ')
+        .map(|word| {
+            let end = word
+                .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .unwrap_or(word.len());
+            let (bare, tail) = word.split_at(end);
+            let plain = match bare {
+                "struct" => "a",
+                _ if bare.starts_with("Raw") => "table",
+                "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" | "usize" => {
+                    "a whole number"
+                }
+                "f32" | "f64" => "a number",
+                "sequence" => "list",
+                other => other,
+            };
+            format!("{plain}{tail}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn toml_error(source: &Arc<Source>, e: &toml::de::Error) -> Diagnostic {
-    let message = e.message().trim().to_string();
-    let hint = if message.starts_with("unknown field") {
+    let mut message = plain_message(e.message().trim());
+    // A TOML date reaches serde as a map: name it for what was written.
+    let written = e.span().and_then(|span| source.text.get(span));
+    if let Some(date) = written.filter(|w| w.parse::<toml::value::Datetime>().is_ok()) {
+        message = message.replacen("map,", &format!("date `{date}`,"), 1);
+    }
+    let valid_toml = source.text.parse::<toml::Table>().is_ok();
+    let hint = if !valid_toml {
+        "this is not valid TOML here (toml.io shows the syntax)"
+    } else if message.starts_with("unknown field") {
         "fix the key's spelling or remove it; the keys allowed here are listed above (README: Scenario reference)"
     } else if message.starts_with("unknown variant") {
         "use one of the values listed above"
     } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
-        "give the value the type shown above (quote addresses and names, write numbers bare)"
+        "the TOML is valid, but this value has the wrong type: quote names, addresses and values with units (\"2s\"), write counts and booleans bare"
     } else if message.starts_with("duplicate key") {
         "each key may appear once per table"
     } else {
-        "this is not valid TOML here"
+        "the TOML is valid, but this value does not fit here (README: Scenario reference)"
     };
     let d = match e.span() {
         Some(span) => Diagnostic::at(source, span, message),

@@ -4,16 +4,20 @@
 //! passthru exclusivity, overlapping subnets, what a bare wire allows; the switch ports are
 //! named. Addresses and MACs given in the file are parsed here but assigned by the later stages.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use toml::Spanned;
 
-use super::values::NODE_NAME_MAX;
+use super::values::{NODE_NAME_MAX, check_lab_word};
 use super::*;
 use crate::scenario::ipam::Pool;
 
 /// Most endpoints one group may ask for.
 const MAX_COUNT: u32 = 100_000;
+
+/// The smallest MTU the kernel keeps IPv6 on for (RFC 8200); below it a link has no IPv6
+/// addresses and joins no IPv6 group.
+pub(in crate::scenario) const IPV6_MIN_MTU: u32 = 1280;
 
 impl Builder {
     pub(super) fn structure(&mut self, raw: RawScenario) -> Drafts {
@@ -26,19 +30,39 @@ impl Builder {
                 );
                 String::new()
             }
-            Some(n) => n.into_inner(),
-            None => self
-                .source
-                .path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("scenario")
-                .to_string(),
+            Some(n) => {
+                if let Err(e) = check_lab_word("scenario name", n.get_ref()) {
+                    self.error(
+                        n.span(),
+                        e,
+                        "it names the lab and its namespaces (mvlab-NAME-e1) unless `run --name` says otherwise; put prose in `description`",
+                    );
+                }
+                n.into_inner()
+            }
+            None => {
+                let stem = self
+                    .source
+                    .path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("scenario")
+                    .to_string();
+                if let Err(e) = check_lab_word("scenario name (the file's name)", &stem) {
+                    self.diags.push(
+                        Diagnostic::whole(Some(&self.source), e).hint(
+                            "the file's name names the lab and its namespaces (mvlab-NAME-e1): rename the file, or write `name = \"...\"` at its top",
+                        ),
+                    );
+                }
+                stem
+            }
         };
         let switch = self.switch(raw.switch);
         let (mut parents, parent_macs, parent_ports) = self.parents(raw.parents);
         let mut networks = self.networks(raw.networks, &parents);
         let mut endpoints = self.endpoints(&mut networks);
+        self.source_lists(&networks, &endpoints);
         let mut peers = self.peers(raw.peers, &networks);
         let (host, shim) = self.host(raw.host, &networks);
         self.node_names(&mut endpoints, &peers);
@@ -189,6 +213,15 @@ impl Builder {
         parents: &[Parent],
     ) -> Vec<NetworkDraft> {
         let raw = raw.unwrap_or_else(|| vec![Spanned::new(0..0, RawNetwork::default())]);
+        if raw.is_empty() {
+            self.diags.push(
+                Diagnostic::whole(
+                    Some(&self.source),
+                    "`networks = []` leaves the lab without a macvlan endpoint to test",
+                )
+                .hint("remove `networks` to get one bridge-mode network, or list at least one"),
+            );
+        }
         let mut out = Vec::new();
         let mut seen: HashMap<String, ()> = HashMap::new();
         for (i, raw) in raw.into_iter().enumerate() {
@@ -304,6 +337,27 @@ impl Builder {
                     "remove it, or use mode = \"source\"",
                 );
             }
+            if let (Some(s6), Some(p)) = (&r.subnet6, parents.get(parent))
+                && p.mtu < IPV6_MIN_MTU
+            {
+                self.error(
+                    s6.span(),
+                    format!(
+                        "IPv6 needs an MTU of at least {IPV6_MIN_MTU}, and parent `{}` has mtu = {}",
+                        p.name, p.mtu
+                    ),
+                    "raise the parent's mtu to 1280 or more, or remove subnet6 (the kernel turns IPv6 off on a smaller link)",
+                );
+            }
+            if let Some(b) = &r.bcqueuelen
+                && *b.get_ref() == 0
+            {
+                self.error(
+                    b.span(),
+                    "bcqueuelen = 0 makes the kernel drop every broadcast and multicast frame that comes in through the parent",
+                    "use 1 or more (the kernel's default is 1000), or leave bcqueuelen out",
+                );
+            }
             let ipv4 = self.ipam4(&r, i);
             let ipv6 = self.ipam6(&r);
             let network = Network {
@@ -335,6 +389,27 @@ impl Builder {
         out
     }
 
+    /// A source-mode endpoint receives from the parent only frames from the MACs it lists: a
+    /// source-mode network none of whose endpoints lists one receives nothing from outside.
+    fn source_lists(&mut self, networks: &[NetworkDraft], endpoints: &[EndpointDraft]) {
+        for (n, draft) in networks.iter().enumerate() {
+            let listed = !draft.raw_source_macs.is_empty()
+                || endpoints.iter().any(|e| {
+                    e.network == n && e.source_macs.as_ref().is_some_and(|l| !l.is_empty())
+                });
+            if draft.network.mode == MacvlanMode::Source && !listed {
+                self.error(
+                    draft.network.mode_span.clone(),
+                    format!(
+                        "source-mode network `{}` lists no source MACs, so its endpoints receive nothing from the parent",
+                        draft.network.name
+                    ),
+                    "add `source_macs = [\"peer\"]` (node names or MACs whose frames the endpoints receive), or use another mode",
+                );
+            }
+        }
+    }
+
     fn endpoints(&mut self, networks: &mut [NetworkDraft]) -> Vec<EndpointDraft> {
         let mut out = Vec::new();
         for (n, draft) in networks.iter_mut().enumerate() {
@@ -358,6 +433,16 @@ impl Builder {
                         c.span(),
                         format!("{count} endpoints in one group is more than {MAX_COUNT}"),
                         format!("split the group, or ask for at most {MAX_COUNT}"),
+                    );
+                    continue;
+                }
+                if let Some(c) = &g.count
+                    && count == 0
+                {
+                    self.error(
+                        c.span(),
+                        "a group of 0 endpoints adds nothing",
+                        "use count = 1 or more, or remove the group",
                     );
                     continue;
                 }
@@ -532,7 +617,7 @@ impl Builder {
     /// Checks every given node name, then names the unnamed endpoints `e1`, `e2`, ... skipping
     /// names already in use.
     fn node_names(&mut self, endpoints: &mut [EndpointDraft], peers: &[PeerDraft]) {
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen: HashMap<String, Span> = HashMap::new();
         let given = endpoints
             .iter()
             .filter_map(|e| e.name.as_ref().map(|n| (n.clone(), e.span.clone())))
@@ -547,9 +632,11 @@ impl Builder {
                 );
             } else if !valid_node_name(&name) {
                 self.error(span, format!("`{name}` is not a usable node name"), format!("use up to {NODE_NAME_MAX} letters, digits, '-' and '_', starting with a letter or digit"));
-            } else if !seen.insert(name.clone()) {
+            } else if let Some(first) = seen.insert(name.clone(), span.clone()) {
+                // The built-in peer is written nowhere: point at the name that is.
+                let at = if span.is_empty() { first } else { span };
                 self.error(
-                    span,
+                    at,
                     format!("the name `{name}` is used twice"),
                     "every endpoint and peer needs its own name",
                 );
@@ -560,11 +647,11 @@ impl Builder {
             let name = loop {
                 n += 1;
                 let candidate = format!("e{n}");
-                if !seen.contains(&candidate) {
+                if !seen.contains_key(&candidate) {
                     break candidate;
                 }
             };
-            seen.insert(name.clone());
+            seen.insert(name.clone(), e.span.clone());
             e.name = Some(name);
         }
     }
@@ -607,10 +694,13 @@ impl Builder {
             }
         }
         for peer in peers.iter() {
+            // With `parents = []` (already refused) a network's parent index points nowhere.
             let Some(net) = networks.get(peer.network) else {
                 continue;
             };
-            let parent = &parents[net.network.parent];
+            let Some(parent) = parents.get(net.network.parent) else {
+                continue;
+            };
             if parent.kind != ParentKind::Veth {
                 self.error(peer.span.clone(), format!("peer `{}` is on network `{}`, whose parent `{}` has no wire a peer could plug into", peer.name, net.network.name, parent.name), "put the peer on a network with a veth parent");
             }

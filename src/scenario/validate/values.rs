@@ -26,6 +26,24 @@ fn valid_ifname(name: &str) -> bool {
         && !name.chars().any(char::is_whitespace)
 }
 
+/// Longest lab name and namespace prefix: namespace names stay short enough for humans and
+/// file systems.
+const LAB_WORD_MAX: usize = 64;
+
+/// Whether `word` can be a lab name or a namespace prefix (`what` says which, for the message):
+/// both become part of every namespace name, `<prefix>-<lab>-<node>`.
+pub fn check_lab_word(what: &str, word: &str) -> Result<(), String> {
+    let ok_chars = word
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if word.is_empty() || word.len() > LAB_WORD_MAX || !ok_chars || word.starts_with(['-', '.']) {
+        return Err(format!(
+            "`{word}` is not a valid {what}: use 1 to {LAB_WORD_MAX} letters, digits, `-`, `_` or `.`, not starting with `-` or `.`"
+        ));
+    }
+    Ok(())
+}
+
 pub(in crate::scenario) fn valid_node_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
@@ -52,16 +70,12 @@ impl Builder {
 
     /// A VLAN id, of a port table or a network.
     pub(super) fn vid(&mut self, raw: &Spanned<i64>) -> Option<u16> {
-        let id = *raw.get_ref();
-        if (1..=4094).contains(&id) {
-            Some(id as u16)
-        } else {
-            self.error(
-                raw.span(),
-                format!("VLAN id {id} is outside 1..4094"),
-                "802.1Q ids 0 and 4095 are reserved; use 1 to 4094",
-            );
-            None
+        match crate::addr::vlan_id(*raw.get_ref()) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                self.error(raw.span(), e, crate::addr::VLAN_ID_HINT);
+                None
+            }
         }
     }
 
