@@ -43,6 +43,8 @@ pub use validate::{load, parse};
 #[cfg(test)]
 mod emulated_tests;
 #[cfg(test)]
+mod engine_tests;
+#[cfg(test)]
 mod tests;
 
 /// The VLAN every port of a VLAN-aware switch is in unless it says otherwise (a bridge's
