@@ -799,7 +799,35 @@ pub struct IpExhaustionTest {
     pub ipv6: bool,
 }
 
+/// A node's address in the lab and the user's own it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappedAddress {
+    pub node: String,
+    pub lab: std::net::IpAddr,
+    pub yours: std::net::IpAddr,
+}
+
 impl Scenario {
+    /// Every endpoint's and peer's address that stands for one of the user's, in node order.
+    pub fn mapped_addresses(&self) -> Vec<MappedAddress> {
+        let endpoints = self.endpoints.iter().map(|e| (&e.name, e.ipv4, e.ipv6));
+        let peers = self.peers.iter().map(|p| (&p.name, Some(p.ipv4), p.ipv6));
+        endpoints
+            .chain(peers)
+            .flat_map(|(node, v4, v6)| {
+                let v4 = v4.map(std::net::IpAddr::from);
+                let v6 = v6.map(std::net::IpAddr::from);
+                v4.into_iter().chain(v6).filter_map(|lab| {
+                    Some(MappedAddress {
+                        node: node.clone(),
+                        lab,
+                        yours: self.address_map.yours(lab)?,
+                    })
+                })
+            })
+            .collect()
+    }
+
     /// Every node that gets its own namespace, with its role, in a stable order: host, switch
     /// (when there is one), endpoints, peers.
     pub fn nodes(&self) -> Vec<(&str, Role)> {
