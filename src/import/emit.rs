@@ -231,18 +231,25 @@ fn network(w: &mut Writer<'_>, engine: Engine, net: &Network, parents: &mut Vec<
             .collect();
         let _ = writeln!(out, "routes = [{}]", routes.join(", "));
     }
+    match (engine, net.containers.is_empty()) {
+        (Engine::Docker, true) => {
+            let _ = writeln!(out, "endpoints = []");
+        }
+        (Engine::Cni, _) => {
+            let _ = writeln!(
+                out,
+                "# a netconf names no containers: mvlab's default of two endpoints"
+            );
+        }
+        _ => {}
+    }
     for (i, p) in net.pools.iter().enumerate() {
         if Some(i) != first4 && Some(i) != first6 {
             let _ = writeln!(out, "[[networks.subnets]]");
             out += &pool_keys(w, p, "", false);
         }
     }
-    if net.containers.is_empty() {
-        let _ = writeln!(
-            out,
-            "# no containers in the file: mvlab's default of two endpoints"
-        );
-    }
+
     for c in &net.containers {
         let _ = writeln!(out, "[[networks.endpoints]]");
         if c.count > 1 {
@@ -324,6 +331,10 @@ pub fn scenario(
         let _ = writeln!(out, "# note: {note}");
     }
     let _ = writeln!(out, "name = {}", q(&crate::import::node_name(stem)));
+    let _ = writeln!(
+        out,
+        "# The file names no host beside the containers: add [[peers]] for one on a network's LAN.\npeers = []"
+    );
     match imported.engine {
         Engine::Docker => {
             let _ = writeln!(out, "\n[docker]");
