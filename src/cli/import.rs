@@ -22,8 +22,15 @@ pub struct ImportArgs {
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
     /// The Docker version whose rules the scenario follows (default: the current major, 29).
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = docker_version)]
     pub docker_version: Option<String>,
+}
+
+/// `--docker-version`, refused before anything is read when mvlab does not know its rules.
+fn docker_version(text: &str) -> Result<String, String> {
+    scenario::DockerVersion::parse(text)
+        .map(|_| text.to_string())
+        .map_err(|e| format!("{e}: give 20.10, 23 ... 29, or a minor release such as 26.1"))
 }
 
 pub fn run(args: ImportArgs) -> Outcome {
@@ -59,17 +66,21 @@ pub fn run(args: ImportArgs) -> Outcome {
         .clone()
         .unwrap_or_else(|| PathBuf::from("<imported scenario>"));
     let checked = scenario::parse(Source::new(&name, toml.clone()));
-    let written = match &args.output {
+    match &args.output {
         Some(out) => {
-            std::fs::write(out, &toml).map_err(|e| format!("cannot write {}: {e}", out.display()))
+            if let Err(e) = std::fs::write(out, &toml) {
+                eprintln!(
+                    "error: cannot write {}: {e}\n  hint: give a path in a directory you can write",
+                    out.display()
+                );
+                return Outcome::BadInput;
+            }
         }
-        None => super::print(&toml).map_err(|_| String::new()),
-    };
-    if let Err(e) = written {
-        if !e.is_empty() {
-            eprintln!("error: {e}");
+        None => {
+            if let Err(outcome) = super::print(&toml) {
+                return outcome;
+            }
         }
-        return Outcome::RuntimeFailure;
     }
     match checked {
         Ok(s) => {
