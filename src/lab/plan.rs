@@ -648,25 +648,14 @@ impl Planner<'_> {
             for a in &ipv4 {
                 self.address(2, ns, index, &e.interface, (*a).into());
             }
-            if let Some(gw) = e.gateway4 {
-                let gateway = gw.into();
-                self.route(
-                    2,
-                    ns,
-                    index,
-                    &e.interface,
-                    default_destination(gateway),
-                    Some(gateway),
-                );
-            }
             let mut ipv6 = Vec::new();
             if let Some((ip, ipam)) = e.ipv6.and_then(|ip| Some((ip, net.ipam6_of(ip)?))) {
                 let a = v6(ip, ipam.subnet.prefix());
                 ipv6.push(a);
                 self.address(2, ns, index, &e.interface, a.into());
             }
-            if let Some(gw) = e.gateway6 {
-                let gateway = gw.into();
+            let gateways = [e.gateway4.map(IpAddr::from), e.gateway6.map(IpAddr::from)];
+            for gateway in gateways.into_iter().flatten() {
                 self.route(
                     2,
                     ns,

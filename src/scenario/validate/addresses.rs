@@ -189,6 +189,24 @@ pub(in crate::scenario) fn refusal(
 }
 
 impl Builder {
+    /// `raw` read as an `family` subnet (host bits kept), or an error at it; `lab` gives the example.
+    pub(super) fn parse_subnet<A: Family, N: FromStr + SubnetParts<A>>(
+        &mut self,
+        raw: &SpannedStr,
+        lab: (A, u8),
+        family: &str,
+    ) -> Option<(A, u8)> {
+        let Ok(net) = raw.get_ref().parse::<N>() else {
+            self.error(
+                raw.span(),
+                format!("`{}` is not an {family} subnet", raw.get_ref()),
+                format!("write it as address/prefix, e.g. {}/24", lab.0),
+            );
+            return None;
+        };
+        Some(net.parts())
+    }
+
     /// A subnet that is its own network address and lies inside the benchmarking range.
     fn subnet<A: Family, N>(
         &mut self,
@@ -201,15 +219,7 @@ impl Builder {
         N: FromStr + Copy,
         N: SubnetParts<A>,
     {
-        let Ok(net) = raw.get_ref().parse::<N>() else {
-            self.error(
-                raw.span(),
-                format!("`{}` is not an {family} subnet", raw.get_ref()),
-                format!("write it as address/prefix, e.g. {}/24", lab.0),
-            );
-            return None;
-        };
-        let (addr, prefix) = net.parts();
+        let (addr, prefix) = self.parse_subnet::<A, N>(raw, lab, family)?;
         let base = Pool::base((addr, prefix));
         if base != addr {
             self.error(

@@ -11,6 +11,7 @@ use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
 
 use super::addresses::{Refusals, SubnetParts, started};
 use super::pools::{WrittenIpam, WrittenPool};
+use super::rules::kernel_only_keys;
 use super::*;
 use crate::scenario::cni;
 use crate::scenario::ipam::Family;
@@ -39,16 +40,11 @@ impl Builder {
                 "CNI's macvlan plugin knows bridge, private, vepa and passthru; remove [cni] to keep source mode",
             );
         }
-        let beyond = [
-            ("nopromisc", r.nopromisc.as_ref().map(|s| s.span())),
-            ("nodst", r.nodst.as_ref().map(|s| s.span())),
-            ("bcqueuelen", r.bcqueuelen.as_ref().map(|s| s.span())),
-            ("bc_cutoff", r.bc_cutoff.as_ref().map(|s| s.span())),
-            ("source_macs", r.source_macs.as_ref().map(|s| s.span())),
+        let beyond = kernel_only_keys(r).into_iter().chain([
             ("internal", r.internal.as_ref().map(|s| s.span())),
             ("enable_ipv4", r.enable_ipv4.as_ref().map(|s| s.span())),
             ("enable_ipv6", r.enable_ipv6.as_ref().map(|s| s.span())),
-        ];
+        ]);
         for (key, span) in beyond {
             if let Some(span) = span {
                 self.error(

@@ -14,6 +14,7 @@ use toml::Spanned;
 
 use super::addresses::{Refusals, SubnetParts, started};
 use super::pools::{Written, WrittenIpam, WrittenPool};
+use super::rules::kernel_only_keys;
 use super::*;
 use crate::scenario::address_map::{AddressMapping, free_lab_block};
 use crate::scenario::docker::DockerVersion;
@@ -73,17 +74,10 @@ impl Builder {
                 "Docker's macvlan driver knows bridge, private, vepa and passthru; source mode is the kernel's alone: remove [docker] to keep it",
             );
         }
-        let beyond = [
-            ("nopromisc", r.nopromisc.as_ref().map(|s| s.span())),
-            ("nodst", r.nodst.as_ref().map(|s| s.span())),
-            ("bcqueuelen", r.bcqueuelen.as_ref().map(|s| s.span())),
-            ("bc_cutoff", r.bc_cutoff.as_ref().map(|s| s.span())),
-            ("source_macs", r.source_macs.as_ref().map(|s| s.span())),
-            (
-                "routes",
-                r.routes.as_ref().and_then(|l| l.first()).map(|s| s.span()),
-            ),
-        ];
+        let beyond = kernel_only_keys(r).into_iter().chain([(
+            "routes",
+            r.routes.as_ref().and_then(|l| l.first()).map(|s| s.span()),
+        )]);
         for (key, span) in beyond {
             if let Some(span) = span {
                 self.error(

@@ -92,15 +92,7 @@ impl Builder {
         A: Family,
         N: FromStr + SubnetParts<A>,
     {
-        let Ok(net) = raw.get_ref().parse::<N>() else {
-            self.error(
-                raw.span(),
-                format!("`{}` is not an {family} subnet", raw.get_ref()),
-                format!("write it as address/prefix, e.g. {}/24", lab.0),
-            );
-            return None;
-        };
-        let (addr, prefix) = net.parts();
+        let (addr, prefix) = self.parse_subnet::<A, N>(raw, lab, family)?;
         if !Pool::nests(lab, (addr, prefix)) {
             self.error(
                 raw.span(),
@@ -179,6 +171,15 @@ impl Builder {
         })
     }
 
+    /// An error at each of `keys` written without the `subnet` key it belongs to.
+    fn orphans(&mut self, keys: [(&str, &Option<SpannedStr>); 4], subnet: &str, hint: &str) {
+        for (key, v) in keys {
+            if let Some(v) = v {
+                self.error(v.span(), format!("`{key}` needs `{subnet}`"), hint);
+            }
+        }
+    }
+
     /// Every pool of a Docker or CNI network as written. `index` picks the default IPv4 subnet
     /// when none is written.
     pub(super) fn written_ipam(&mut self, r: &RawNetwork, index: usize) -> WrittenIpam {
@@ -198,20 +199,16 @@ impl Builder {
                 "198.18.0.10",
             ));
         } else {
-            for (key, v) in [
-                ("gateway", &r.gateway),
-                ("ip_range", &r.ip_range),
-                ("range_start", &r.range_start),
-                ("range_end", &r.range_end),
-            ] {
-                if let Some(v) = v {
-                    self.error(
-                        v.span(),
-                        format!("`{key}` needs `subnet`"),
-                        "write the network's subnet, e.g. subnet = \"198.18.5.0/24\"",
-                    );
-                }
-            }
+            self.orphans(
+                [
+                    ("gateway", &r.gateway),
+                    ("ip_range", &r.ip_range),
+                    ("range_start", &r.range_start),
+                    ("range_end", &r.range_end),
+                ],
+                "subnet",
+                "write the network's subnet, e.g. subnet = \"198.18.5.0/24\"",
+            );
             let subnet = default_subnet(index);
             v4.push(WrittenPool {
                 subnet: Written {
@@ -239,20 +236,16 @@ impl Builder {
                 "2001:2::10",
             ));
         } else {
-            for (key, v) in [
-                ("gateway6", &r.gateway6),
-                ("ip_range6", &r.ip_range6),
-                ("range_start6", &r.range_start6),
-                ("range_end6", &r.range_end6),
-            ] {
-                if let Some(v) = v {
-                    self.error(
-                        v.span(),
-                        format!("`{key}` needs `subnet6`"),
-                        "add subnet6 = \"2001:2:0:N::/64\" or remove this key",
-                    );
-                }
-            }
+            self.orphans(
+                [
+                    ("gateway6", &r.gateway6),
+                    ("ip_range6", &r.ip_range6),
+                    ("range_start6", &r.range_start6),
+                    ("range_end6", &r.range_end6),
+                ],
+                "subnet6",
+                "add subnet6 = \"2001:2:0:N::/64\" or remove this key",
+            );
         }
         for extra in r.subnets.iter().flatten() {
             let p = extra.get_ref();

@@ -9,6 +9,18 @@ use super::*;
 use crate::scenario::address_map::{AddressMapping, in_lab_range};
 use crate::scenario::docker::{DEFAULT_VERSION, DockerVersion};
 
+/// The network keys of the kernel's macvlan vocabulary that neither Docker's driver nor CNI's
+/// plugin has, each with where it is written.
+pub(super) fn kernel_only_keys(r: &RawNetwork) -> [(&'static str, Option<Span>); 5] {
+    [
+        ("nopromisc", r.nopromisc.as_ref().map(|s| s.span())),
+        ("nodst", r.nodst.as_ref().map(|s| s.span())),
+        ("bcqueuelen", r.bcqueuelen.as_ref().map(|s| s.span())),
+        ("bc_cutoff", r.bc_cutoff.as_ref().map(|s| s.span())),
+        ("source_macs", r.source_macs.as_ref().map(|s| s.span())),
+    ]
+}
+
 impl Builder {
     /// `[docker]` or `[cni]` (not both), or mvlab's own rules.
     pub(super) fn read_rules(
