@@ -137,6 +137,7 @@ fn main() {
         summary: Vec::new(),
         expectations: Vec::new(),
         switch: None,
+        addresses: Vec::new(),
     };
     print!("{}", text::render(&run, Paint(false), false));
     println!("\nwall clock per test:");

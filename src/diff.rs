@@ -278,6 +278,7 @@ mod tests {
                 detail: String::new(),
             }],
             switch: None,
+            addresses: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod diag;
 pub mod diff;
 pub mod engine;
 pub mod guest;
+pub mod import;
 pub mod inspect;
 pub mod kernels;
 pub mod lab;

@@ -41,6 +41,9 @@ pub struct RunResult {
     /// The emulated switch's counters, table and event log over the run (none with a bridge).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub switch: Option<crate::switch::SwitchReport>,
+    /// Every node's lab address beside the user's own, where the scenario maps one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<crate::scenario::MappedAddress>,
 }
 
 /// How to run a scenario.
@@ -185,6 +188,7 @@ pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Run {
                 summary,
                 expectations,
                 switch,
+                addresses: scenario.mapped_addresses(),
             }
         });
     let ended = if options.keep {
@@ -244,6 +248,7 @@ mod tests {
             summary: Vec::new(),
             expectations: Vec::new(),
             switch: None,
+            addresses: Vec::new(),
         }
     }
 

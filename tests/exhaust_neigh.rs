@@ -57,7 +57,7 @@ fn every_endpoint_resolves_the_peer_as_ip_neigh_shows() {
             let entry = neigh(&ns, &ip).unwrap_or_else(|| panic!("{ns} has no entry for {ip}"));
             assert_eq!(entry["lladdr"], peer.mac.to_string(), "{entry}");
         }
-        let back = neigh(&netns(lab.name(), "peer"), &e.ipv4.to_string()).unwrap();
+        let back = neigh(&netns(lab.name(), "peer"), &e.ipv4.unwrap().to_string()).unwrap();
         assert_eq!(back["lladdr"], e.mac.to_string());
     }
     let ipam = r.ipam.as_ref().unwrap();

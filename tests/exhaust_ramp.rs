@@ -65,7 +65,7 @@ fn grown_endpoints_are_real_reachable_registered_and_removed() {
         assert_eq!(l["linkinfo"]["info_data"]["mode"], "bridge", "{l}");
         assert_eq!(l["address"], e.mac.to_string());
         assert_eq!(l["ifalias"], format!("mvlab:{}", lab.name()));
-        assert_eq!(addresses(&ns, "eth0"), [format!("{}/24", e.ipv4)]);
+        assert_eq!(addresses(&ns, "eth0"), [format!("{}/24", e.ipv4.unwrap())]);
         assert!(registered(&lab).contains(&ns), "{ns} is in the record");
     }
     let peer = s.peer("peer").unwrap().ipv4.to_string();

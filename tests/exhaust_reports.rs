@@ -257,6 +257,7 @@ fn sample() -> RunResult {
             },
         ],
         switch: None,
+        addresses: Vec::new(),
     }
 }
 

@@ -22,7 +22,7 @@ fn structure(s: &Scenario) -> Vec<String> {
             .endpoints
             .iter()
             .filter(|e| s.networks[e.network].name == n.name)
-            .map(|e| format!("{} {} {}", e.name, e.ipv4, e.mac))
+            .map(|e| format!("{} {:?} {}", e.name, e.ipv4, e.mac))
             .collect();
         eps.sort();
         out.push(format!(

@@ -144,7 +144,7 @@ fn an_internal_network_on_a_dummy_reaches_its_siblings_and_nothing_else() {
     let e1 = netns(lab.name(), "e1");
     for to in ["e2", "e3"] {
         assert!(
-            ping(&e1, &s.endpoint(to).unwrap().ipv4.to_string()),
+            ping(&e1, &s.endpoint(to).unwrap().ipv4.unwrap().to_string()),
             "e1 -> {to}"
         );
     }

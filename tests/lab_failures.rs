@@ -55,7 +55,7 @@ fn passthru_on_a_parent_that_has_a_macvlan_rolls_everything_back() {
     let mut e2 = s.endpoints[0].clone();
     e2.name = "e2".into();
     e2.mac = MacAddr([0x02, 0, 0, 0x77, 0, 2]);
-    e2.ipv4 = std::net::Ipv4Addr::new(198, 18, 0, 77);
+    e2.ipv4 = Some(std::net::Ipv4Addr::new(198, 18, 0, 77));
     s.endpoints.push(e2);
     let (refusal, message) = refused_half_way(&s, "passthru2");
     assert!(refusal.contains("macvlan eth0 in mvlab-"), "{refusal}");
@@ -170,7 +170,7 @@ fn two_labs_built_at_once_do_not_disturb_each_other() {
         let b = scope.spawn(|| up(&s, "twin"));
         (a.join().unwrap(), b.join().unwrap())
     });
-    let e2 = s.endpoint("e2").unwrap().ipv4.to_string();
+    let e2 = s.endpoint("e2").unwrap().ipv4.unwrap().to_string();
     let peer = s.peer("peer").unwrap().ipv4.to_string();
     for lab in [&a, &b] {
         assert!(ping(&netns(lab.name(), "e1"), &e2));
@@ -236,7 +236,7 @@ fn clean_leaves_live_and_persistent_labs_and_foreign_namespaces_alone() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let e2 = s.endpoint("e2").unwrap().ipv4.to_string();
+    let e2 = s.endpoint("e2").unwrap().ipv4.unwrap().to_string();
     assert!(
         ping(&netns(live.name(), "e1"), &e2),
         "the live lab still works"

@@ -38,7 +38,7 @@ fn check_objects(lab: &Lab, s: &Scenario) {
             let wanted: Vec<String> = e.source_macs.iter().map(|m| m.to_string()).collect();
             assert_eq!(listed, wanted, "{} source MACs", e.name);
         }
-        let mut wanted = vec![format!("{}/{}", e.ipv4, net.ipv4.subnet.prefix())];
+        let mut wanted = vec![format!("{}/{}", e.ipv4.unwrap(), net.ipv4.subnet.prefix())];
         if let (Some(ip), Some(ipam)) = (e.ipv6, &net.ipv6) {
             wanted.push(format!("{ip}/{}", ipam.subnet.prefix()));
         }
@@ -50,7 +50,7 @@ fn check_objects(lab: &Lab, s: &Scenario) {
                 .unwrap()
                 .iter()
                 .any(|r| r["dst"] == "default"
-                    && r["gateway"] == net.ipv4.gateway.to_string().as_str()),
+                    && r["gateway"] == net.ipv4.gateway.unwrap().to_string().as_str()),
             "{} has no default route via the gateway: {routes}",
             e.name
         );
@@ -146,7 +146,7 @@ fn ipv6_disabled(ns: &str) -> bool {
 fn reaches(lab: &Lab, s: &Scenario, from: &str, to: &str) -> bool {
     let ip = s
         .endpoint(to)
-        .map(|e| e.ipv4)
+        .map(|e| e.ipv4.unwrap())
         .or_else(|| s.peer(to).map(|p| p.ipv4))
         .unwrap_or_else(|| panic!("no node {to}"));
     ping(&netns(lab.name(), from), &ip.to_string())
@@ -229,7 +229,7 @@ fn host_reaches_its_endpoints_only_through_the_shim() {
         addresses(&host, &s.parents[0].name),
         [format!("{host_ip}/{}", net.ipv4.subnet.prefix())]
     );
-    let e1 = s.endpoint("e1").unwrap().ipv4.to_string();
+    let e1 = s.endpoint("e1").unwrap().ipv4.unwrap().to_string();
     assert!(ping(&host, &e1), "host -> e1 through the shim");
     let range = net.ipv4.ip_range.to_string();
     let del = run(std::process::Command::new("ip").args([
@@ -409,7 +409,7 @@ fn a_persisted_lab_outlives_its_value_and_is_attached_by_name() {
     lab.persist().unwrap();
     let e1_id = lab.node("e1").unwrap().netns.id().unwrap();
     drop(lab);
-    let e2 = s.endpoint("e2").unwrap().ipv4.to_string();
+    let e2 = s.endpoint("e2").unwrap().ipv4.unwrap().to_string();
     assert!(
         ping(&netns(&name, "e1"), &e2),
         "still up after the value is gone"
@@ -474,7 +474,13 @@ name = "peer"
     let lab = up(&s, "v6");
     check_objects(&lab, &s);
     let e1 = netns(lab.name(), "e1");
-    let gateway = s.networks[0].ipv6.as_ref().unwrap().gateway.to_string();
+    let gateway = s.networks[0]
+        .ipv6
+        .as_ref()
+        .unwrap()
+        .gateway
+        .unwrap()
+        .to_string();
     let routes = ip_json(Some(&e1), &["-6", "route"]);
     assert!(
         routes

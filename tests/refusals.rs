@@ -115,6 +115,10 @@ fn every_refusal_of_every_command_says_what_to_do() {
     std::fs::write(&one, include_str!("data/one-result.json")).unwrap();
     let missing = dir.join("missing.toml");
     let bridge = scenario_path("bridge");
+    let compose = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/import/compose.yaml"
+    );
     let (bridge, bad, one, missing) = (path(&bridge), path(&bad), path(&one), path(&missing));
     let binary = env!("CARGO_BIN_EXE_mvlab");
     let sudo_run = format!("sudo {binary} run {bridge}");
@@ -157,6 +161,11 @@ fn every_refusal_of_every_command_says_what_to_do() {
         row(As::Root, 2, &["inspect", "--netns", "mvlab-no-such-ns"], &["no namespace is called", "namespaces here: "]),
         row(As::Root, 2, &["inspect", "--netns", empty, "--scenario", "/tmp/mvlab-refusal.toml"], &["no macvlan link was found", "--netns names"]),
         row(As::Root, 2, &["inspect", "--trace", "a:eth0", "b:eth0", "anycast"], &["not a frame class", "use unicast"]),
+        // import
+        row(As::Root, 2, &["import", missing], &["cannot read", "check the path"]),
+        row(As::Root, 2, &["import", bad], &["bad.toml:2:1", "hint:"]),
+        row(As::Root, 2, &["import", "-", "--docker-version", "22"], &["not `22`", "give 20.10, 23 ... 29"]),
+        row(As::Root, 2, &["import", compose, "-o", "/proc/mvlab/lab.toml"], &["cannot write", "a directory you can write"]),
         // switch
         row(As::Root, 2, &["switch", "show", "--lab", "no-such-lab"], &["no lab `no-such-lab`", "mvlab lab ls"]),
         // guest

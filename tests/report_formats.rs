@@ -51,6 +51,7 @@ fn sample() -> RunResult {
         duration_s: 1.5,
         passed: false,
         switch: None,
+        addresses: Vec::new(),
         tests: vec![
             TestResult::Matrix(MatrixResult {
                 name: "matrix".into(),
@@ -231,4 +232,32 @@ fn the_text_report_marks_failures() {
     );
     assert!(text.contains("3!"), "{text}");
     assert!(text.contains("broadcast-tagged, not promiscuous"));
+}
+
+#[test]
+fn mapped_addresses_show_the_users_own_beside_the_labs() {
+    let mut run = sample();
+    run.addresses = vec![mvlab::scenario::MappedAddress {
+        node: "web".into(),
+        lab: "198.18.0.50".parse().unwrap(),
+        yours: "192.168.1.50".parse().unwrap(),
+    }];
+    let text = report::text::render(&run, report::paint::Paint(false), false);
+    let line = text
+        .lines()
+        .find(|l| l.contains("198.18.0.50"))
+        .expect("a line for web");
+    assert!(
+        line.contains("web") && line.contains("192.168.1.50"),
+        "{line}"
+    );
+    let json = serde_json::to_value(&run).unwrap();
+    assert_eq!(json["addresses"][0]["yours"], "192.168.1.50");
+    assert_eq!(json["addresses"][0]["lab"], "198.18.0.50");
+    assert!(
+        serde_json::to_value(sample())
+            .unwrap()
+            .get("addresses")
+            .is_none()
+    );
 }

@@ -245,6 +245,7 @@ fn small_run() -> RunResult {
         duration_s: 12.25,
         passed: false,
         switch: None,
+        addresses: Vec::new(),
         tests: vec![
             TestResult::Matrix(small_matrix()),
             TestResult::Latency(LatencyResult {

@@ -130,4 +130,5 @@ scenario_tests! {
     switch_vlans => "switch-vlans",
     switch_native_vlan => "switch-native-vlan",
     switch_port_security => "switch-port-security",
+    docker_macvlan => "docker-macvlan",
 }

@@ -17,6 +17,7 @@ mod check;
 mod completions;
 mod diff;
 mod guest;
+mod import;
 mod inspect;
 mod lab;
 mod run;
@@ -39,6 +40,9 @@ pub struct Cli {
 pub enum Command {
     /// Validate scenario files without touching the kernel.
     Check(check::CheckArgs),
+    /// Write a scenario from a compose file, `docker network inspect` output, docker commands or
+    /// a CNI netconf, your addresses mapped into the lab ranges.
+    Import(import::ImportArgs),
     /// Probe what this kernel and user can do (each feature by creating a throwaway object).
     Doctor(lab::DoctorArgs),
     /// Bring labs up and down, and list them.
@@ -86,6 +90,7 @@ fn run(command: Command) -> u8 {
     let outcome = match command {
         Command::Guest(args) => return guest::run(args),
         Command::Check(args) => check::run(args),
+        Command::Import(args) => import::run(args),
         Command::Doctor(args) => lab::doctor(args),
         Command::Lab(args) => lab::run(args),
         Command::Clean(args) => lab::clean(args),

@@ -126,8 +126,9 @@ fn a_docker_like_host_becomes_a_valid_scenario_with_mapped_addresses() {
     assert_eq!(s.peers.len(), 1);
     // 192.168.1.10 keeps its offset .10 in the lab twin of 192.168.1.0/24
     let web = s.endpoint(r.station("web:eth0").unwrap()).unwrap();
-    assert_eq!(web.ipv4.octets()[3], 10);
-    assert!(crate::addr::is_lab_address(web.ipv4.into()));
+    let ipv4 = web.ipv4.expect("web has an IPv4 address");
+    assert_eq!(ipv4.octets()[3], 10);
+    assert!(crate::addr::is_lab_address(ipv4.into()));
     assert!(
         r.text.contains("# address map: 192.168.1.0/24 -> "),
         "{}",

@@ -15,7 +15,7 @@ use super::plan::{NsId, NsPlan, Op, Plan, Sender, Step};
 use super::rtnl::{LinkKind, Request, Rtnl, RtnlError};
 use super::teardown::Doomed;
 use crate::netns::{self, Netns};
-use crate::scenario::Role;
+use crate::scenario::{Ipv6Off, Role};
 use crate::stop::Stop;
 
 impl Step {
@@ -119,8 +119,19 @@ const NETNS_THREADS: usize = 2;
 /// Namespace sockets driven at once in a phase.
 pub(super) const SOCKETS_IN_FLIGHT: usize = 256;
 
-fn disable_ipv6() -> io::Result<()> {
-    for knob in ["all", "default"] {
+/// The `disable_ipv6` knobs that switch IPv6 off in a new namespace the way `off` says: `all`
+/// and `default` take every interface (`lo` too); `default` alone only those made later (the
+/// endpoint's macvlan), which is Docker 26.1's per-interface way for a namespace holding one.
+pub(super) fn ipv6_knobs(ipv6: bool, off: Ipv6Off) -> &'static [&'static str] {
+    match (ipv6, off) {
+        (true, _) | (false, Ipv6Off::Nothing) => &[],
+        (false, Ipv6Off::Interface) => &["default"],
+        (false, Ipv6Off::Namespace) => &["all", "default"],
+    }
+}
+
+fn disable_ipv6(knobs: &[&str]) -> io::Result<()> {
+    for knob in knobs {
         match std::fs::write(format!("/proc/sys/net/ipv6/conf/{knob}/disable_ipv6"), "1") {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
@@ -139,10 +150,10 @@ pub(crate) fn build(
     interrupt: Option<&Stop>,
 ) -> Result<Built, (BuildFailure, Vec<Doomed>)> {
     let interrupted = || interrupt.is_some_and(Stop::requested);
-    let wanted: Vec<(String, bool)> = plan
+    let wanted: Vec<(String, &[&str])> = plan
         .namespaces
         .iter()
-        .map(|n| (n.netns.clone(), n.ipv6))
+        .map(|n| (n.netns.clone(), ipv6_knobs(n.ipv6, n.ipv6_off)))
         .collect();
     let Made {
         made,
@@ -197,12 +208,12 @@ pub(super) struct Made {
     pub failure: Option<BuildFailure>,
 }
 
-/// Creates the namespaces `wanted` (name, and whether IPv6 stays on inside: off is what Docker
-/// does for a network without IPv6) in chunks, so a signal is noticed between them, each with a
+/// Creates the namespaces `wanted` (name, and the `disable_ipv6` knobs to set inside: what
+/// Docker does for a network without IPv6, by version) in chunks, so a signal is noticed between them, each with a
 /// netlink socket opened inside. The one way lab namespaces are made: `build` and growth both
 /// use it.
 pub(super) fn create_namespaces(
-    wanted: &[(String, bool)],
+    wanted: &[(String, &[&str])],
     handle: &tokio::runtime::Handle,
     interrupt: Option<&Stop>,
 ) -> Made {
@@ -222,9 +233,7 @@ pub(super) fn create_namespaces(
                 .iter()
                 .position(|n| Some(n.as_str()) == ns.name())
                 .expect("create_named hands init one of the names it was given");
-            if !chunk[at].1 {
-                disable_ipv6()?;
-            }
+            disable_ipv6(chunk[at].1)?;
             Rtnl::open(handle)
         });
         for (name, result) in names.into_iter().zip(results) {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use super::build::{BuildFailure, Made, SOCKETS_IN_FLIGHT, create_namespaces};
+use super::build::{BuildFailure, Made, SOCKETS_IN_FLIGHT, create_namespaces, ipv6_knobs};
 use super::inventory::{InterfaceInventory, NodeInventory};
 use super::plan::{default_destination, macvlan_of, v4, v6};
 use super::rtnl::{LinkKind, LinkSpec, LinkState, Request, Rtnl, RtnlError};
@@ -287,11 +287,16 @@ fn inventory_of(scenario: &Scenario, e: &Endpoint, netns: &str, index: u32) -> N
             index,
             kind: "macvlan".into(),
             mac: e.mac,
-            ipv4: vec![v4(e.ipv4, net.ipv4.subnet.prefix())],
-            ipv6: match (e.ipv6, &net.ipv6) {
-                (Some(ip), Some(ipam)) => vec![v6(ip, ipam.subnet.prefix())],
-                _ => Vec::new(),
-            },
+            ipv4: e
+                .ipv4
+                .map(|ip| v4(ip, net.ipam4_of(ip).subnet.prefix()))
+                .into_iter()
+                .collect(),
+            ipv6: e
+                .ipv6
+                .and_then(|ip| Some(v6(ip, net.ipam6_of(ip)?.subnet.prefix())))
+                .into_iter()
+                .collect(),
             mode: Some(net.mode),
             vlan: net.vlan,
             link: Some(format!("{HOST_NODE}:{}", net.link)),
@@ -304,32 +309,40 @@ fn inventory_of(scenario: &Scenario, e: &Endpoint, netns: &str, index: u32) -> N
 /// default routes, `lo`.
 fn endpoint_requests(scenario: &Scenario, e: &Endpoint, alias: &str, index: u32) -> Vec<Request> {
     let net = &scenario.networks[e.network];
-    let mut out = vec![
-        Request::set_alias(index, alias, format!("marking {} as {alias}", e.name)),
-        Request::add_address(
+    let mut out = vec![Request::set_alias(
+        index,
+        alias,
+        format!("marking {} as {alias}", e.name),
+    )];
+    if let Some(ip) = e.ipv4 {
+        out.push(Request::add_address(
             index,
-            IpAddr::V4(e.ipv4),
-            net.ipv4.subnet.prefix(),
-            format!("adding {} to {}", e.ipv4, e.name),
-        ),
-        Request::add_route(
+            IpAddr::V4(ip),
+            net.ipam4_of(ip).subnet.prefix(),
+            format!("adding {ip} to {}", e.name),
+        ));
+    }
+    if let Some(gw) = e.gateway4 {
+        out.push(Request::add_route(
             index,
-            default_destination(net.ipv4.gateway.into()),
-            Some(net.ipv4.gateway.into()),
+            default_destination(gw.into()),
+            Some(gw.into()),
             format!("adding the default route of {}", e.name),
-        ),
-    ];
-    if let (Some(ip), Some(ipam)) = (e.ipv6, &net.ipv6) {
+        ));
+    }
+    if let Some((ip, ipam)) = e.ipv6.and_then(|ip| Some((ip, net.ipam6_of(ip)?))) {
         out.push(Request::add_address(
             index,
             IpAddr::V6(ip),
             ipam.subnet.prefix(),
             format!("adding {ip} to {}", e.name),
         ));
+    }
+    if let Some(gw) = e.gateway6 {
         out.push(Request::add_route(
             index,
-            default_destination(ipam.gateway.into()),
-            Some(ipam.gateway.into()),
+            default_destination(gw.into()),
+            Some(gw.into()),
             format!("adding the IPv6 default route of {}", e.name),
         ));
     }
@@ -368,10 +381,11 @@ fn create(
             return Err((e.into(), Vec::new()));
         }
     };
-    let wanted: Vec<(String, bool)> = names
+    let off = scenario.rules.ipv6_off();
+    let wanted: Vec<(String, &[&str])> = names
         .iter()
         .zip(endpoints)
-        .map(|(n, e)| (n.clone(), scenario.networks[e.network].ipv6.is_some()))
+        .map(|(n, e)| (n.clone(), ipv6_knobs(e.ipv6.is_some(), off)))
         .collect();
     let Made {
         made,

@@ -40,8 +40,8 @@ use super::rtnl::{BridgeSpec, LinkKind, LinkSpec, MacvlanSpec};
 use crate::addr::MacAddr;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::scenario::{
-    DEFAULT_VLAN, HOST_NODE, IFNAME_MAX, MacvlanMode, Network, ParentKind, Port, PortVlan, Role,
-    SWITCH_NODE, Scenario, Switch,
+    DEFAULT_VLAN, HOST_NODE, IFNAME_MAX, Ipv6Off, MacvlanMode, Network, ParentKind, Port, PortVlan,
+    Role, SWITCH_NODE, Scenario, Switch,
 };
 
 /// A lab namespace, by its position in `Plan::namespaces`.
@@ -122,6 +122,9 @@ pub(crate) struct NsPlan {
     /// False: IPv6 is switched off inside (`disable_ipv6`), as Docker does for networks without
     /// an IPv6 subnet; it also silences DAD / router solicitation / MLD background frames.
     pub ipv6: bool,
+    /// How it is switched off when `ipv6` is false: the whole namespace, only the interfaces
+    /// created in it (Docker 26.1+: `lo` keeps `::1`), or not at all (Docker 26.0, CNI).
+    pub ipv6_off: Ipv6Off,
 }
 
 /// Everything a lab is made of, in creation order.
@@ -192,12 +195,14 @@ impl Plan {
                 node: node.to_string(),
                 role,
                 netns: name.netns(node),
+                ipv6_off: match role {
+                    Role::Endpoint => s.rules.ipv6_off(),
+                    _ => Ipv6Off::Namespace,
+                },
                 ipv6: match role {
                     Role::Host => any_ipv6,
                     Role::Switch => false,
-                    Role::Endpoint => s
-                        .endpoint(node)
-                        .is_some_and(|e| s.networks[e.network].ipv6.is_some()),
+                    Role::Endpoint => s.endpoint(node).is_some_and(|e| e.ipv6.is_some()),
                     Role::Peer => s
                         .peer(node)
                         .is_some_and(|p| s.networks[p.network].ipv6.is_some()),
@@ -635,23 +640,22 @@ impl Planner<'_> {
                     peer_into: None,
                 },
             );
-            let ipv4 = v4(e.ipv4, net.ipv4.subnet.prefix());
-            self.address(2, ns, index, &e.interface, ipv4.into());
-            let gateway = net.ipv4.gateway.into();
-            self.route(
-                2,
-                ns,
-                index,
-                &e.interface,
-                default_destination(gateway),
-                Some(gateway),
-            );
+            let ipv4: Vec<Ipv4Network> = e
+                .ipv4
+                .map(|ip| v4(ip, net.ipam4_of(ip).subnet.prefix()))
+                .into_iter()
+                .collect();
+            for a in &ipv4 {
+                self.address(2, ns, index, &e.interface, (*a).into());
+            }
             let mut ipv6 = Vec::new();
-            if let (Some(ip), Some(ipam)) = (e.ipv6, &net.ipv6) {
+            if let Some((ip, ipam)) = e.ipv6.and_then(|ip| Some((ip, net.ipam6_of(ip)?))) {
                 let a = v6(ip, ipam.subnet.prefix());
                 ipv6.push(a);
                 self.address(2, ns, index, &e.interface, a.into());
-                let gateway = ipam.gateway.into();
+            }
+            let gateways = [e.gateway4.map(IpAddr::from), e.gateway6.map(IpAddr::from)];
+            for gateway in gateways.into_iter().flatten() {
                 self.route(
                     2,
                     ns,
@@ -668,7 +672,7 @@ impl Planner<'_> {
                     index,
                     kind: "macvlan".into(),
                     mac: e.mac,
-                    ipv4: vec![ipv4],
+                    ipv4,
                     ipv6,
                     mode: Some(net.mode),
                     vlan: net.vlan.or(net.frame_vlan),

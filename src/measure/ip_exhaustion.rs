@@ -234,7 +234,7 @@ pub fn measure(
     let mut neighbours = Vec::new();
     let v4: Vec<(&str, IpAddr)> = members
         .iter()
-        .map(|e| (e.name.as_str(), IpAddr::V4(e.ipv4)))
+        .filter_map(|e| Some((e.name.as_str(), IpAddr::V4(e.ipv4?))))
         .collect();
     if !v4.is_empty() {
         neighbours.push(fill(

@@ -295,15 +295,14 @@ impl Fabric {
             })?;
             let node = nodes.len();
             let dev = devs.len();
-            let ipv6 = match (&net.ipv6, e.ipv6) {
-                (Some(ipam), Some(a)) => Some((a, vec![ipam.subnet])),
-                _ => None,
-            };
+            let ipv6 = e
+                .ipv6
+                .and_then(|a| Some((a, vec![net.ipam6_of(a)?.subnet])));
             nodes.push(Node {
                 name: e.name.clone(),
                 kind: NodeKind::Endpoint(dev),
                 mac: e.mac,
-                ipv4: Some((e.ipv4, vec![net.ipv4.subnet])),
+                ipv4: e.ipv4.map(|a| (a, vec![net.ipam4_of(a).subnet])),
                 ipv6,
                 network: Some(e.network),
                 tag: net.frame_vlan,

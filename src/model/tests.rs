@@ -10,7 +10,7 @@ use super::*;
 use crate::diag::Source;
 use crate::scenario::{
     Bridge, Endpoint, Host, HostAddress, Ipam, Network, Parent, ParentKind, Peer, Port, PortPolicy,
-    Shim, Switch,
+    Rules, Shim, Switch,
 };
 
 pub(crate) fn port(name: &str) -> Port {
@@ -64,6 +64,8 @@ pub(crate) fn lab() -> Scenario {
             shim: None,
         },
         tests: Vec::new(),
+        rules: Rules::Mvlab,
+        address_map: Default::default(),
     }
 }
 
@@ -85,11 +87,17 @@ pub(crate) fn network(s: &mut Scenario, mode: MacvlanMode, count: usize) -> usiz
         bc_cutoff: None,
         ipv4: Ipam {
             subnet,
-            gateway: Ipv4Addr::new(198, 18, index as u8, 1),
+            gateway: Some(Ipv4Addr::new(198, 18, index as u8, 1)),
             ip_range: subnet,
             aux_addresses: BTreeMap::new(),
+            range_start: None,
+            range_end: None,
         },
         ipv6: None,
+        more_ipv4: Vec::new(),
+        more_ipv6: Vec::new(),
+        internal: false,
+        docker: None,
         span: 0..0,
         mode_span: 0..0,
         vlan_span: None,
@@ -108,9 +116,12 @@ pub(crate) fn endpoint(s: &mut Scenario, network: usize) -> usize {
         network,
         interface: "eth0".into(),
         mac: mac(n as u32),
-        ipv4: Ipv4Addr::new(198, 18, network as u8, 10 + n as u8),
+        ipv4: Some(Ipv4Addr::new(198, 18, network as u8, 10 + n as u8)),
         ipv6: None,
+        gateway4: s.networks[network].ipv4.gateway,
+        gateway6: None,
         source_macs: s.networks[network].source_macs.clone(),
+        docker: None,
         span: 0..0,
     });
     n - 1
@@ -121,9 +132,11 @@ pub(crate) fn enable_ipv6(s: &mut Scenario, network: usize) {
         Ipv6Network::new(Ipv6Addr::new(0x2001, 2, 0, network as u16, 0, 0, 0, 0), 64).unwrap();
     s.networks[network].ipv6 = Some(Ipam {
         subnet,
-        gateway: Ipv6Addr::new(0x2001, 2, 0, network as u16, 0, 0, 0, 1),
+        gateway: Some(Ipv6Addr::new(0x2001, 2, 0, network as u16, 0, 0, 0, 1)),
         ip_range: subnet,
         aux_addresses: BTreeMap::new(),
+        range_start: None,
+        range_end: None,
     });
     for (i, e) in s.endpoints.iter_mut().enumerate() {
         if e.network == network {

@@ -55,6 +55,12 @@ pub fn render(r: &RunResult, paint: Paint, detail: bool) -> String {
         out.push('\n');
         out.push_str(&super::switch::render(switch));
     }
+    if !r.addresses.is_empty() {
+        let _ = writeln!(out, "\naddresses (the lab's, and yours they stand for)");
+        for a in &r.addresses {
+            let _ = writeln!(out, "  {:<16} {:<40} {}", a.node, a.lab, a.yours);
+        }
+    }
     if !r.expectations.is_empty() {
         let _ = writeln!(out, "\nexpectations");
         for e in &r.expectations {

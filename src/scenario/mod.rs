@@ -20,13 +20,19 @@ use crate::diag::{Source, Span};
 use crate::units::Rate;
 use metrics::MetricSet;
 
+pub use address_map::{AddressMap, AddressMapping};
 pub use claims::{Claim, CountCheck, NodeSet, Op};
+pub use docker::{DockerVersion, Ipv6Off};
 
+pub mod address_map;
 pub mod claims;
+pub mod cni;
 mod defaults;
+pub mod docker;
 mod ipam;
 pub mod metrics;
 mod schema;
+mod seeded;
 mod test_specs;
 mod validate;
 
@@ -36,6 +42,8 @@ pub use validate::{check_lab_word, load, parse};
 
 #[cfg(test)]
 mod emulated_tests;
+#[cfg(test)]
+mod engine_tests;
 #[cfg(test)]
 mod tests;
 
@@ -65,6 +73,41 @@ pub struct Scenario {
     pub host: Host,
     /// What `mvlab run` measures, in file order.
     pub tests: Vec<TestSpec>,
+    /// Whose rules gave the endpoints their addresses, MACs and routes.
+    pub rules: Rules,
+    /// The user's own address blocks and the lab blocks that stand for them.
+    #[serde(skip_serializing_if = "AddressMap::is_empty")]
+    pub address_map: AddressMap,
+}
+
+/// Whose rules a scenario's endpoints follow: mvlab's own (the kernel's full macvlan
+/// vocabulary), a Docker Engine's (`[docker]`), or CNI's macvlan plugin with host-local IPAM
+/// (`[cni]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Rules {
+    Mvlab,
+    Docker { version: DockerVersion },
+    Cni,
+}
+
+impl Rules {
+    /// How an endpoint whose network gives it no IPv6 address loses IPv6. CNI's macvlan plugin
+    /// leaves a namespace's IPv6 alone unless it adds an address (it then enables it).
+    pub fn ipv6_off(self) -> Ipv6Off {
+        match self {
+            Rules::Mvlab => Ipv6Off::Namespace,
+            Rules::Docker { version } => version.ipv6_off(),
+            Rules::Cni => Ipv6Off::Nothing,
+        }
+    }
+
+    pub fn docker(self) -> Option<DockerVersion> {
+        match self {
+            Rules::Docker { version } => Some(version),
+            _ => None,
+        }
+    }
 }
 
 /// What sits on the other side of every parent.
@@ -309,8 +352,22 @@ pub struct Network {
     pub bcqueuelen: Option<u32>,
     /// IFLA_MACVLAN_BC_CUTOFF, when set.
     pub bc_cutoff: Option<i32>,
+    /// The first address pool of each family (with `enable_ipv4 = false` the IPv4 one serves
+    /// only the lab's own nodes: the endpoints get no IPv4 address).
     pub ipv4: Ipam<Ipv4Network, Ipv4Addr>,
     pub ipv6: Option<Ipam<Ipv6Network, Ipv6Addr>>,
+    /// Further pools, tried in order when the first is full (Docker's several subnets of a
+    /// family, CNI's ranges of a range set).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub more_ipv4: Vec<Ipam<Ipv4Network, Ipv4Addr>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub more_ipv6: Vec<Ipam<Ipv6Network, Ipv6Addr>>,
+    /// Its endpoints get no default route (Docker's `--internal`, a parentless network from
+    /// Docker 26.1, a CNI network whose `routes` hold no default).
+    pub internal: bool,
+    /// What Docker is asked to make (with `[docker]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker: Option<DockerNetwork>,
     #[serde(skip)]
     pub span: Span,
     #[serde(skip)]
@@ -321,25 +378,95 @@ pub struct Network {
     pub bc_cutoff_span: Option<Span>,
 }
 
-/// Docker's IPAM settings of one address family, after defaults.
+/// One address pool of a network, after defaults.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ipam<N, A> {
     pub subnet: N,
-    pub gateway: A,
+    /// The gateway address, reserved; none where Docker allocates none (29 without
+    /// `gateway`, 28 on an internal network).
+    pub gateway: Option<A>,
     /// The dynamic pool (`--ip-range`); the whole subnet when not given.
     pub ip_range: N,
     /// Addresses reserved by name (`--aux-address`), never handed out.
     pub aux_addresses: BTreeMap<String, A>,
+    /// CNI host-local's first and last address to hand out (instead of `ip_range`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range_start: Option<A>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range_end: Option<A>,
 }
 
 impl<N: ipam::Subnet<A>, A: ipam::Family> Ipam<N, A> {
-    /// Docker's pool of this family for the network, before any address is taken.
+    /// mvlab's pool of this family for the network, before any address is taken.
     fn pool(&self) -> ipam::Pool<A> {
         ipam::Pool::new(
             self.subnet.base(),
             self.ip_range.base(),
-            self.gateway,
+            self.gateway
+                .unwrap_or_else(|| ipam::Pool::base(self.subnet.base())),
             self.aux_addresses.values().copied(),
+        )
+    }
+}
+
+/// A Docker network as Docker is asked to make it: what `docker network create` (or a compose
+/// file) says, in the lab's addresses. `--engine docker` sends exactly this.
+#[derive(Debug, Clone, Serialize)]
+pub struct DockerNetwork {
+    /// The ID mvlab gives the network (64 hex digits from the seed and the name; a real engine
+    /// draws its own at random).
+    pub id: String,
+    /// `-o parent=` as given: `eth0`, `eth0.10`; none: Docker makes a dummy link named `dm-` and
+    /// the ID's first 12 digits, which is then the network's `link`.
+    pub parent: Option<String>,
+    /// `--internal` as written.
+    pub internal: bool,
+    pub enable_ipv4: bool,
+    pub enable_ipv6: bool,
+    /// `IPAM.Config`: only what the scenario wrote, in its order (IPv4 first).
+    pub ipam: Vec<DockerIpamConfig>,
+}
+
+/// One entry of `IPAM.Config`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DockerIpamConfig {
+    pub subnet: ipnetwork::IpNetwork,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<ipnetwork::IpNetwork>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<std::net::IpAddr>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub aux_addresses: BTreeMap<String, std::net::IpAddr>,
+}
+
+/// What a container asks Docker for (`--ip`, `--ip6`, `--mac-address`), as written.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ContainerRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv4_address: Option<Ipv4Addr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<Ipv6Addr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<MacAddr>,
+}
+
+impl Network {
+    /// The IPv4 pool an address belongs to (the first when none holds it).
+    pub fn ipam4_of(&self, a: Ipv4Addr) -> &Ipam<Ipv4Network, Ipv4Addr> {
+        self.more_ipv4
+            .iter()
+            .find(|p| p.subnet.contains(a))
+            .unwrap_or(&self.ipv4)
+    }
+
+    /// The IPv6 pool an address belongs to (the first when none holds it).
+    pub fn ipam6_of(&self, a: Ipv6Addr) -> Option<&Ipam<Ipv6Network, Ipv6Addr>> {
+        let first = self.ipv6.as_ref()?;
+        Some(
+            self.more_ipv6
+                .iter()
+                .find(|p| p.subnet.contains(a))
+                .unwrap_or(first),
         )
     }
 }
@@ -353,10 +480,17 @@ pub struct Endpoint {
     /// The macvlan's name inside the endpoint namespace.
     pub interface: String,
     pub mac: MacAddr,
-    pub ipv4: Ipv4Addr,
+    /// None only on a Docker network with `enable_ipv4 = false`.
+    pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Option<Ipv6Addr>,
+    /// Its default routes' next hops (none on an internal network, or without a gateway).
+    pub gateway4: Option<Ipv4Addr>,
+    pub gateway6: Option<Ipv6Addr>,
     /// Source mode: allowed source MACs (the network's list unless the endpoint gives its own).
     pub source_macs: Vec<MacAddr>,
+    /// What the container asks Docker for (with `[docker]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker: Option<ContainerRequest>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -665,7 +799,35 @@ pub struct IpExhaustionTest {
     pub ipv6: bool,
 }
 
+/// A node's address in the lab and the user's own it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappedAddress {
+    pub node: String,
+    pub lab: std::net::IpAddr,
+    pub yours: std::net::IpAddr,
+}
+
 impl Scenario {
+    /// Every endpoint's and peer's address that stands for one of the user's, in node order.
+    pub fn mapped_addresses(&self) -> Vec<MappedAddress> {
+        let endpoints = self.endpoints.iter().map(|e| (&e.name, e.ipv4, e.ipv6));
+        let peers = self.peers.iter().map(|p| (&p.name, Some(p.ipv4), p.ipv6));
+        endpoints
+            .chain(peers)
+            .flat_map(|(node, v4, v6)| {
+                let v4 = v4.map(std::net::IpAddr::from);
+                let v6 = v6.map(std::net::IpAddr::from);
+                v4.into_iter().chain(v6).filter_map(|lab| {
+                    Some(MappedAddress {
+                        node: node.clone(),
+                        lab,
+                        yours: self.address_map.yours(lab)?,
+                    })
+                })
+            })
+            .collect()
+    }
+
     /// Every node that gets its own namespace, with its role, in a stable order: host, switch
     /// (when there is one), endpoints, peers.
     pub fn nodes(&self) -> Vec<(&str, Role)> {

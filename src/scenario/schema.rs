@@ -42,6 +42,48 @@ pub struct RawScenario {
     pub host: Option<Spanned<RawHost>>,
     #[schemars(with = "Option<Vec<RawTest>>")]
     pub tests: Option<Vec<Spanned<RawTest>>>,
+    #[schemars(with = "Option<RawDocker>")]
+    pub docker: Option<Spanned<RawDocker>>,
+    #[schemars(with = "Option<RawCni>")]
+    pub cni: Option<Spanned<RawCni>>,
+    #[schemars(with = "Option<Vec<RawMapping>>")]
+    pub address_map: Option<Vec<Spanned<RawMapping>>>,
+}
+
+/// `[docker]`: the endpoints are containers of this Docker Engine version's macvlan driver.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Docker")]
+pub struct RawDocker {
+    #[schemars(with = "Option<String>")]
+    pub version: Option<SpannedStr>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schemars(rename = "CniIpam")]
+pub enum RawCniIpam {
+    HostLocal,
+}
+
+/// `[cni]`: the endpoints are made by CNI's macvlan plugin with this IPAM plugin.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Cni")]
+pub struct RawCni {
+    #[schemars(with = "Option<RawCniIpam>")]
+    pub ipam: Option<Spanned<RawCniIpam>>,
+}
+
+/// `[[address_map]]`: a block of the user's and the lab block that stands for it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "AddressMapping")]
+pub struct RawMapping {
+    #[schemars(with = "String")]
+    pub yours: SpannedStr,
+    #[schemars(with = "String")]
+    pub lab: SpannedStr,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
@@ -197,6 +239,44 @@ pub struct RawNetwork {
     pub bc_cutoff: Option<Spanned<i32>>,
     #[schemars(with = "Option<Vec<RawEndpoints>>")]
     pub endpoints: Option<Vec<Spanned<RawEndpoints>>>,
+    #[schemars(with = "Option<bool>")]
+    pub internal: Option<Spanned<bool>>,
+    #[schemars(with = "Option<bool>")]
+    pub enable_ipv4: Option<Spanned<bool>>,
+    #[schemars(with = "Option<bool>")]
+    pub enable_ipv6: Option<Spanned<bool>>,
+    #[schemars(with = "Option<Vec<RawPool>>")]
+    pub subnets: Option<Vec<Spanned<RawPool>>>,
+    #[schemars(with = "Option<String>")]
+    pub range_start: Option<SpannedStr>,
+    #[schemars(with = "Option<String>")]
+    pub range_end: Option<SpannedStr>,
+    #[schemars(with = "Option<String>")]
+    pub range_start6: Option<SpannedStr>,
+    #[schemars(with = "Option<String>")]
+    pub range_end6: Option<SpannedStr>,
+    #[schemars(with = "Option<Vec<String>>")]
+    pub routes: Option<Vec<SpannedStr>>,
+}
+
+/// One more address pool of a network (`[[networks.subnets]]`), of either family: Docker's
+/// further `IPAM.Config` entries, CNI's further ranges.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Pool")]
+pub struct RawPool {
+    #[schemars(with = "String")]
+    pub subnet: SpannedStr,
+    #[schemars(with = "Option<String>")]
+    pub gateway: Option<SpannedStr>,
+    #[schemars(with = "Option<String>")]
+    pub ip_range: Option<SpannedStr>,
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    pub aux_addresses: Option<BTreeMap<String, SpannedStr>>,
+    #[schemars(with = "Option<String>")]
+    pub range_start: Option<SpannedStr>,
+    #[schemars(with = "Option<String>")]
+    pub range_end: Option<SpannedStr>,
 }
 
 /// A group of endpoints (`count`, a `name` pattern with `{n}`, `start`) or a single endpoint

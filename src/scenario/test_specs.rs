@@ -11,11 +11,12 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::claims::{self, Claim, NodeSet};
-use super::ipam::{PoolExhausted, pool4, pool6};
+use super::ipam::Continuation;
 use super::schema::{
     RawLatencyMethod, RawMacOrder, RawPromiscuous, RawTest, RawTestKind, SpannedStr,
 };
-use super::validate::{Builder, IPV6_MIN_MTU, exhaustion_message, generated_mac, valid_node_name};
+use super::seeded::generated_mac;
+use super::validate::{Builder, IPV6_MIN_MTU, refusal, valid_node_name};
 use super::*;
 use crate::delivery::{Addressing, FrameClass, MatrixSpec, UNKNOWN_UNICAST_MAC};
 use crate::diag::Span;
@@ -562,16 +563,10 @@ impl Builder {
         at: Span,
     ) -> Vec<Endpoint> {
         let net = &s.networks[network];
-        let mut v4 = pool4(s, network);
-        let mut v6 = pool6(s, network);
-        if let Err(PoolExhausted { available, asked }) = v4.reserve_dynamic(u128::from(max)) {
-            let (message, hint) = exhaustion_message(
-                net,
-                "ip_range",
-                &net.ipv4.ip_range.to_string(),
-                available,
-                asked,
-            );
+        let mut next = Continuation::of(s, network, true);
+        let available = next.available();
+        if u128::from(max) > available {
+            let (message, hint) = refusal(s, network, available, u128::from(max));
             self.error(at, message, hint);
             return Vec::new();
         }
@@ -598,19 +593,38 @@ impl Builder {
                 );
                 return Vec::new();
             }
+            let Some(addresses) = next.next() else {
+                let (message, hint) = refusal(s, network, u128::from(n - 1), u128::from(max));
+                self.error(at, message, hint);
+                return Vec::new();
+            };
             let key = format!("node/{node}");
-            let mac = (0..)
-                .map(|attempt| generated_mac(s.seed, &key, attempt))
-                .find(|m| macs.insert(*m))
+            let derived = match (s.rules.docker(), addresses.ipv4) {
+                (Some(v), Some(ip)) if !v.random_macs() => {
+                    let o = ip.octets();
+                    Some(MacAddr([0x02, 0x42, o[0], o[1], o[2], o[3]]))
+                }
+                _ => None,
+            };
+            let mac = derived
+                .filter(|m| macs.insert(*m))
+                .or_else(|| {
+                    (0..)
+                        .map(|attempt| generated_mac(s.seed, &key, attempt))
+                        .find(|m| macs.insert(*m))
+                })
                 .expect("a free MAC among 2^40");
             out.push(Endpoint {
                 name: node,
                 network,
                 interface: "eth0".into(),
                 mac,
-                ipv4: v4.next_low().expect("the pool's size was checked"),
-                ipv6: v6.as_mut().and_then(|p| p.next_low()),
+                ipv4: addresses.ipv4,
+                ipv6: addresses.ipv6,
+                gateway4: addresses.gateway4,
+                gateway6: addresses.gateway6,
                 source_macs: net.source_macs.clone(),
+                docker: s.rules.docker().map(|_| ContainerRequest::default()),
                 span: at.clone(),
             });
         }
@@ -658,20 +672,11 @@ impl Builder {
         };
         let ipam = r.containers.as_ref().map(|c| {
             let asked = u128::from(*c.get_ref());
-            let available = pool4(s, network).available();
+            let available = Continuation::of(s, network, s.rules == Rules::Mvlab).available();
             IpamRequest {
                 asked: asked as u64,
                 available: available.min(u128::from(u64::MAX)) as u64,
-                refusal: (asked > available).then(|| {
-                    exhaustion_message(
-                        net,
-                        "ip_range",
-                        &net.ipv4.ip_range.to_string(),
-                        available,
-                        asked,
-                    )
-                    .0
-                }),
+                refusal: (asked > available).then(|| refusal(s, network, available, asked).0),
             }
         });
         if ipam.is_none() && !s.endpoints.iter().any(|e| e.network == network) {
@@ -1058,7 +1063,7 @@ mod tests {
         let names: Vec<&str> = t.endpoints.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["grow-1", "grow-2", "grow-3", "grow-4", "grow-5"]);
         assert_eq!(
-            t.endpoints[0].ipv4.to_string(),
+            t.endpoints[0].ipv4.unwrap().to_string(),
             "198.18.0.4",
             "after e1 and e2"
         );

@@ -40,8 +40,8 @@ fn an_empty_file_is_a_useful_lab() {
     assert_eq!(s.networks[0].ipv4.subnet.to_string(), "198.18.0.0/24");
     let names: Vec<&str> = s.endpoints.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["e1", "e2"]);
-    assert_eq!(s.endpoints[0].ipv4, Ipv4Addr::new(198, 18, 0, 2));
-    assert_eq!(s.endpoints[1].ipv4, Ipv4Addr::new(198, 18, 0, 3));
+    assert_eq!(s.endpoints[0].ipv4, Some(Ipv4Addr::new(198, 18, 0, 2)));
+    assert_eq!(s.endpoints[1].ipv4, Some(Ipv4Addr::new(198, 18, 0, 3)));
     assert_eq!(s.peers.len(), 1);
     assert_eq!(s.peers[0].name, "peer");
     assert_eq!(s.peers[0].ipv4, Ipv4Addr::new(198, 18, 0, 254));
@@ -73,7 +73,11 @@ name = "last"
     .unwrap();
     // The /30 range holds .128-.131: .128 is the lowest free (the subnet's network address is
     // .0), .129 the gateway, .130 aux; the fixed address lies outside the range.
-    let got: Vec<String> = s.endpoints.iter().map(|e| e.ipv4.to_string()).collect();
+    let got: Vec<String> = s
+        .endpoints
+        .iter()
+        .map(|e| e.ipv4.unwrap().to_string())
+        .collect();
     assert_eq!(got, ["198.18.4.128", "198.18.4.7", "198.18.4.131"]);
     let v6: Vec<String> = s
         .endpoints
@@ -523,8 +527,8 @@ proptest! {
         let net = &s.networks[0].ipv4;
         let mut ips = HashSet::new();
         let mut macs = HashSet::new();
-        for (ip, mac) in s.endpoints.iter().map(|e| (e.ipv4, e.mac)).chain(s.peers.iter().map(|p| (p.ipv4, p.mac))) {
-            prop_assert!(net.subnet.contains(ip) && ip != net.subnet.network() && ip != net.subnet.broadcast() && ip != net.gateway);
+        for (ip, mac) in s.endpoints.iter().map(|e| (e.ipv4.unwrap(), e.mac)).chain(s.peers.iter().map(|p| (p.ipv4, p.mac))) {
+            prop_assert!(net.subnet.contains(ip) && ip != net.subnet.network() && ip != net.subnet.broadcast() && Some(ip) != net.gateway);
             prop_assert!(ips.insert(ip));
             prop_assert!(mac.is_lab_safe());
             prop_assert!(macs.insert(mac));

@@ -9,21 +9,7 @@ use toml::Spanned;
 
 use super::*;
 use crate::delivery::UNKNOWN_UNICAST_MAC;
-
-/// A deterministic, locally administered unicast MAC for `key` (FNV-1a, then a SplitMix64
-/// finaliser): stable across versions and platforms for a given seed.
-pub(in crate::scenario) fn generated_mac(seed: u64, key: &str, attempt: u32) -> MacAddr {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
-    for b in key.bytes().chain(attempt.to_le_bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^= h >> 31;
-    let b = h.to_be_bytes();
-    MacAddr([0x02, b[0], b[1], b[2], b[3], b[4]])
-}
+use crate::scenario::seeded::generated_mac;
 
 impl Builder {
     pub(super) fn macs(&mut self, d: &Drafts) -> Macs {

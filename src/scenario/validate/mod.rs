@@ -25,13 +25,16 @@ use super::*;
 use crate::diag::{Diagnostic, Diagnostics, Source, Span};
 
 mod addresses;
+mod cni;
+mod docker;
 mod macs;
+mod pools;
+mod rules;
 mod structure;
 mod switch;
 mod values;
 
-pub(super) use addresses::exhaustion_message;
-pub(super) use macs::generated_mac;
+pub(super) use addresses::refusal;
 pub(super) use structure::IPV6_MIN_MTU;
 pub use values::check_lab_word;
 pub(super) use values::valid_node_name;
@@ -91,6 +94,11 @@ pub fn parse(source: Arc<Source>) -> Result<Scenario, Diagnostics> {
     Builder {
         source: source.clone(),
         diags: Diagnostics::default(),
+        rules: Rules::Mvlab,
+        seed: 1,
+        address_map: AddressMap::default(),
+        docker: docker::DockerBook::default(),
+        parent_failed: false,
     }
     .build(raw)
 }
@@ -161,6 +169,8 @@ struct EndpointDraft {
     ip: Option<Spanned<Ipv4Addr>>,
     ip6: Option<Spanned<Ipv6Addr>>,
     mac: Option<Spanned<MacAddr>>,
+    /// The MAC as written (`mac` may be filled by an engine's rules later).
+    written_mac: Option<MacAddr>,
     source_macs: Option<Vec<SpannedStr>>,
     span: Span,
 }
@@ -214,6 +224,8 @@ struct NetworkDraft {
     raw_source_macs: Vec<SpannedStr>,
     endpoints_span: Span,
     groups: Option<Vec<Spanned<RawEndpoints>>>,
+    /// The pools as written, for a Docker or CNI network (stage 2 judges them).
+    written: Option<pools::WrittenIpam>,
 }
 
 /// Everything the structural stage settles.
@@ -232,11 +244,13 @@ struct Drafts {
     shim: Option<ShimDraft>,
 }
 
-/// One node's addresses after IPAM.
-#[derive(Clone, Copy)]
+/// One node's addresses after IPAM, and the next hops of its default routes.
+#[derive(Clone, Copy, Default)]
 struct Assigned {
-    ipv4: Ipv4Addr,
+    ipv4: Option<Ipv4Addr>,
     ipv6: Option<Ipv6Addr>,
+    gateway4: Option<Ipv4Addr>,
+    gateway6: Option<Ipv6Addr>,
 }
 
 struct Addresses {
@@ -255,6 +269,16 @@ struct Macs {
 pub(super) struct Builder {
     pub(super) source: Arc<Source>,
     diags: Diagnostics,
+    /// Whose rules the scenario follows (set first).
+    rules: Rules,
+    /// The scenario's seed (set first).
+    seed: u64,
+    /// The user's blocks: written under [[address_map]], and derived ones added.
+    address_map: AddressMap,
+    /// What earlier Docker networks left for later ones to be judged against.
+    docker: docker::DockerBook,
+    /// The network being read names a parent that does not exist (no rules between parents).
+    parent_failed: bool,
 }
 
 fn spanned<T>(v: &Spanned<T>) -> Span {
@@ -279,9 +303,9 @@ impl Builder {
 
     fn build(mut self, mut raw: RawScenario) -> Result<Scenario, Diagnostics> {
         let raw_tests = raw.tests.take().unwrap_or_default();
-        let drafts = self.structure(raw);
+        let mut drafts = self.structure(raw);
         self.stage()?;
-        let addresses = self.addresses(&drafts);
+        let addresses = self.addresses(&mut drafts);
         self.stage()?;
         let macs = self.macs(&drafts);
         self.stage()?;
@@ -353,6 +377,11 @@ impl Builder {
                 Some(raw) => self.source_list(raw, &network_lists[e.network]),
                 None => typed_networks[e.network].source_macs.clone(),
             };
+            let docker = self.rules.docker().map(|_| ContainerRequest {
+                ipv4_address: e.ip.as_ref().map(|ip| *ip.get_ref()),
+                ipv6_address: e.ip6.as_ref().map(|ip| *ip.get_ref()),
+                mac_address: e.written_mac,
+            });
             endpoints.push(Endpoint {
                 name: e.name.unwrap_or_default(),
                 network: e.network,
@@ -360,7 +389,10 @@ impl Builder {
                 mac,
                 ipv4: a.ipv4,
                 ipv6: a.ipv6,
+                gateway4: a.gateway4,
+                gateway6: a.gateway6,
                 source_macs,
+                docker,
                 span: e.span,
             });
         }
@@ -373,7 +405,7 @@ impl Builder {
                 network: p.network,
                 interface: "eth0".into(),
                 mac,
-                ipv4: a.ipv4,
+                ipv4: a.ipv4.unwrap_or(Ipv4Addr::UNSPECIFIED),
                 ipv6: a.ipv6,
                 port: p.port,
                 span: p.span,
@@ -384,7 +416,7 @@ impl Builder {
                 network: s.network,
                 interface: s.interface,
                 mac,
-                ipv4: a.ipv4,
+                ipv4: a.ipv4.unwrap_or(Ipv4Addr::UNSPECIFIED),
                 ipv6: a.ipv6,
                 span: s.span,
             }),
@@ -410,6 +442,8 @@ impl Builder {
             peers,
             host: Host { addresses, shim },
             tests: Vec::new(),
+            rules: self.rules,
+            address_map: std::mem::take(&mut self.address_map),
         }
     }
 }

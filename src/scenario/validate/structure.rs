@@ -8,9 +8,14 @@ use std::collections::HashMap;
 
 use toml::Spanned;
 
+use ipnetwork::IpNetwork;
+
+use super::addresses::default_subnet;
+use super::pools::WrittenIpam;
 use super::values::{NODE_NAME_MAX, check_lab_word};
 use super::*;
-use crate::scenario::ipam::Pool;
+use crate::scenario::ipam::{Family, Pool};
+use crate::scenario::seeded::docker_network_id;
 
 /// Most endpoints one group may ask for.
 const MAX_COUNT: u32 = 100_000;
@@ -20,7 +25,11 @@ const MAX_COUNT: u32 = 100_000;
 pub(in crate::scenario) const IPV6_MIN_MTU: u32 = 1280;
 
 impl Builder {
-    pub(super) fn structure(&mut self, raw: RawScenario) -> Drafts {
+    pub(super) fn structure(&mut self, mut raw: RawScenario) -> Drafts {
+        self.seed = raw.seed.unwrap_or(1);
+        self.rules = self.read_rules(raw.docker.take(), raw.cni.take());
+        self.address_map = self.address_mappings(raw.address_map.take());
+        self.docker.lab_v6 = written_v6_blocks(raw.networks.as_deref().unwrap_or_default());
         let name = match raw.name {
             Some(n) if n.get_ref().trim().is_empty() => {
                 self.error(
@@ -59,11 +68,16 @@ impl Builder {
             }
         };
         let switch = self.switch(raw.switch);
-        let (mut parents, parent_macs, parent_ports) = self.parents(raw.parents);
-        let mut networks = self.networks(raw.networks, &parents);
+        let (mut parents, mut parent_macs, mut parent_ports) = self.parents(raw.parents);
+        let mut networks = self.networks(
+            raw.networks,
+            &mut parents,
+            &mut parent_macs,
+            &mut parent_ports,
+        );
         let mut endpoints = self.endpoints(&mut networks);
         self.source_lists(&networks, &endpoints);
-        let mut peers = self.peers(raw.peers, &networks);
+        let mut peers = self.peers(raw.peers, &networks, &parents);
         let (host, shim) = self.host(raw.host, &networks);
         self.node_names(&mut endpoints, &peers);
         let mut switch = switch;
@@ -79,7 +93,7 @@ impl Builder {
         Drafts {
             name,
             description: raw.description.unwrap_or_default(),
-            seed: raw.seed.unwrap_or(1),
+            seed: self.seed,
             switch,
             parents,
             parent_macs,
@@ -210,7 +224,9 @@ impl Builder {
     fn networks(
         &mut self,
         raw: Option<Vec<Spanned<RawNetwork>>>,
-        parents: &[Parent],
+        parents: &mut Vec<Parent>,
+        parent_macs: &mut Vec<Option<Spanned<MacAddr>>>,
+        parent_ports: &mut Vec<PortExtras>,
     ) -> Vec<NetworkDraft> {
         let raw = raw.unwrap_or_else(|| vec![Spanned::new(0..0, RawNetwork::default())]);
         if raw.is_empty() {
@@ -247,33 +263,17 @@ impl Builder {
                     );
                 }
             }
-            let parent = match &r.parent {
-                Some(p) => parents
-                    .iter()
-                    .position(|x| &x.name == p.get_ref())
-                    .unwrap_or_else(|| {
-                        let known: Vec<&str> = parents.iter().map(|x| x.name.as_str()).collect();
-                        self.error(
-                            p.span(),
-                            format!("there is no parent `{}`", p.get_ref()),
-                            format!(
-                                "declare it under [[parents]] or use one of: {}",
-                                known.join(", ")
-                            ),
-                        );
-                        0
-                    }),
-                None if parents.len() > 1 => {
-                    let known: Vec<&str> = parents.iter().map(|x| x.name.as_str()).collect();
-                    self.error(
-                        span.clone(),
-                        format!("network `{name}` does not say which parent it uses"),
-                        format!("add `parent = \"...\"`, one of: {}", known.join(", ")),
-                    );
-                    0
-                }
-                None => 0,
-            };
+            let docker_id = docker_network_id(self.seed, &name);
+            self.parent_failed = false;
+            let (parent, named_vlan) = self.network_parent(
+                &r,
+                &name,
+                &docker_id,
+                span.clone(),
+                parents,
+                parent_macs,
+                parent_ports,
+            );
             let mode_span = r.mode.as_ref().map_or(span.clone(), spanned);
             let mode = match r
                 .mode
@@ -287,9 +287,20 @@ impl Builder {
                 RawMode::Passthru => MacvlanMode::Passthru,
                 RawMode::Source => MacvlanMode::Source,
             };
-            let vid = r.vlan.as_ref().and_then(|v| self.vid(v));
+            let vid = match (r.vlan.as_ref(), named_vlan) {
+                (Some(v), Some(_)) => {
+                    self.error(
+                        v.span(),
+                        "the parent's name already says the VLAN",
+                        "write either parent = \"BASE.VID\" or parent = \"BASE\" with vlan = VID",
+                    );
+                    named_vlan
+                }
+                (Some(v), None) => self.vid(v),
+                (None, named) => named,
+            };
             let tagged_frames = r.tagged_frames.as_ref().is_some_and(|t| *t.get_ref());
-            if let (Some(t), None) = (&r.tagged_frames, &r.vlan)
+            if let (Some(t), None) = (&r.tagged_frames, vid)
                 && tagged_frames
             {
                 self.error(
@@ -308,35 +319,40 @@ impl Builder {
                 Some(v) => format!("{parent_name}.{v}"),
                 None => parent_name.to_string(),
             };
-            if let (Some(v), Some(at)) = (vlan, r.vlan.as_ref()) {
+            let vlan_at = r
+                .vlan
+                .as_ref()
+                .map(spanned)
+                .or(r.parent.as_ref().map(spanned));
+            if let (Some(v), Some(at)) = (vlan, vlan_at.clone()) {
                 if link.len() > IFNAME_MAX {
-                    self.error(at.span(), format!("the sub-interface name `{link}` is longer than {IFNAME_MAX} bytes"), format!("shorten the parent's name `{parent_name}` so that `{parent_name}.{v}` fits"));
+                    self.error(at, format!("the sub-interface name `{link}` is longer than {IFNAME_MAX} bytes"), format!("shorten the parent's name `{parent_name}` so that `{parent_name}.{v}` fits"));
                 }
             }
-            for (key, flag, wanted) in [
-                ("nopromisc", &r.nopromisc, MacvlanMode::Passthru),
-                ("nodst", &r.nodst, MacvlanMode::Source),
-            ] {
-                if let Some(f) = flag
-                    && *f.get_ref()
-                    && mode != wanted
-                {
-                    self.error(
-                        f.span(),
-                        format!("`{key}` only has an effect in {wanted} mode"),
-                        format!("remove it, or use mode = \"{wanted}\""),
-                    );
+            if self.rules == Rules::Mvlab {
+                self.mvlab_only(&r, mode);
+            }
+            let (ipv4, ipv6, written) = match self.rules {
+                Rules::Mvlab => (self.ipam4(&r, i), self.ipam6(&r), None),
+                _ => {
+                    let mut written = self.written_ipam(&r, i);
+                    match self.rules {
+                        Rules::Docker { version } => self.docker_network(
+                            version,
+                            &r,
+                            mode,
+                            mode_span.clone(),
+                            &mut written,
+                            span.clone(),
+                        ),
+                        _ => self.cni_network(&r, mode, mode_span.clone(), &written),
+                    }
+                    let first4 = written.v4.first().map_or(default_subnet(i), |p| p.base());
+                    let ipv4 = provisional(first4);
+                    let ipv6 = written.v6.first().map(|p| provisional(p.base()));
+                    (ipv4, ipv6, Some(written))
                 }
-            }
-            if let Some(list) = &r.source_macs
-                && mode != MacvlanMode::Source
-            {
-                self.error(
-                    list.span(),
-                    "`source_macs` only applies to mode = \"source\"",
-                    "remove it, or use mode = \"source\"",
-                );
-            }
+            };
             if let (Some(s6), Some(p)) = (&r.subnet6, parents.get(parent))
                 && p.mtu < IPV6_MIN_MTU
             {
@@ -358,8 +374,36 @@ impl Builder {
                     "use 1 or more (the kernel's default is 1000), or leave bcqueuelen out",
                 );
             }
-            let ipv4 = self.ipam4(&r, i);
-            let ipv6 = self.ipam6(&r);
+            let parentless = r.parent.is_none();
+            let (internal, docker) = match (self.rules, &written) {
+                (Rules::Docker { version }, Some(w)) => {
+                    let asked = w.internal.as_ref().is_some_and(|f| f.value);
+                    if !self.parent_failed {
+                        self.docker_parent(
+                            version,
+                            &link,
+                            &docker_id,
+                            mode == MacvlanMode::Passthru,
+                            r.parent.as_ref().map_or(span.clone(), spanned),
+                        );
+                    }
+                    let internal = asked || (parentless && version.parentless_is_internal());
+                    let docker = DockerNetwork {
+                        id: docker_id.clone(),
+                        parent: r.parent.as_ref().map(|p| match vlan {
+                            Some(v) if !p.get_ref().contains('.') => format!("{}.{v}", p.get_ref()),
+                            _ => p.get_ref().clone(),
+                        }),
+                        internal: asked,
+                        enable_ipv4: w.ipv4_on(),
+                        enable_ipv6: w.ipv6_on(),
+                        ipam: docker_ipam_config(w),
+                    };
+                    (internal, Some(docker))
+                }
+                (Rules::Cni, Some(w)) => (w.routes.is_empty(), None),
+                _ => (false, None),
+            };
             let network = Network {
                 name,
                 parent,
@@ -374,9 +418,13 @@ impl Builder {
                 bc_cutoff: r.bc_cutoff.as_ref().map(|v| *v.get_ref()),
                 ipv4,
                 ipv6,
+                more_ipv4: Vec::new(),
+                more_ipv6: Vec::new(),
+                internal,
+                docker,
                 span: span.clone(),
                 mode_span,
-                vlan_span: r.vlan.as_ref().map(spanned),
+                vlan_span: vlan_at,
                 bc_cutoff_span: r.bc_cutoff.as_ref().map(spanned),
             };
             out.push(NetworkDraft {
@@ -384,6 +432,7 @@ impl Builder {
                 raw_source_macs: r.source_macs.map(|l| l.into_inner()).unwrap_or_default(),
                 endpoints_span: span,
                 groups: r.endpoints,
+                written,
             });
         }
         out
@@ -408,6 +457,188 @@ impl Builder {
                 );
             }
         }
+    }
+
+    /// The kernel's own flags, and what only `[docker]` or `[cni]` understand, on a network of
+    /// mvlab's own rules.
+    fn mvlab_only(&mut self, r: &RawNetwork, mode: MacvlanMode) {
+        for (key, flag, wanted) in [
+            ("nopromisc", &r.nopromisc, MacvlanMode::Passthru),
+            ("nodst", &r.nodst, MacvlanMode::Source),
+        ] {
+            if let Some(f) = flag
+                && *f.get_ref()
+                && mode != wanted
+            {
+                self.error(
+                    f.span(),
+                    format!("`{key}` only has an effect in {wanted} mode"),
+                    format!("remove it, or use mode = \"{wanted}\""),
+                );
+            }
+        }
+        if let Some(list) = &r.source_macs
+            && mode != MacvlanMode::Source
+        {
+            self.error(
+                list.span(),
+                "`source_macs` only applies to mode = \"source\"",
+                "remove it, or use mode = \"source\"",
+            );
+        }
+        let engine_keys = [
+            ("internal", r.internal.as_ref().map(spanned), "[docker]"),
+            (
+                "enable_ipv4",
+                r.enable_ipv4.as_ref().map(spanned),
+                "[docker]",
+            ),
+            (
+                "enable_ipv6",
+                r.enable_ipv6.as_ref().map(spanned),
+                "[docker]",
+            ),
+            (
+                "subnets",
+                r.subnets.as_ref().and_then(|l| l.first()).map(spanned),
+                "[docker] or [cni]",
+            ),
+            ("range_start", r.range_start.as_ref().map(spanned), "[cni]"),
+            ("range_end", r.range_end.as_ref().map(spanned), "[cni]"),
+            (
+                "range_start6",
+                r.range_start6.as_ref().map(spanned),
+                "[cni]",
+            ),
+            ("range_end6", r.range_end6.as_ref().map(spanned), "[cni]"),
+            (
+                "routes",
+                r.routes.as_ref().and_then(|l| l.first()).map(spanned),
+                "[cni]",
+            ),
+        ];
+        for (key, at, section) in engine_keys {
+            if let Some(at) = at {
+                self.error(
+                    at,
+                    format!("`{key}` is a key of networks under {section}"),
+                    format!("add the {section} section the scenario follows, or remove `{key}`"),
+                );
+            }
+        }
+    }
+
+    /// Which parent a network hangs off, and the VLAN its name asks for (`eth0.10`: Docker
+    /// makes that sub-interface when no parent has the name). With `[docker]`, a network
+    /// without `parent` gets a dummy link of its own, named as Docker names it.
+    #[allow(clippy::too_many_arguments)]
+    fn network_parent(
+        &mut self,
+        r: &RawNetwork,
+        name: &str,
+        docker_id: &str,
+        span: Span,
+        parents: &mut Vec<Parent>,
+        parent_macs: &mut Vec<Option<Spanned<MacAddr>>>,
+        parent_ports: &mut Vec<PortExtras>,
+    ) -> (usize, Option<u16>) {
+        let docker = self.rules.docker();
+        let known = |parents: &[Parent]| {
+            parents
+                .iter()
+                .map(|x| x.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(p) = &r.parent else {
+            if docker.is_some() {
+                let (port, _, extras) = self.port(None);
+                parents.push(Parent {
+                    name: format!("dm-{}", &docker_id[..12]),
+                    kind: ParentKind::Dummy,
+                    port,
+                    mtu: 1500,
+                    mac: MacAddr::default(),
+                    span: span.clone(),
+                    kind_span: span,
+                });
+                parent_macs.push(None);
+                parent_ports.push(extras);
+                return (parents.len() - 1, None);
+            }
+            if parents.len() > 1 {
+                let known = known(parents);
+                self.error(
+                    span,
+                    format!("network `{name}` does not say which parent it uses"),
+                    format!("add `parent = \"...\"`, one of: {known}"),
+                );
+            }
+            return (0, None);
+        };
+        let wanted = p.get_ref();
+        if let Some(at) = parents.iter().position(|x| &x.name == wanted) {
+            return (at, None);
+        }
+        if let Some(v) = docker
+            && wanted == "lo"
+        {
+            self.error(
+                p.span(),
+                v.loopback_parent(),
+                "give the network a parent of the lab",
+            );
+            self.parent_failed = true;
+            return (0, None);
+        }
+        let known = known(parents);
+        let mut refuse = |words: Option<String>, mine: String, hint: String| {
+            self.error(p.span(), words.unwrap_or(mine), hint);
+            self.parent_failed = true;
+            (0, None)
+        };
+        let declare =
+            |name: &str| format!("declare `{name}` under [[parents]] or use one of: {known}");
+        if !wanted.contains('.') {
+            return refuse(
+                docker.map(|v| v.parent_missing(wanted)),
+                format!("there is no parent `{wanted}`"),
+                format!(
+                    "{}; BASE.VID names a VLAN sub-interface of BASE",
+                    declare(wanted)
+                ),
+            );
+        }
+        let parts: Vec<&str> = wanted.split('.').collect();
+        let [base, vid] = parts[..] else {
+            return refuse(
+                docker.map(|v| v.vlan_name_format(wanted)),
+                format!("`{wanted}` is neither a parent nor BASE.VID"),
+                "a VLAN sub-interface is named BASE.VID, with one dot".into(),
+            );
+        };
+        let Ok(vid) = vid.parse::<i64>() else {
+            return refuse(
+                docker.map(|v| v.vlan_unparsable(vid)),
+                format!("`{vid}` in `{wanted}` is not a VLAN id"),
+                "write the VLAN id as a number, e.g. eth0.10".into(),
+            );
+        };
+        let Some(at) = parents.iter().position(|x| x.name == base) else {
+            return refuse(
+                docker.map(|v| v.parent_base_missing(base)),
+                format!("there is no parent `{base}`"),
+                declare(base),
+            );
+        };
+        if !(1..=4094).contains(&vid) {
+            return refuse(
+                docker.map(|v| v.vlan_out_of_range(vid)),
+                format!("VLAN id {vid} is outside 1..4094"),
+                "802.1Q ids 0 and 4095 are reserved; use 1 to 4094".into(),
+            );
+        }
+        (at, Some(vid as u16))
     }
 
     fn endpoints(&mut self, networks: &mut [NetworkDraft]) -> Vec<EndpointDraft> {
@@ -500,6 +731,11 @@ impl Builder {
                         ip: if count == 1 { ip.clone() } else { None },
                         ip6: if count == 1 { ip6.clone() } else { None },
                         mac: if count == 1 { mac.clone() } else { None },
+                        written_mac: if count == 1 {
+                            mac.as_ref().map(|m| *m.get_ref())
+                        } else {
+                            None
+                        },
                         source_macs: source_macs.clone(),
                         span: g.name.as_ref().map_or(span.clone(), spanned),
                     });
@@ -525,19 +761,26 @@ impl Builder {
             })
     }
 
+    /// The peers; by default one on the first network whose parent has a wire.
     fn peers(
         &mut self,
         raw: Option<Vec<Spanned<RawPeer>>>,
         networks: &[NetworkDraft],
+        parents: &[Parent],
     ) -> Vec<PeerDraft> {
-        let raw = match raw {
-            Some(list) => list,
-            None if networks.is_empty() => Vec::new(),
-            None => vec![Spanned::new(
+        let wired = networks.iter().find(|n| {
+            parents
+                .get(n.network.parent)
+                .is_some_and(|p| p.kind == ParentKind::Veth)
+        });
+        let raw = match (raw, wired) {
+            (Some(list), _) => list,
+            (None, None) => Vec::new(),
+            (None, Some(net)) => vec![Spanned::new(
                 0..0,
                 RawPeer {
                     name: None,
-                    network: None,
+                    network: Some(Spanned::new(0..0, net.network.name.clone())),
                     ip: None,
                     ip6: None,
                     mac: None,
@@ -705,18 +948,21 @@ impl Builder {
                 self.error(peer.span.clone(), format!("peer `{}` is on network `{}`, whose parent `{}` has no wire a peer could plug into", peer.name, net.network.name, parent.name), "put the peer on a network with a veth parent");
             }
         }
+        // With [docker], Docker's own rules judge passthru and overlapping subnets (stages 1
+        // and 2, in its words).
+        let docker = self.rules.docker().is_some();
         for (i, a) in networks.iter().enumerate() {
             let a = &a.network;
             if a.mode == MacvlanMode::Passthru {
                 let count = endpoints.iter().filter(|e| e.network == i).count();
-                if count > 1 {
+                if count > 1 && !docker {
                     self.error(a.mode_span.clone(), format!("passthru gives the whole parent to one endpoint, but network `{}` has {count}", a.name), "use one endpoint, or another mode");
                 }
                 if let Some(s) = shim.filter(|s| networks[s.network].network.link == a.link) {
                     self.error(s.span.clone(), format!("the shim would be a second macvlan on `{}`, which passthru network `{}` owns", a.link, a.name), "put the shim on another network, or use another mode");
                 }
             }
-            for b in &networks[i + 1..] {
+            for b in networks[i + 1..].iter().filter(|_| !docker) {
                 let b = &b.network;
                 if a.link == b.link
                     && (a.mode == MacvlanMode::Passthru || b.mode == MacvlanMode::Passthru)
@@ -770,4 +1016,61 @@ impl Builder {
             }
         }
     }
+}
+
+/// A pool whose gateway and range stage 2 fills in.
+fn provisional<N, A>(subnet: (A, u8)) -> Ipam<N, A>
+where
+    A: Family,
+    N: super::addresses::SubnetParts<A>,
+{
+    Ipam {
+        subnet: N::from_parts(subnet),
+        gateway: None,
+        ip_range: N::from_parts(subnet),
+        aux_addresses: Default::default(),
+        range_start: None,
+        range_end: None,
+    }
+}
+
+/// `IPAM.Config` of a Docker network: what the scenario wrote (IPv4, then IPv6), and the lab's
+/// stand-in for a derived ULA /64 (a real engine must be given it to stay in the lab range).
+fn docker_ipam_config(w: &WrittenIpam) -> Vec<DockerIpamConfig> {
+    fn entries<A: Family + Into<std::net::IpAddr>>(
+        pools: &[super::pools::WrittenPool<A>],
+    ) -> impl Iterator<Item = DockerIpamConfig> + '_ {
+        pools.iter().map(|p| DockerIpamConfig {
+            subnet: IpNetwork::new(p.subnet.value.0.into(), p.subnet.value.1)
+                .expect("a parsed subnet"),
+            ip_range: p
+                .ip_range
+                .as_ref()
+                .and_then(|r| IpNetwork::new(r.value.0.into(), r.value.1).ok()),
+            gateway: p.gateway.as_ref().map(|g| g.value.into()),
+            aux_addresses: p
+                .aux
+                .iter()
+                .map(|(n, a)| (n.clone(), a.value.into()))
+                .collect(),
+        })
+    }
+    let v4 = if w.default_v4 { &[][..] } else { &w.v4[..] };
+    entries(v4).chain(entries(&w.v6)).collect()
+}
+
+/// Every IPv6 block the networks write (the lab blocks a derived ULA must not take).
+fn written_v6_blocks(networks: &[Spanned<RawNetwork>]) -> Vec<IpNetwork> {
+    networks
+        .iter()
+        .flat_map(|n| {
+            let n = n.get_ref();
+            n.subnet6
+                .iter()
+                .chain(n.subnets.iter().flatten().map(|p| &p.get_ref().subnet))
+                .filter_map(|s| s.get_ref().parse::<IpNetwork>().ok())
+                .filter(IpNetwork::is_ipv6)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }

@@ -1,10 +1,11 @@
-//! Docker-style address pools (libnetwork's default IPAM rules), one per network and family: the
-//! network address, the IPv4 broadcast address, the gateway and every aux address are never handed
-//! out; `ip_range` narrows the dynamic pool; fixed addresses may sit anywhere else in the subnet.
-//! Endpoints are allocated upward from the bottom of the range, as Docker does; lab-only nodes
-//! (peers, the host shim) take the highest free address of the subnet so that adding endpoints
-//! never renumbers them. Pure arithmetic on integers, and for the exhaustion tests the pools of a
-//! settled scenario's network with every address its nodes hold already taken.
+//! Address pools, pure arithmetic on integers. This file holds mvlab's own pools (a scenario
+//! without `[docker]` or `[cni]`), one per network and family: the network address, the IPv4
+//! broadcast address, the gateway and every aux address are never handed out; `ip_range` narrows
+//! the dynamic pool; fixed addresses may sit anywhere else in the subnet. Endpoints are allocated
+//! upward from the bottom of the range; lab-only nodes (peers, the host shim) take the highest
+//! free address of the subnet so that adding endpoints never renumbers them. And, for the
+//! exhaustion tests, the pools of a settled scenario's network with every address its nodes hold
+//! already taken. `libnetwork` is Docker's allocator, `host_local` CNI's.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -12,7 +13,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnetwork::{Ipv4Network, Ipv6Network};
 
-use super::Scenario;
+pub mod host_local;
+pub mod libnetwork;
+mod settled;
+
+pub(super) use settled::Continuation;
 
 /// An address family's address as an integer.
 pub trait Family: Copy + Ord + fmt::Display {
@@ -90,6 +95,10 @@ impl Block {
 
     fn len(&self) -> u128 {
         (self.last - self.first).saturating_add(1)
+    }
+
+    fn overlaps(&self, other: &Block) -> bool {
+        self.first <= other.last && other.first <= self.last
     }
 }
 
@@ -178,8 +187,7 @@ impl<A: Family> Pool<A> {
 
     /// Whether two subnets share any address.
     pub fn overlap(a: (A, u8), b: (A, u8)) -> bool {
-        let (a, b) = (Block::of(a.0, a.1), Block::of(b.0, b.1));
-        a.first <= b.last && b.first <= a.last
+        Block::of(a.0, a.1).overlaps(&Block::of(b.0, b.1))
     }
 
     fn structural(&self, bits: u128) -> Option<Refusal> {
@@ -277,43 +285,6 @@ impl<A: Family> Pool<A> {
         }
         None
     }
-}
-
-/// The IPv4 and IPv6 address of every node the scenario puts on network `n` (endpoints, peers,
-/// the host's own addresses and its shim), each where the node has one.
-fn held(s: &Scenario, n: usize) -> impl Iterator<Item = (Option<Ipv4Addr>, Option<Ipv6Addr>)> + '_ {
-    let endpoints = s.endpoints.iter().filter(move |e| e.network == n);
-    let peers = s.peers.iter().filter(move |p| p.network == n);
-    let host = s.host.addresses.iter().filter(move |h| h.network == n);
-    let shim = s.host.shim.iter().filter(move |sh| sh.network == n);
-    endpoints
-        .map(|e| (Some(e.ipv4), e.ipv6))
-        .chain(peers.map(|p| (Some(p.ipv4), p.ipv6)))
-        .chain(host.map(|h| (h.ipv4, h.ipv6)))
-        .chain(shim.map(|sh| (Some(sh.ipv4), sh.ipv6)))
-}
-
-/// Takes every held address from `pool`. An address the scenario already holds twice was
-/// refused at its own line, so a second take's refusal is expected and ignored.
-fn take_held<A: Family>(mut pool: Pool<A>, held: impl Iterator<Item = A>) -> Pool<A> {
-    for ip in held {
-        let _ = pool.take(ip, false);
-    }
-    pool
-}
-
-/// A network's IPv4 pool with every address the scenario's nodes hold on it taken.
-pub(super) fn pool4(s: &Scenario, n: usize) -> Pool<Ipv4Addr> {
-    take_held(
-        s.networks[n].ipv4.pool(),
-        held(s, n).filter_map(|(v4, _)| v4),
-    )
-}
-
-/// The IPv6 pool of a network with an IPv6 subnet, its used addresses taken.
-pub(super) fn pool6(s: &Scenario, n: usize) -> Option<Pool<Ipv6Addr>> {
-    let pool = s.networks[n].ipv6.as_ref()?.pool();
-    Some(take_held(pool, held(s, n).filter_map(|(_, v6)| v6)))
 }
 
 #[cfg(test)]
