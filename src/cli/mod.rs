@@ -15,6 +15,7 @@ mod completions;
 mod diff;
 mod guest;
 mod inspect;
+mod interfaces;
 mod lab;
 mod run;
 mod schema;

@@ -79,6 +79,9 @@ impl EngineError {
 pub struct Attachment {
     pub netns: Netns,
     pub iface: String,
+    /// The most frames per second everything sent from here may add up to (`--max-rate` on an
+    /// existing interface); `None`: as the flows ask.
+    pub max_pps: Option<f64>,
 }
 
 impl Attachment {
@@ -99,7 +102,16 @@ impl Attachment {
         Ok(Attachment {
             netns: ns,
             iface: iface.to_string(),
+            max_pps: None,
         })
+    }
+
+    /// The same attachment, with everything sent from it held to `pps` frames per second.
+    pub fn capped(self, pps: Option<f64>) -> Attachment {
+        Attachment {
+            max_pps: pps,
+            ..self
+        }
     }
 
     fn ns_label(&self) -> String {

@@ -169,6 +169,11 @@ struct Planner<'s> {
 const HOST: NsId = 0;
 const SWITCH: NsId = 1;
 
+/// The mode of a peer's macvlan on a tester interface: VEPA sends every frame to the wire, so
+/// the switch under test sees all the peer sends even when someone else hangs a macvlan on the
+/// same interface.
+const PEER_MODE: MacvlanMode = MacvlanMode::Vepa;
+
 /// The root namespace as far as a plan needs it: the interfaces `existing` parents name (looked
 /// up by the caller) and the first index above every one in use there.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -213,6 +218,29 @@ impl Plan {
                 interfaces: Vec::new(),
             })
             .collect();
+        if let Switch::External(_) = &s.switch {
+            let mut diags = Diagnostics::default();
+            for parent in s
+                .parents
+                .iter()
+                .filter(|p| !matches!(p.kind, ParentKind::Existing { .. }))
+            {
+                diags.push(
+                    Diagnostic::at(
+                        &s.source,
+                        parent.kind_span.clone(),
+                        format!(
+                            "parent `{}` is not an existing interface, but the switch is external",
+                            parent.name
+                        ),
+                    )
+                    .hint(
+                        "with an external switch every parent is an existing interface wired to it",
+                    ),
+                );
+            }
+            diags.into_result(())?;
+        }
         let mut p = Planner {
             s,
             alias: name.alias(),
@@ -237,7 +265,7 @@ impl Plan {
         p.endpoints(&attachments);
         p.shim(&attachments);
         p.host_addresses(&attachments);
-        p.peers();
+        p.peers(&real_parents.index);
         p.ports();
         p.loopbacks();
         let Planner {
@@ -563,7 +591,7 @@ impl Planner<'_> {
     fn parent_wire(&mut self, mtu: u32, parent: &str, port: &Port) -> (LinkSpec, Sender, String) {
         let (ns, name, mac) = match &self.s.switch {
             Switch::Bridge(_) | Switch::Emulated(_) => (SWITCH, port.name.clone(), None),
-            Switch::None { .. } => {
+            Switch::None { .. } | Switch::External(_) => {
                 let peer = &self.s.peers[0];
                 (self.ns(&peer.name), peer.interface.clone(), Some(peer.mac))
             }
@@ -594,7 +622,7 @@ impl Planner<'_> {
                     },
                 );
             }
-            Switch::None { .. } => {
+            Switch::None { .. } | Switch::External(_) => {
                 self.peer_links.insert(node.clone(), index);
             }
         }
@@ -809,15 +837,20 @@ impl Planner<'_> {
     /// Each peer: a veth whose switch end is its port, made by the switch (with no switch, the
     /// parent's wire, made in `parent_wire`), and on a VLAN network a `IFACE.VID` sub-interface
     /// carrying its addresses.
-    fn peers(&mut self) {
+    fn peers(&mut self, real: &BTreeMap<String, u32>) {
         let s = self.s;
         for peer in &s.peers {
             let ns = self.ns(&peer.name);
             let net = &s.networks[peer.network];
             let mtu = s.parents[net.parent].mtu;
-            let (index, link) = match self.peer_links.get(&peer.name) {
-                Some(&index) => (index, format!("{HOST_NODE}:{}", s.parents[net.parent].name)),
-                None => {
+            let on_real = peer.existing.as_ref().map(|i| (i, real.get(i)));
+            let (index, link) = match (on_real, self.peer_links.get(&peer.name)) {
+                (Some((_, None)), _) => continue,
+                (Some((iface, Some(&lower))), _) => self.peer_on_real(peer, ns, iface, lower),
+                (None, Some(&index)) => {
+                    (index, format!("{HOST_NODE}:{}", s.parents[net.parent].name))
+                }
+                (None, None) => {
                     let port_index = self.index(SWITCH);
                     let index = self.index(ns);
                     let mut spec = self.spec(&peer.port.name, port_index);
@@ -873,11 +906,16 @@ impl Planner<'_> {
             let veth = InterfaceInventory {
                 name: peer.interface.clone(),
                 index,
-                kind: "veth".into(),
+                kind: if peer.existing.is_some() {
+                    "macvlan"
+                } else {
+                    "veth"
+                }
+                .into(),
                 mac: peer.mac,
                 ipv4: Vec::new(),
                 ipv6: Vec::new(),
-                mode: None,
+                mode: peer.existing.as_ref().map(|_| PEER_MODE),
                 vlan: net.frame_vlan,
                 link: Some(link),
                 network: Some(net.name.clone()),
@@ -938,13 +976,44 @@ impl Planner<'_> {
             };
             let iface_name = iface.name.clone();
             self.interface(ns, iface);
+            // A macvlan the root's socket makes in phase 1 is addressed in the next.
+            let phase = if peer.existing.is_some() { 2 } else { 1 };
             for a in ipv4 {
-                self.address(1, ns, addressed, &iface_name, a.into());
+                self.address(phase, ns, addressed, &iface_name, a.into());
             }
             for a in ipv6 {
-                self.address(1, ns, addressed, &iface_name, a.into());
+                self.address(phase, ns, addressed, &iface_name, a.into());
             }
         }
+    }
+
+    /// A peer on an external switch: a macvlan on the tester interface `iface` (root index
+    /// `lower`), made by the root namespace's socket directly in the peer's namespace with the
+    /// peer's MAC. The interface itself is neither moved nor reconfigured. Returns the
+    /// macvlan's index and its inventory label.
+    fn peer_on_real(
+        &mut self,
+        peer: &crate::scenario::Peer,
+        ns: NsId,
+        iface: &str,
+        lower: u32,
+    ) -> (u32, String) {
+        let index = self.index_across(ns, Sender::Root);
+        let mut spec = self.spec(&peer.interface, index);
+        spec.mac = Some(peer.mac);
+        spec.up = true;
+        spec.lower = Some(lower);
+        self.step(
+            1,
+            Sender::Root,
+            Op::Link {
+                spec,
+                kind: LinkKind::Macvlan(MacvlanSpec::new(PEER_MODE)),
+                into: Some(ns),
+                peer_into: None,
+            },
+        );
+        (index, format!("root:{iface}"))
     }
 
     /// Bridge port flags, and on a VLAN-filtering bridge each port's VLANs (out of the default

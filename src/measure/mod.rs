@@ -69,6 +69,9 @@ pub struct Bench<'a> {
     pub lab: &'a Lab,
     pub scenario: &'a Scenario,
     pub stop: &'a Stop,
+    /// `--max-rate`: the most frames per second any one station may send (an external switch
+    /// under test is held to it); `None`: as fast as each test asks.
+    pub max_pps: Option<f64>,
     /// `--pcap DIR`: captures write one pcapng per receiving station and test there.
     pub pcap_dir: Option<PathBuf>,
     /// Reports progress (a short phrase) to whoever shows it.
@@ -91,7 +94,7 @@ impl Bench<'_> {
             .lab
             .node(&station.node)
             .ok_or_else(|| MeasureError::NoStation(station.name.clone()))?;
-        Ok(Attachment::open(&node.inventory.netns, &station.interface)?)
+        Ok(Attachment::open(&node.inventory.netns, &station.interface)?.capped(self.max_pps))
     }
 
     /// `Err(Interrupted)` once a signal asked the run to stop.

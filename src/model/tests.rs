@@ -154,6 +154,7 @@ pub(crate) fn peer(s: &mut Scenario) -> usize {
         mac: mac(0xee00 + i as u32),
         ipv4: Ipv4Addr::new(198, 18, 0, 254 - i as u8),
         ipv6: None,
+        existing: None,
         port: port(&format!("p{}", s.parents.len() + i)),
         span: 0..0,
     });
