@@ -287,9 +287,12 @@ pub fn send(at: &Attachment, plan: &SendPlan, stop: &Stop) -> Result<SendReport,
     let mtu = sockets[0]
         .mtu()
         .map_err(EngineError::io("reading the interface MTU"))?;
-    let own_mac = sockets[0]
-        .mac()
-        .map_err(EngineError::io("reading the interface MAC"))?;
+    let own_mac = match at.mac {
+        Some(mac) => mac,
+        None => sockets[0]
+            .mac()
+            .map_err(EngineError::io("reading the interface MAC"))?,
+    };
     plan.validate(mtu).map_err(EngineError::BadSpec)?;
     let mut lanes: Vec<Vec<FlowRun>> = (0..threads).map(|_| Vec::new()).collect();
     // A cap on the attachment is shared evenly by its flows.

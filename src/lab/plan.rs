@@ -169,11 +169,6 @@ struct Planner<'s> {
 const HOST: NsId = 0;
 const SWITCH: NsId = 1;
 
-/// The mode of a peer's macvlan on a tester interface: VEPA sends every frame to the wire, so
-/// the switch under test sees all the peer sends even when someone else hangs a macvlan on the
-/// same interface.
-const PEER_MODE: MacvlanMode = MacvlanMode::Vepa;
-
 /// The root namespace as far as a plan needs it: the interfaces `existing` parents name (looked
 /// up by the caller) and the first index above every one in use there.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -265,7 +260,7 @@ impl Plan {
         p.endpoints(&attachments);
         p.shim(&attachments);
         p.host_addresses(&attachments);
-        p.peers(&real_parents.index);
+        p.peers();
         p.ports();
         p.loopbacks();
         let Planner {
@@ -837,20 +832,16 @@ impl Planner<'_> {
     /// Each peer: a veth whose switch end is its port, made by the switch (with no switch, the
     /// parent's wire, made in `parent_wire`), and on a VLAN network a `IFACE.VID` sub-interface
     /// carrying its addresses.
-    fn peers(&mut self, real: &BTreeMap<String, u32>) {
+    fn peers(&mut self) {
         let s = self.s;
-        for peer in &s.peers {
+        // A peer of an external switch is a raw socket on its tester interface: nothing to make.
+        for peer in s.peers.iter().filter(|p| p.existing.is_none()) {
             let ns = self.ns(&peer.name);
             let net = &s.networks[peer.network];
             let mtu = s.parents[net.parent].mtu;
-            let on_real = peer.existing.as_ref().map(|i| (i, real.get(i)));
-            let (index, link) = match (on_real, self.peer_links.get(&peer.name)) {
-                (Some((_, None)), _) => continue,
-                (Some((iface, Some(&lower))), _) => self.peer_on_real(peer, ns, iface, lower),
-                (None, Some(&index)) => {
-                    (index, format!("{HOST_NODE}:{}", s.parents[net.parent].name))
-                }
-                (None, None) => {
+            let (index, link) = match self.peer_links.get(&peer.name) {
+                Some(&index) => (index, format!("{HOST_NODE}:{}", s.parents[net.parent].name)),
+                None => {
                     let port_index = self.index(SWITCH);
                     let index = self.index(ns);
                     let mut spec = self.spec(&peer.port.name, port_index);
@@ -915,7 +906,7 @@ impl Planner<'_> {
                 mac: peer.mac,
                 ipv4: Vec::new(),
                 ipv6: Vec::new(),
-                mode: peer.existing.as_ref().map(|_| PEER_MODE),
+                mode: None,
                 vlan: net.frame_vlan,
                 link: Some(link),
                 network: Some(net.name.clone()),
@@ -976,44 +967,13 @@ impl Planner<'_> {
             };
             let iface_name = iface.name.clone();
             self.interface(ns, iface);
-            // A macvlan the root's socket makes in phase 1 is addressed in the next.
-            let phase = if peer.existing.is_some() { 2 } else { 1 };
             for a in ipv4 {
-                self.address(phase, ns, addressed, &iface_name, a.into());
+                self.address(1, ns, addressed, &iface_name, a.into());
             }
             for a in ipv6 {
-                self.address(phase, ns, addressed, &iface_name, a.into());
+                self.address(1, ns, addressed, &iface_name, a.into());
             }
         }
-    }
-
-    /// A peer on an external switch: a macvlan on the tester interface `iface` (root index
-    /// `lower`), made by the root namespace's socket directly in the peer's namespace with the
-    /// peer's MAC. The interface itself is neither moved nor reconfigured. Returns the
-    /// macvlan's index and its inventory label.
-    fn peer_on_real(
-        &mut self,
-        peer: &crate::scenario::Peer,
-        ns: NsId,
-        iface: &str,
-        lower: u32,
-    ) -> (u32, String) {
-        let index = self.index_across(ns, Sender::Root);
-        let mut spec = self.spec(&peer.interface, index);
-        spec.mac = Some(peer.mac);
-        spec.up = true;
-        spec.lower = Some(lower);
-        self.step(
-            1,
-            Sender::Root,
-            Op::Link {
-                spec,
-                kind: LinkKind::Macvlan(MacvlanSpec::new(PEER_MODE)),
-                into: Some(ns),
-                peer_into: None,
-            },
-        );
-        (index, format!("root:{iface}"))
     }
 
     /// Bridge port flags, and on a VLAN-filtering bridge each port's VLANs (out of the default

@@ -15,10 +15,13 @@
 //! An external switch under test can be neither read nor flushed: its learned count is unknown,
 //! and a trial makes it forget as the scenario says it does. One that stops learning when full
 //! is left quiet for its `ageing_time` (plus a second) before every trial, since the last
-//! trial's entries would otherwise take room the new ones need; one that evicts when full needs
-//! no wait, since the fresh addresses push the last trial's out. An evicting switch also keeps
-//! the test port's own address (learned from the test frames, at the expense of a learning
-//! address when the table is full), so its table holds the capacity plus that one entry.
+//! trial's entries would otherwise take room the new ones need; one that evicts when full is
+//! left quiet only before the first trial (so it forgets the lab's other stations, whose entries
+//! an evicting switch may keep at the learning addresses' expense: Open vSwitch evicts from the
+//! port holding the most), after which the fresh addresses push the last trial's out. An
+//! evicting switch also keeps the test port's own address (learned from the test frames, at the
+//! expense of a learning address when the table is full), so its table holds the capacity plus
+//! that one entry.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -153,7 +156,7 @@ impl<'a> AddressBench<'a> {
         };
         bench.lab.flush_switch_table(bench.stop)?;
         bench.check_stop()?;
-        forget_external(bench)?;
+        forget_external(bench, self.trials == 1)?;
         let captures = [self.capture(&self.monitor)?, self.capture(&self.learning)?];
         let run = || -> Result<(tx::SendReport, Option<u32>, tx::SendReport), MeasureError> {
             let pace = |rate: Option<f64>| rate.map_or(Rate::Max, Rate::Pps);
@@ -214,13 +217,14 @@ impl<'a> AddressBench<'a> {
     }
 }
 
-/// Makes an external switch that stops learning when full forget the last trial: nothing is
-/// sent for its ageing time (plus a margin), a wait on the stop.
-fn forget_external(bench: &Bench<'_>) -> Result<(), MeasureError> {
+/// Makes an external switch forget what it learned, before every trial when it stops learning
+/// once full, before the first when it evicts: nothing is sent for its ageing time (plus a
+/// margin), watching the stop flag.
+fn forget_external(bench: &Bench<'_>, first: bool) -> Result<(), MeasureError> {
     let Switch::External(x) = &bench.scenario.switch else {
         return Ok(());
     };
-    if x.table_full == TableFull::EvictOldest {
+    if x.table_full == TableFull::EvictOldest && !first {
         return Ok(());
     }
     let quiet = Duration::from_secs(u64::from(x.ageing_time)) + AGEING_MARGIN;

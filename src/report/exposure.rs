@@ -41,7 +41,7 @@ pub fn render(s: &Scenario, max_pps: Option<f64>) -> Option<String> {
         if let Some(interface) = &peer.existing {
             let _ = writeln!(
                 out,
-                "  {interface}: peer {} {} (a VEPA macvlan)",
+                "  {interface}: peer {} {} (raw sockets on the interface)",
                 peer.name, peer.mac
             );
         }

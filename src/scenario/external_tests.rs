@@ -36,6 +36,17 @@ fn an_external_switch_has_802_1d_defaults_and_tester_ports() {
     assert_eq!(names, ["t0", "t1"]);
     let stations: Vec<String> = s.stations().into_iter().map(|s| s.name).collect();
     assert_eq!(stations, ["e1", "e2", "far"], "a real parent is no station");
+    assert_eq!(
+        s.stations()[2].interface,
+        "t1",
+        "the peer sends on its tester interface"
+    );
+    let nodes: Vec<&str> = s.nodes().iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        nodes,
+        ["host", "e1", "e2"],
+        "no switch, and no namespace for the peer"
+    );
 
     let evicting = TWO_PORTS.replace(
         "kind = \"external\"",

@@ -414,8 +414,9 @@ pub struct Peer {
     pub mac: MacAddr,
     pub ipv4: Ipv4Addr,
     pub ipv6: Option<Ipv6Addr>,
-    /// With an external switch: the existing interface of this machine, wired to a port of the
-    /// switch under test, that the peer's macvlan hangs on.
+    /// With an external switch: the existing interface of this machine wired to a port of the
+    /// switch under test, on which the peer sends and receives with raw sockets (as a tester's
+    /// port does: any source MAC out, everything arriving in). It has no namespace of its own.
     pub existing: Option<String>,
     /// The switch port facing this peer.
     pub port: Port,
@@ -738,7 +739,12 @@ impl Scenario {
                 .iter()
                 .map(|e| (e.name.as_str(), Role::Endpoint)),
         );
-        nodes.extend(self.peers.iter().map(|p| (p.name.as_str(), Role::Peer)));
+        nodes.extend(
+            self.peers
+                .iter()
+                .filter(|p| p.existing.is_none())
+                .map(|p| (p.name.as_str(), Role::Peer)),
+        );
         nodes
     }
 
@@ -777,7 +783,7 @@ impl Scenario {
             name: p.name.clone(),
             node: p.name.clone(),
             role: Role::Peer,
-            interface: p.interface.clone(),
+            interface: p.existing.clone().unwrap_or_else(|| p.interface.clone()),
             mac: p.mac,
         }));
         out
