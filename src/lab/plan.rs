@@ -13,6 +13,9 @@
 //! (and without an index they look the name up there, where the host's `eth0` is); later kernels
 //! read it in the target namespace.
 //!
+//! Teardown deletes `first_deleted` before the namespaces; a macvlan on an existing parent is
+//! one of them, so the real interface has its promiscuity back once the lab is gone.
+//!
 //! Phases (each socket runs its steps of a phase in the order listed):
 //! 0. The far side creates the wires: the switch socket makes the bridge and, for each parent and
 //!    peer, a veth whose port end is up and enslaved at creation and whose other end is created
@@ -643,6 +646,12 @@ impl Planner<'_> {
                 continue;
             };
             let ns = self.ns(&e.name);
+            if base.sender == Sender::Root {
+                // Deleted before its namespace goes: that is synchronous, and the existing
+                // parent gets back its promiscuity before the lab is reported gone (a namespace
+                // the kernel destroys in the background would release it later).
+                self.first_deleted.push((ns, e.interface.clone()));
+            }
             let index = self.index_across(ns, base.sender);
             let mut spec = self.spec(&e.interface, index);
             spec.mac = Some(e.mac);
@@ -1553,6 +1562,10 @@ count = 1
             unreachable!()
         };
         assert_eq!(spec.lower, Some(7));
-        assert!(plan.first_deleted.iter().all(|(ns, _)| *ns == SWITCH));
+        assert_eq!(
+            plan.first_deleted,
+            [(SWITCH, "br0".to_string()), (2, "eth0".to_string())],
+            "the macvlan on the real parent goes first, synchronously"
+        );
     }
 }
