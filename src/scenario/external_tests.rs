@@ -123,3 +123,11 @@ fn keys_of_the_wrong_switch_are_refused_at_their_line() {
         "{message}"
     );
 }
+
+#[test]
+fn tests_of_the_lab_itself_are_refused_on_an_external_switch() {
+    let ramp = format!("{TWO_PORTS}[[tests]]\nkind = \"endpoint_ramp\"\nmax_endpoints = 4\n");
+    let (line, _, message, _) = only_error(&ramp);
+    assert_eq!(line, 14);
+    assert!(message.contains("not a switch under test"), "{message}");
+}
