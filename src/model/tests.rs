@@ -9,19 +9,14 @@ use ipnetwork::{Ipv4Network, Ipv6Network};
 use super::*;
 use crate::diag::Source;
 use crate::scenario::{
-    Bridge, Endpoint, Host, HostAddress, Ipam, Network, Parent, ParentKind, Peer, Port, PortPolicy,
-    Shim, Switch,
+    Bridge, Endpoint, Host, HostAddress, Ipam, Network, Parent, ParentKind, Peer, Port, Shim,
+    Switch,
 };
 
 pub(crate) fn port(name: &str) -> Port {
     Port {
         name: name.into(),
-        hairpin: false,
-        learning: true,
-        unicast_flood: true,
-        multicast_flood: true,
-        broadcast_flood: true,
-        policy: PortPolicy::default(),
+        ..Port::default()
     }
 }
 

@@ -188,6 +188,22 @@ pub struct Port {
     pub policy: PortPolicy,
 }
 
+/// The kernel's defaults for a new bridge port: learning, every class flooded, no hairpin, no
+/// policy; no name yet.
+impl Default for Port {
+    fn default() -> Port {
+        Port {
+            name: String::new(),
+            hairpin: false,
+            learning: true,
+            unicast_flood: true,
+            multicast_flood: true,
+            broadcast_flood: true,
+            policy: PortPolicy::default(),
+        }
+    }
+}
+
 /// Per-port settings of the emulated switch. The defaults are a plain VLAN-unaware port with no
 /// limits, which is what a Linux bridge port without vlan_filtering is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

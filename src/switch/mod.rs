@@ -22,7 +22,7 @@ mod table;
 use serde::{Deserialize, Serialize};
 
 use crate::diag::Outcome;
-use crate::scenario::{Port, PortPolicy, Scenario, Switch};
+use crate::scenario::{Port, Scenario, Switch};
 
 pub use datapath::Forwarder;
 pub use forward::EVENT_LOG_SIZE;
@@ -70,20 +70,11 @@ impl SwitchConfig {
     /// `ports` plain ports (learning, flooding, no hairpin, no VLANs or limits) and the
     /// bridge's default ageing time: a plain learning switch.
     pub fn plain(ports: usize) -> SwitchConfig {
-        let port = Port {
-            name: String::new(),
-            hairpin: false,
-            learning: true,
-            unicast_flood: true,
-            multicast_flood: true,
-            broadcast_flood: true,
-            policy: PortPolicy::default(),
-        };
         SwitchConfig {
             ageing_time: 300,
             fdb_max_learned: None,
             learning_rate: None,
-            ports: vec![port; ports],
+            ports: vec![Port::default(); ports],
         }
     }
 }

@@ -729,7 +729,7 @@ impl Builder {
                     "with an external switch every parent is an existing interface: kind = \"existing\", interface = \"t0\"",
                 ),
             }
-            if parent.port != super::switch::default_port() {
+            if parent.port != Port::default() {
                 self.error(
                     parent.span.clone(),
                     format!(

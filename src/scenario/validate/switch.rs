@@ -11,18 +11,6 @@ use crate::diag::Span;
 use crate::scenario::schema::*;
 use crate::scenario::*;
 
-pub(super) fn default_port() -> Port {
-    Port {
-        name: String::new(),
-        hairpin: false,
-        learning: true,
-        unicast_flood: true,
-        multicast_flood: true,
-        broadcast_flood: true,
-        policy: PortPolicy::default(),
-    }
-}
-
 impl Builder {
     pub(super) fn switch(&mut self, raw: Option<Spanned<RawSwitch>>) -> Switch {
         let Some(raw) = raw else {
@@ -192,11 +180,11 @@ impl Builder {
         raw: Option<Spanned<RawPort>>,
     ) -> (Port, Option<Span>, PortExtras) {
         let Some(raw) = raw else {
-            return (default_port(), None, PortExtras::default());
+            return (Port::default(), None, PortExtras::default());
         };
         let span = raw.span();
         let r = raw.into_inner();
-        let d = default_port();
+        let d = Port::default();
         let vlan_key = [
             ("vlan", r.vlan.as_ref().map(spanned)),
             ("trunk", r.trunk.as_ref().map(spanned)),
