@@ -453,69 +453,6 @@ impl Drop for Serve {
     }
 }
 
-/// A tcpdump in the tester's namespace on `iface`, writing what arrives there to a file;
-/// `sources` stops it and lists the distinct source MACs of those frames. (The switch's side of
-/// the wire would not do for `switch serve`: it sends with PACKET_QDISC_BYPASS, past the taps.)
-pub struct Tap {
-    child: Child,
-    file: PathBuf,
-}
-
-impl Tap {
-    pub fn start(rig: &Rig, iface: &str) -> Tap {
-        let file = rig.dir.join(format!("{iface}.pcap"));
-        let mut child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &rig.tester,
-                "tcpdump",
-                "-i",
-                iface,
-                "-U",
-                "-n",
-                "--immediate-mode",
-                "-Q",
-                "in",
-                "-w",
-            ])
-            .arg(&file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tcpdump");
-        let mut line = String::new();
-        BufReader::new(child.stderr.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains("listening on"), "tcpdump: {line}");
-        Tap { child, file }
-    }
-
-    pub fn sources(mut self) -> Vec<String> {
-        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
-        let _ = self.child.wait();
-        let out = must(
-            "tcpdump",
-            &["-e", "-n", "-t", "-r", self.file.to_str().unwrap()],
-        );
-        let mut macs: Vec<String> = out
-            .lines()
-            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-            .collect();
-        macs.sort();
-        macs.dedup();
-        macs
-    }
-}
-
-impl Drop for Tap {
-    fn drop(&mut self) {
-        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
-        let _ = self.child.wait();
-    }
-}
-
 /// The named test's result of a run.
 pub fn test<'a>(result: &'a Value, name: &str) -> &'a Value {
     result["tests"]
