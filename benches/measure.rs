@@ -97,6 +97,7 @@ fn main() {
         lab: &lab,
         scenario: &scenario,
         stop: &stop,
+        max_pps: None,
         pcap_dir: None,
         progress: &|_: &str| {},
     };

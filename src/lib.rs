@@ -19,6 +19,7 @@ pub mod measure;
 pub mod model;
 pub mod netns;
 pub mod push;
+pub mod reference;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -55,6 +55,8 @@ pub struct RunOptions<'a> {
     pub no_model: bool,
     /// Write one pcapng per receiving station and test here.
     pub pcap_dir: Option<PathBuf>,
+    /// The most frames per second any one station sends (`--max-rate`); `None`: no cap.
+    pub max_pps: Option<f64>,
     /// Requested by a signal handler: every send, capture and wait of the run ends on it, the
     /// lab is removed, and the run has no result.
     pub stop: &'a Stop,
@@ -151,6 +153,7 @@ pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Run {
         lab: &lab,
         scenario,
         stop: options.stop,
+        max_pps: options.max_pps,
         pcap_dir: options.pcap_dir,
         progress: options.progress,
     };

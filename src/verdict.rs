@@ -122,6 +122,9 @@ pub fn conform(
             disagreements.push((cell.clone(), p.clone()));
         }
     }
+    if let crate::scenario::Switch::External(_) = scenario.switch {
+        return against_reference(scenario, &measured.name, compared, &disagreements);
+    }
     let mut out = vec![ExpectationResult {
         test: measured.name.clone(),
         text: "the kernel delivers every cell as the packet-path model predicts".into(),
@@ -163,6 +166,58 @@ pub fn conform(
             measured: format!("{} received, {} leaked", cell.received, cell.leaked),
             passed: false,
             detail,
+        });
+    }
+    out
+}
+
+/// An external switch held to the reference: one line for the whole matrix, then one per way it
+/// differs (`reference::deviations`), each with why it matters and its cells.
+fn against_reference(
+    scenario: &Scenario,
+    test: &str,
+    compared: usize,
+    differing: &[(Cell, Cell)],
+) -> Vec<ExpectationResult> {
+    let found = crate::reference::deviations(scenario, differing);
+    let mut out = vec![ExpectationResult {
+        test: test.to_string(),
+        text: "the switch under test forwards every cell as the 802.1D learning bridge (the reference) does".into(),
+        expected: format!("{compared} cell(s) as the reference"),
+        measured: format!(
+            "{} cell(s) differ, in {} way(s)",
+            differing.len(),
+            found.len()
+        ),
+        passed: differing.is_empty() && compared > 0,
+        detail: if compared == 0 {
+            "no measured cell has a reference prediction".into()
+        } else {
+            String::new()
+        },
+    }];
+    for d in found {
+        let shown: Vec<&String> = d.cells.iter().take(DISAGREEMENTS_SHOWN).collect();
+        out.push(ExpectationResult {
+            test: test.to_string(),
+            text: format!("switch under test: {}", d.behaviour),
+            expected: "as the reference".into(),
+            measured: format!("{} cell(s)", d.cells.len()),
+            passed: false,
+            detail: format!(
+                "why it matters: {}; cells: {}{}",
+                d.why,
+                shown
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                if d.cells.len() > shown.len() {
+                    format!(" (and {} more)", d.cells.len() - shown.len())
+                } else {
+                    String::new()
+                }
+            ),
         });
     }
     out

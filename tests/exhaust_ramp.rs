@@ -186,6 +186,7 @@ fn an_interrupted_ramp_removes_what_it_added() {
         lab: &lab,
         scenario: &s,
         stop: &stop,
+        max_pps: None,
         pcap_dir: None,
         progress: &progress,
     };

@@ -150,6 +150,7 @@ fn sample() -> RunResult {
                 at_least: false,
                 switch_limit: Some(100),
                 switch_learned: Some(100),
+                table_entries: None,
                 trials: vec![trial(256, 100), trial(128, 100), trial(64, 64), trial(100, 100)],
             }),
             TestResult::AddressLearningRate(AddressLearningRateResult {

@@ -37,6 +37,7 @@ fn run(s: &Scenario, tag: &str) -> (mac_sweep::MacSweepResult, std::path::PathBu
         lab: &lab,
         scenario: s,
         stop: &stop,
+        max_pps: None,
         pcap_dir: Some(dir.clone()),
         progress: &|_: &str| {},
     };

@@ -306,6 +306,7 @@ fn judged(s: &Scenario, tag: &str) -> mvlab::run::RunResult {
             },
             keep: false,
             no_model: false,
+            max_pps: None,
             pcap_dir: None,
             stop: &stop,
             progress: &|_: &str| {},

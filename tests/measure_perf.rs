@@ -83,6 +83,7 @@ impl Bed {
             lab: self.lab(),
             scenario: &self.scenario,
             stop: &self.stop,
+            max_pps: None,
             pcap_dir: Some(self.pcap_dir.clone()),
             progress: &*self.progress,
         }

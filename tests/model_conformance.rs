@@ -33,6 +33,7 @@ fn disagreements(text: &str) -> Vec<String> {
         lab: &lab,
         scenario: &s,
         stop: &stop,
+        max_pps: None,
         pcap_dir: None,
         progress: &quiet,
     };

@@ -114,12 +114,20 @@ fn every_refusal_of_every_command_says_what_to_do() {
     let one = dir.join("one.json");
     std::fs::write(&one, include_str!("data/one-result.json")).unwrap();
     let missing = dir.join("missing.toml");
+    // A switch under test wired to interfaces this machine does not have.
+    let external = dir.join("external.toml");
+    std::fs::write(
+        &external,
+        "[switch]\nkind = \"external\"\n[[parents]]\nname = \"up0\"\nkind = \"existing\"\ninterface = \"mvtest-no-if0\"\n[[networks]]\nmode = \"vepa\"\n[[peers]]\nname = \"far\"\ninterface = \"mvtest-no-if1\"\n",
+    )
+    .unwrap();
     let bridge = scenario_path("bridge");
     let compose = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/import/compose.yaml"
     );
     let (bridge, bad, one, missing) = (path(&bridge), path(&bad), path(&one), path(&missing));
+    let external = path(&external);
     let binary = env!("CARGO_BIN_EXE_mvlab");
     let sudo_run = format!("sudo {binary} run {bridge}");
     let held = Held::up(bridge);
@@ -140,6 +148,8 @@ fn every_refusal_of_every_command_says_what_to_do() {
         row(As::Root, 2, &["run", bridge, "--push", "https://gw"], &["plain http only", "http://"]),
         row(As::Root, 2, &["run", bridge, "--report", "/proc/mvlab"], &["cannot create", "a directory you can write"]),
         row(As::Root, 2, &["run", bridge, "--kernel", "this", "--keep"], &["--keep cannot be used with --kernel", "run on this kernel"]),
+        row(As::Root, 2, &["run", external], &["external.toml:5:8", "existing interface", "pass --use-real-parent"]),
+        row(As::Root, 2, &["run", external, "--use-real-parent"], &["no interface `mvtest-no-if0`", "no interface `mvtest-no-if1`", "`ip link` lists the interfaces"]),
         // lab
         row(As::Nobody, 2, &["lab", "up", bridge], &["needs root", &format!("sudo {binary} lab up {bridge}")]),
         row(As::Root, 2, &["lab", "up", bridge, "--name", busy], &["already exists", "mvlab lab ls"]),
@@ -168,6 +178,8 @@ fn every_refusal_of_every_command_says_what_to_do() {
         row(As::Root, 2, &["import", compose, "-o", "/proc/mvlab/lab.toml"], &["cannot write", "a directory you can write"]),
         // switch
         row(As::Root, 2, &["switch", "show", "--lab", "no-such-lab"], &["no lab `no-such-lab`", "mvlab lab ls"]),
+        row(As::Root, 2, &["switch", "serve", "--port", "mvtest-no-if0"], &["no interface `mvtest-no-if0`", "`ip link` lists the interfaces"]),
+        row(As::Root, 2, &["switch", "serve", "--port", "mvtest-no-if0", "--scenario", bridge], &["has no emulated switch", "kind = \"emulated\""]),
         // guest
         row(As::Root, 2, &["guest", "--kernel", "/no/such/vmlinuz", "--", "true"], &["neither a kernel image", "scripts/kernels"]),
         // the ecosystem's conventions

@@ -82,6 +82,7 @@ fn measure(s: &Scenario, tag: &str) -> Measured {
         lab: &lab,
         scenario: s,
         stop: &stop,
+        max_pps: None,
         pcap_dir: None,
         progress: &quiet,
     };

@@ -61,9 +61,8 @@ pub struct UpArgs {
     /// Print the inventory (nodes, namespaces, interfaces, MACs, addresses) as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Allow `kind = "existing"` parents: macvlans on a real interface of this machine.
-    #[arg(long)]
-    pub use_real_parent: bool,
+    #[command(flatten)]
+    pub real: super::interfaces::RealInterfaceArgs,
     /// Namespace name prefix.
     #[arg(long, default_value = DEFAULT_PREFIX)]
     pub prefix: String,
@@ -186,7 +185,8 @@ fn up(args: UpArgs) -> Outcome {
     let options = LabOptions {
         name: args.name,
         prefix: args.prefix,
-        use_real_parent: args.use_real_parent,
+        use_real_parent: args.real.use_real_parent,
+        force_interfaces: args.real.force_interface.clone(),
         persistent: true,
         interrupt: Some(signals::STOP.clone()),
     };

@@ -19,6 +19,7 @@ mod diff;
 mod guest;
 mod import;
 mod inspect;
+mod interfaces;
 mod lab;
 mod run;
 mod schema;

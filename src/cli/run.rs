@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::interfaces::{DEFAULT_MAX_RATE, MaxRateArgs, RealInterfaceArgs};
 use super::output::{self, OutputFile};
 use super::signals;
 use crate::diag::Outcome;
@@ -79,9 +80,10 @@ pub struct RunArgs {
     /// Do not hold the kernel to the packet-path model (only the scenario's own expectations).
     #[arg(long)]
     pub no_model: bool,
-    /// Allow `kind = "existing"` parents: macvlans on a real interface of this machine.
-    #[arg(long)]
-    pub use_real_parent: bool,
+    #[command(flatten)]
+    pub real: RealInterfaceArgs,
+    #[command(flatten)]
+    pub rate: MaxRateArgs,
     /// Run on this kernel instead: a kernel image (its modules where `dpkg -x` puts them), the
     /// release of an installed kernel or of one `scripts/kernels` fetched, or `this`. Booted
     /// with virtme-ng, this host's filesystem read-only; repeat it to compare kernels.
@@ -232,19 +234,27 @@ pub fn run(args: RunArgs) -> Outcome {
     if !args.kernel.is_empty() {
         return on_kernels(&args, &scenario, gateway.as_ref(), reports);
     }
+    let max_pps = max_pps(&scenario, &args.rate);
+    if args.real.use_real_parent
+        && let Some(notice) = report::exposure::render(&scenario, max_pps)
+    {
+        stderr!("{notice}");
+    }
     let bar = progress_bar();
     let show = |msg: &str| bar.set_message(msg.to_string());
     let options = RunOptions {
         lab: LabOptions {
             name: args.name.clone(),
             prefix: args.prefix.clone(),
-            use_real_parent: args.use_real_parent,
+            use_real_parent: args.real.use_real_parent,
+            force_interfaces: args.real.force_interface.clone(),
             persistent: false,
             interrupt: Some(signals::STOP.clone()),
         },
         keep: args.keep,
         no_model: args.no_model,
         pcap_dir: args.pcap.clone(),
+        max_pps,
         stop: &signals::STOP,
         progress: &show,
     };
@@ -273,6 +283,17 @@ pub fn run(args: RunArgs) -> Outcome {
     }
 }
 
+/// The cap on every station's frames per second: `--max-rate`, or with existing interfaces its
+/// default. A bit rate is held for the largest frames (1518 bytes), the fewest frames per second.
+fn max_pps(scenario: &Scenario, args: &MaxRateArgs) -> Option<f64> {
+    let cap = match args.max_rate {
+        Some(rate) => rate,
+        None if !scenario.existing_interfaces().is_empty() => DEFAULT_MAX_RATE,
+        None => return None,
+    };
+    cap.pps(1518)
+}
+
 /// `--kernel`: the scenario on each kernel named, then what differs between them.
 fn on_kernels(
     args: &RunArgs,
@@ -282,7 +303,7 @@ fn on_kernels(
 ) -> Outcome {
     for (given, flag) in [
         (args.keep, "--keep"),
-        (args.use_real_parent, "--use-real-parent"),
+        (args.real.use_real_parent, "--use-real-parent"),
         (args.pcap.is_some(), "--pcap"),
     ] {
         if given {

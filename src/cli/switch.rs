@@ -1,7 +1,10 @@
 //! `mvlab switch serve|show`: the emulated switch of a persistent lab. `serve` is what `lab up`
 //! starts in the background (it forwards until `lab down`, `clean` or a signal stops it);
-//! `show` prints the counters, table and events a serving switch last wrote. Argument parsing
-//! and one call into `crate::lab::forwarder` each.
+//! `serve --port IF ...` runs it between existing interfaces of this namespace instead, outside
+//! any lab; `show` prints the counters, table and events a serving switch last wrote. Argument
+//! parsing and one call into `crate::lab::forwarder` each.
+
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
@@ -9,6 +12,7 @@ use super::{output, signals};
 use crate::diag::Outcome;
 use crate::lab::{DEFAULT_PREFIX, Lab, forwarder};
 use crate::report;
+use crate::switch::SwitchConfig;
 
 #[derive(Debug, Args)]
 pub struct SwitchArgs {
@@ -18,16 +22,22 @@ pub struct SwitchArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum SwitchCommand {
-    /// Forward for a persistent lab's emulated switch until stopped (`lab up` starts this).
+    /// Forward for a persistent lab's emulated switch (`lab up` starts this), or between named
+    /// interfaces of this namespace, until stopped.
     #[command(
         after_help = "`mvlab lab up` of a scenario with `[switch] kind = \"emulated\"` runs this in the
 background and `mvlab lab down` stops it; run it by hand only to restart a forwarder that
-was killed. It prints `forwarding` once every port listens.
+was killed. With --port instead of --lab it is a switch between existing interfaces of the
+namespace it runs in (a switch under test for a tester on real ports), with the table and
+port settings of --scenario's emulated switch (its ports in file order: parents', then
+peers'). It prints `forwarding` once every port listens, and its counters when stopped.
 
-Example:
-  mvlab switch serve --lab demo &"
+Examples:
+  mvlab switch serve --lab demo &
+  mvlab switch serve --port s0 --port s1 --port s2
+  mvlab switch serve --port s0 --port s1 --scenario port-security.toml"
     )]
-    Serve(LabRef),
+    Serve(ServeArgs),
     /// Print a persistent lab's emulated switch: counters, drops by reason, table, events.
     #[command(
         after_help = "Examples:\n  mvlab switch show --lab demo\n  mvlab switch show --lab demo --json | jq '.ports[] | {name, drops}'"
@@ -45,6 +55,27 @@ pub struct LabRef {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["lab", "port"]))]
+pub struct ServeArgs {
+    /// The persistent lab whose emulated switch to forward for.
+    #[arg(long)]
+    pub lab: Option<String>,
+    #[arg(long, default_value = DEFAULT_PREFIX)]
+    pub prefix: String,
+    /// An existing interface of this namespace to forward between (repeat for each port).
+    #[arg(long, value_name = "IF", conflicts_with = "lab")]
+    pub port: Vec<String>,
+    /// With --port: the scenario whose `[switch] kind = "emulated"` table and port settings the
+    /// switch takes; a plain learning switch without it.
+    #[arg(long, value_name = "FILE", requires = "port")]
+    pub scenario: Option<PathBuf>,
+    /// With --port: forward on this interface even though it is down, addressed, the machine's
+    /// way out or a bridge member (repeatable).
+    #[arg(long, value_name = "IF", requires = "port")]
+    pub force_interface: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct ShowArgs {
     #[command(flatten)]
     pub lab: LabRef,
@@ -55,7 +86,13 @@ pub struct ShowArgs {
 
 pub fn run(args: SwitchArgs) -> Outcome {
     match args.command {
-        SwitchCommand::Serve(lab) => serve(&lab),
+        SwitchCommand::Serve(args) => match &args.lab {
+            Some(lab) => serve(&LabRef {
+                lab: lab.clone(),
+                prefix: args.prefix.clone(),
+            }),
+            None => serve_ports(&args),
+        },
         SwitchCommand::Show(args) => show(&args),
     }
 }
@@ -78,6 +115,50 @@ fn serve(lab: &LabRef) -> Outcome {
         }
         Err(e) => {
             stderr!("error: {e}");
+            e.outcome()
+        }
+    }
+}
+
+fn serve_ports(args: &ServeArgs) -> Outcome {
+    let config = match &args.scenario {
+        None => SwitchConfig::plain(args.port.len()),
+        Some(path) => {
+            let scenario = match super::load_scenario(Some(path)) {
+                Ok(s) => s,
+                Err(outcome) => return outcome,
+            };
+            match SwitchConfig::of(&scenario) {
+                Some(c) => c,
+                None => {
+                    eprintln!(
+                        "error: {} has no emulated switch\n  hint: set `kind = \"emulated\"` under [switch]",
+                        path.display()
+                    );
+                    return Outcome::BadInput;
+                }
+            }
+        }
+    };
+    if let Err(outcome) = signals::catch() {
+        return outcome;
+    }
+    let ready = || {
+        println!("{}", forwarder::READY);
+    };
+    match forwarder::serve_interfaces(
+        &args.port,
+        config,
+        &args.force_interface,
+        ready,
+        &signals::STOP,
+    ) {
+        Ok(report) => {
+            print!("{}", report::switch::render(&report));
+            Outcome::Passed
+        }
+        Err(e) => {
+            eprintln!("{e}");
             e.outcome()
         }
     }

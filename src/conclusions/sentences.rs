@@ -514,6 +514,11 @@ pub(super) fn peers(lab: &Lab, cells: &Cells, pass: bool, nets: &[usize], out: &
         return;
     }
     let peer = and_list(&names);
+    // The verbs whose subject is the peers: one peer, or several (an external switch's).
+    let (reaches, hears, does) = match names.len() {
+        1 => ("reaches", "hears", "does"),
+        _ => ("reach", "hear", "do"),
+    };
     for &net in nets {
         let tallies: Vec<Tally> = [Relation::ToPeers, Relation::FromPeers]
             .into_iter()
@@ -536,7 +541,7 @@ pub(super) fn peers(lab: &Lab, cells: &Cells, pass: bool, nets: &[usize], out: &
                 Tone::Reaches,
                 Box::new(move |w| {
                     format!(
-                        "{peer} reaches {} through the switch, and they reach {peer}",
+                        "{peer} {reaches} {} through the switch, and they reach {peer}",
                         w.who
                     )
                 }),
@@ -551,13 +556,15 @@ pub(super) fn peers(lab: &Lab, cells: &Cells, pass: bool, nets: &[usize], out: &
             (
                 "peers one way out",
                 Tone::Note,
-                Box::new(move |w| format!("{peer} hears {}, but they do not hear {peer}", w.who)),
+                Box::new(move |w| format!("{peer} {hears} {}, but they do not hear {peer}", w.who)),
             )
         } else if empty(to) && full(from) {
             (
                 "peers one way in",
                 Tone::Note,
-                Box::new(move |w| format!("{} hear {peer}, but {peer} does not hear them", w.who)),
+                Box::new(move |w| {
+                    format!("{} hear {peer}, but {peer} {does} not hear them", w.who)
+                }),
             )
         } else {
             (

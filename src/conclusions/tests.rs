@@ -210,3 +210,25 @@ fn who_hears_whom_groups_stations_by_network() {
         "the host's parents do not send by default"
     );
 }
+
+#[test]
+fn several_peers_take_the_plural() {
+    let one = "[[networks]]\nmode = \"bridge\"\n[[peers]]\nname = \"far\"\n";
+    let said = |text: &str| {
+        let s = scenario(text);
+        texts(&summarise(&s, &predicted(&s)))
+    };
+    let (one, two) = (
+        said(one),
+        said(&format!("{one}[[peers]]\nname = \"mon\"\n")),
+    );
+    assert!(
+        one.iter().any(|t| t.contains("far reaches e1 and e2")),
+        "{one:?}"
+    );
+    assert!(
+        two.iter()
+            .any(|t| t.contains("far and mon reach e1 and e2 through the switch")),
+        "{two:?}"
+    );
+}

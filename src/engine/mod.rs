@@ -30,6 +30,7 @@ pub use sys::{Listen, MAX_BATCH, PacketSocket, RecvMeta, is_root, poll_readable}
 
 use std::io;
 
+use crate::addr::MacAddr;
 use crate::diag::Outcome;
 use crate::netns::Netns;
 
@@ -79,6 +80,12 @@ impl EngineError {
 pub struct Attachment {
     pub netns: Netns,
     pub iface: String,
+    /// The most frames per second everything sent from here may add up to (`--max-rate` on an
+    /// existing interface); `None`: as the flows ask.
+    pub max_pps: Option<f64>,
+    /// The source MAC of frames sent "from the interface" when it is not the interface's own:
+    /// a station that shares an existing interface's wire under an address of its own.
+    pub mac: Option<MacAddr>,
 }
 
 impl Attachment {
@@ -102,7 +109,32 @@ impl Attachment {
         Ok(Attachment {
             netns: ns,
             iface: iface.to_string(),
+            max_pps: None,
+            mac: None,
         })
+    }
+
+    /// `iface` in the namespace this process runs in (an existing interface of the machine),
+    /// sending as `mac`.
+    pub fn here(iface: &str, mac: MacAddr) -> Result<Attachment, EngineError> {
+        if !sys::is_root() {
+            return Err(EngineError::NotRoot);
+        }
+        let netns = Netns::current().map_err(EngineError::io("opening this network namespace"))?;
+        Ok(Attachment {
+            netns,
+            iface: iface.to_string(),
+            max_pps: None,
+            mac: Some(mac),
+        })
+    }
+
+    /// The same attachment, with everything sent from it held to `pps` frames per second.
+    pub fn capped(self, pps: Option<f64>) -> Attachment {
+        Attachment {
+            max_pps: pps,
+            ..self
+        }
     }
 
     fn ns_label(&self) -> String {

@@ -157,6 +157,8 @@ struct FlowRun {
     /// The outermost tag and how many VIDs from its own it sweeps.
     vid_sweep: Option<(VlanTag, u16)>,
     rate: Rate,
+    /// The attachment's cap, as this flow's smallest gap between frames (ns).
+    min_gap: f64,
     burst: u64,
     remaining: Option<u64>,
     seq: u64,
@@ -168,7 +170,7 @@ struct FlowRun {
 }
 
 impl FlowRun {
-    fn new(spec: &FlowSpec, own_mac: MacAddr) -> Result<FlowRun, String> {
+    fn new(spec: &FlowSpec, own_mac: MacAddr, min_gap: f64) -> Result<FlowRun, String> {
         let src = match &spec.src {
             MacSource::Interface => own_mac,
             MacSource::Fixed(m) => *m,
@@ -200,6 +202,7 @@ impl FlowRun {
                 .zip(spec.tags.first())
                 .map(|(n, tag)| (*tag, n)),
             rate: spec.rate,
+            min_gap,
             burst: u64::from(spec.burst),
             remaining: spec.count,
             seq: 0,
@@ -260,7 +263,7 @@ impl FlowRun {
             Rate::Pps(p) => 1e9 / p,
             Rate::Bits { bps, layer } => frame_bits(len, layer) as f64 * 1e9 / bps,
         };
-        self.paced += gap;
+        self.paced += gap.max(self.min_gap);
         self.seq += 1;
         if self.seq % self.burst == 0 {
             self.burst_due = self.paced;
@@ -284,13 +287,21 @@ pub fn send(at: &Attachment, plan: &SendPlan, stop: &Stop) -> Result<SendReport,
     let mtu = sockets[0]
         .mtu()
         .map_err(EngineError::io("reading the interface MTU"))?;
-    let own_mac = sockets[0]
-        .mac()
-        .map_err(EngineError::io("reading the interface MAC"))?;
+    let own_mac = match at.mac {
+        Some(mac) => mac,
+        None => sockets[0]
+            .mac()
+            .map_err(EngineError::io("reading the interface MAC"))?,
+    };
     plan.validate(mtu).map_err(EngineError::BadSpec)?;
     let mut lanes: Vec<Vec<FlowRun>> = (0..threads).map(|_| Vec::new()).collect();
+    // A cap on the attachment is shared evenly by its flows.
+    let min_gap = at
+        .max_pps
+        .map_or(0.0, |cap| 1e9 * plan.flows.len() as f64 / cap);
     for (i, spec) in plan.flows.iter().enumerate() {
-        lanes[i % threads].push(FlowRun::new(spec, own_mac).map_err(EngineError::BadSpec)?);
+        lanes[i % threads]
+            .push(FlowRun::new(spec, own_mac, min_gap).map_err(EngineError::BadSpec)?);
     }
     let mut sinks = Vec::with_capacity(threads);
     for (socket, lane) in sockets.into_iter().zip(&lanes) {
@@ -623,7 +634,7 @@ mod tests {
             ..FlowSpec::new(9, mac("02:00:00:00:00:02"), 60, Some(5))
         };
         spec.validate(1500).unwrap();
-        let mut run = FlowRun::new(&spec, mac("02:00:00:00:00:01")).unwrap();
+        let mut run = FlowRun::new(&spec, mac("02:00:00:00:00:01"), 0.0).unwrap();
         let mut slot = vec![0u8; 60];
         let mut held = None;
         for seq in 0..5u64 {
@@ -677,7 +688,7 @@ mod tests {
                     ..FlowSpec::new(77, mac("02:00:00:00:00:02"), 60, Some(6))
                 };
                 spec.validate(1500).unwrap();
-                let mut run = FlowRun::new(&spec, mac("02:00:00:00:00:01")).unwrap();
+                let mut run = FlowRun::new(&spec, mac("02:00:00:00:00:01"), 0.0).unwrap();
                 let mut slot = vec![0u8; 1514];
                 let mut held = None;
                 for seq in 0..6u64 {
@@ -713,8 +724,8 @@ mod tests {
         };
         let own = mac("02:00:00:00:00:01");
         let (mut reusing, mut fresh) = (
-            FlowRun::new(&spec, own).unwrap(),
-            FlowRun::new(&spec, own).unwrap(),
+            FlowRun::new(&spec, own, 0.0).unwrap(),
+            FlowRun::new(&spec, own, 0.0).unwrap(),
         );
         let mut slot = vec![0u8; 300];
         let mut held = None;
@@ -757,22 +768,38 @@ mod tests {
         }
     }
 
+    /// When each of a flow's first `n` frames is due, under a cap of one frame per `min_gap` ns.
+    fn capped_due_times(spec: FlowSpec, n: usize, min_gap: f64) -> Vec<f64> {
+        let mut run = FlowRun::new(&spec, mac("02:00:00:00:00:01"), min_gap).unwrap();
+        let mut slot = vec![0u8; 1514];
+        let mut held = None;
+        (0..n)
+            .map(|_| {
+                let due = run.burst_due;
+                run.emit(&mut slot, 0, &mut held, 0);
+                due
+            })
+            .collect()
+    }
+
+    /// A cap on the attachment (`--max-rate`) slows an unpaced or faster flow to it, and leaves
+    /// a slower one alone.
+    #[test]
+    fn a_cap_holds_every_flow_to_its_share() {
+        let flat_out = FlowSpec::new(1, MacAddr::BROADCAST, 60, None);
+        assert_eq!(capped_due_times(flat_out, 3, 1e5), [0.0, 1e5, 2e5]);
+        let slow = FlowSpec {
+            rate: Rate::Pps(1_000.0),
+            ..FlowSpec::new(1, MacAddr::BROADCAST, 60, None)
+        };
+        assert_eq!(capped_due_times(slow, 3, 1e5), [0.0, 1e6, 2e6]);
+    }
+
     /// The schedule a flow keeps: every frame `1/rate` after the last, or a burst of `burst`
     /// frames due together every `burst/rate`; bit rates space frames by their size.
     #[test]
     fn pacing_schedule_spaces_frames_and_bursts() {
-        let due_times = |spec: FlowSpec, n: usize| {
-            let mut run = FlowRun::new(&spec, mac("02:00:00:00:00:01")).unwrap();
-            let mut slot = vec![0u8; 1514];
-            let mut held = None;
-            (0..n)
-                .map(|_| {
-                    let due = run.burst_due;
-                    run.emit(&mut slot, 0, &mut held, 0);
-                    due
-                })
-                .collect::<Vec<f64>>()
-        };
+        let due_times = |spec: FlowSpec, n: usize| capped_due_times(spec, n, 0.0);
         let even = FlowSpec {
             rate: Rate::Pps(1_000.0),
             ..FlowSpec::new(1, MacAddr::BROADCAST, 60, None)

@@ -4,6 +4,9 @@
 //! detached from the terminal, recorded in the lab's registry record and stopped by `lab down`
 //! and `clean` before anything else is removed. The serving process writes the switch's report
 //! to `/run/mvlab/switch/<prefix>-<lab>.json` every second, which `mvlab switch show` reads.
+//! `mvlab switch serve --port IF ...` runs the same switch between existing interfaces of the
+//! namespace it is started in, outside any lab (`serve_interfaces`): a switch under test for a
+//! tester on real ports, after the same safety checks a lab's existing interfaces pass.
 //! This module starts, stops and finds forwarders; it must not forward (that is `crate::switch`)
 //! nor remove anything of a lab but the forwarder's own process and files.
 
@@ -17,6 +20,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::registry::{self, Owner};
+use super::rtnl::Rtnl;
 use super::{Lab, LabError, LabName, SWITCH_NODE, registry_dir};
 use crate::stop::Stop;
 use crate::switch::{Forwarder, SwitchConfig, SwitchReport};
@@ -246,4 +250,68 @@ pub fn serve(
     let report = forwarder.stop()?;
     write_state(&name, &report).map_err(LabError::io("writing the switch's state"))?;
     Ok(report)
+}
+
+/// `mvlab switch serve --port IF ...`: forwards between the named interfaces of this namespace,
+/// with `config`'s table settings and port policies (its ports, in order, become the named
+/// interfaces), until `stop` is requested. An interface that is down, addressed, the machine's
+/// way out or a bridge member is refused unless `forced` names it. Returns the final report.
+pub fn serve_interfaces(
+    interfaces: &[String],
+    mut config: SwitchConfig,
+    forced: &[String],
+    ready: impl FnOnce(),
+    stop: &Stop,
+) -> Result<SwitchReport, LabError> {
+    let refuse = |message: String, hint: String| {
+        LabError::BadInput(
+            crate::diag::Diagnostic::whole(None, message)
+                .hint(hint)
+                .into(),
+        )
+    };
+    if interfaces.len() != config.ports.len() {
+        return Err(refuse(
+            format!(
+                "{} interface(s) named, but the switch has {} port(s)",
+                interfaces.len(),
+                config.ports.len()
+            ),
+            "name one --port per port of the scenario (its parents', then its peers', in file order)".into(),
+        ));
+    }
+    let (links, addresses, routes) = super::with_runtime(|runtime| {
+        let socket = Rtnl::open(runtime.handle())
+            .map_err(LabError::io("opening a netlink socket in this namespace"))?;
+        let read = runtime.block_on(super::exposure::read(&socket));
+        runtime.block_on(socket.close());
+        Ok(read?)
+    })?;
+    for iface in interfaces {
+        let why = super::exposure::judge(iface, &links, &addresses, &routes).ok_or_else(|| {
+            refuse(
+                format!("there is no interface `{iface}` in this namespace"),
+                "`ip link` lists the interfaces".into(),
+            )
+        })?;
+        if !why.is_empty() && !forced.contains(iface) {
+            return Err(refuse(
+                format!("mvlab will not forward on `{iface}`: {}", why.join("; ")),
+                format!(
+                    "use interfaces wired only to the tester; if you are sure, pass --force-interface {iface}"
+                ),
+            ));
+        }
+    }
+    for (port, iface) in config.ports.iter_mut().zip(interfaces) {
+        port.name = iface.clone();
+    }
+    let netns =
+        crate::netns::Netns::current().map_err(LabError::io("opening this network namespace"))?;
+    let forwarder = Forwarder::start(&netns, config)?;
+    ready();
+    while !stop.requested() && forwarder.is_running() {
+        stop.sleep(POLL);
+    }
+    Ok(forwarder.stop()?)
 }

@@ -17,12 +17,13 @@ use serde::Serialize;
 use crate::addr::MacAddr;
 use crate::diag::{Diagnostic, Diagnostics, Outcome};
 use crate::netns::Netns;
-use crate::scenario::{ParentKind, SWITCH_NODE, Scenario, check_lab_word};
+use crate::scenario::{SWITCH_NODE, Scenario, check_lab_word};
 use crate::stop::Stop;
 use crate::switch::{EntryKind, SwitchConfig, SwitchError, SwitchReport};
 
 mod build;
 mod clean;
+mod exposure;
 pub mod forwarder;
 mod grow;
 pub mod inventory;
@@ -84,8 +85,12 @@ pub struct LabOptions {
     /// The lab's name; the scenario's name when `None`.
     pub name: Option<String>,
     pub prefix: String,
-    /// Allow `kind = "existing"` parents (a real interface of the root namespace).
+    /// Allow existing interfaces of this machine: `kind = "existing"` parents, and the tester
+    /// interfaces of an external switch.
     pub use_real_parent: bool,
+    /// Existing interfaces the user vouches for: not refused for being down, addressed, the
+    /// machine's way out or a bridge member.
+    pub force_interfaces: Vec<String>,
     /// Keep the lab after the process exits (`lab up`); otherwise dropping the `Lab` removes it.
     pub persistent: bool,
     /// Checked between build steps: once requested (by a SIGINT/SIGTERM handler), the build
@@ -99,6 +104,7 @@ impl Default for LabOptions {
             name: None,
             prefix: DEFAULT_PREFIX.to_string(),
             use_real_parent: false,
+            force_interfaces: Vec::new(),
             persistent: false,
             interrupt: None,
         }
@@ -259,7 +265,11 @@ impl Lab {
         with_runtime(|runtime| {
             let root = open_root_socket(scenario, runtime)?;
             let real = match &root {
-                Some(socket) => resolve_real_parents(scenario, socket, runtime)?,
+                Some(socket) => {
+                    let real = resolve_real_parents(scenario, socket, runtime)?;
+                    refuse_exposed(scenario, socket, runtime, &options.force_interfaces)?;
+                    real
+                }
                 None => RealParents::default(),
             };
             let plan = Plan::new(scenario, &name, &real).map_err(LabError::BadInput)?;
@@ -704,23 +714,54 @@ fn raise_fd_limit(namespaces: usize) -> Result<(), LabError> {
         .map_err(|e| LabError::io("raising RLIMIT_NOFILE")(e.into()))
 }
 
-/// `existing` parents need the user's explicit opt-in.
+/// Existing interfaces (parents, an external switch's tester interfaces) need the user's
+/// explicit opt-in.
 fn check_real_parents(s: &Scenario, allowed: bool) -> Result<(), LabError> {
     if allowed {
         return Ok(());
     }
     let mut diags = Diagnostics::default();
-    for p in &s.parents {
-        if let ParentKind::Existing { interface } = &p.kind {
-            diags.push(
-                Diagnostic::at(
-                    &s.source,
-                    p.kind_span.clone(),
-                    format!("parent `{}` is the existing interface `{interface}` of this machine", p.name),
-                )
-                .hint("pass --use-real-parent to hang macvlans on a real interface, or use kind = \"veth\""),
-            );
+    for (interface, span) in s.existing_interfaces() {
+        diags.push(
+            Diagnostic::at(
+                &s.source,
+                span,
+                format!("`{interface}` is an existing interface of this machine"),
+            )
+            .hint("pass --use-real-parent to send test frames through a real interface, or use kind = \"veth\""),
+        );
+    }
+    diags.into_result(()).map_err(LabError::BadInput)
+}
+
+/// Refuses an existing interface that is down, addressed, the machine's way out or a bridge
+/// member (`exposure::judge`), unless the user forced it.
+fn refuse_exposed(
+    s: &Scenario,
+    root: &Rtnl,
+    runtime: &tokio::runtime::Runtime,
+    forced: &[String],
+) -> Result<(), LabError> {
+    let (links, addresses, routes) = runtime.block_on(exposure::read(root))?;
+    let mut diags = Diagnostics::default();
+    for (interface, span) in s.existing_interfaces() {
+        if forced.iter().any(|f| f == interface) {
+            continue;
         }
+        let why = exposure::judge(interface, &links, &addresses, &routes).unwrap_or_default();
+        if why.is_empty() {
+            continue;
+        }
+        diags.push(
+            Diagnostic::at(
+                &s.source,
+                span,
+                format!("mvlab will not send on `{interface}`: {}", why.join("; ")),
+            )
+            .hint(format!(
+                "wire a port of the switch under test to an interface of its own; if you are sure, pass --force-interface {interface}"
+            )),
+        );
     }
     diags.into_result(()).map_err(LabError::BadInput)
 }
@@ -746,11 +787,7 @@ fn open_root_socket(
     s: &Scenario,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Option<Rtnl>, LabError> {
-    if !s
-        .parents
-        .iter()
-        .any(|p| matches!(p.kind, ParentKind::Existing { .. }))
-    {
+    if s.existing_interfaces().is_empty() {
         return Ok(None);
     }
     Rtnl::open(runtime.handle()).map(Some).map_err(LabError::io(
@@ -770,18 +807,15 @@ fn resolve_real_parents(
         next_free: links.iter().map(|l| l.index).max().unwrap_or(1) + 1,
     };
     let mut diags = Diagnostics::default();
-    for p in &s.parents {
-        let ParentKind::Existing { interface } = &p.kind else {
-            continue;
-        };
-        match links.iter().find(|l| &l.name == interface) {
+    for (interface, span) in s.existing_interfaces() {
+        match links.iter().find(|l| l.name == interface) {
             Some(link) => {
-                out.index.insert(interface.clone(), link.index);
+                out.index.insert(interface.to_string(), link.index);
             }
             None => diags.push(
                 Diagnostic::at(
                     &s.source,
-                    p.kind_span.clone(),
+                    span,
                     format!("there is no interface `{interface}` in this namespace"),
                 )
                 .hint("`ip link` lists the interfaces"),

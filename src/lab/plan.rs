@@ -13,6 +13,9 @@
 //! (and without an index they look the name up there, where the host's `eth0` is); later kernels
 //! read it in the target namespace.
 //!
+//! Teardown deletes `first_deleted` before the namespaces; a macvlan on an existing parent is
+//! one of them, so the real interface has its promiscuity back once the lab is gone.
+//!
 //! Phases (each socket runs its steps of a phase in the order listed):
 //! 0. The far side creates the wires: the switch socket makes the bridge and, for each parent and
 //!    peer, a veth whose port end is up and enslaved at creation and whose other end is created
@@ -218,6 +221,29 @@ impl Plan {
                 interfaces: Vec::new(),
             })
             .collect();
+        if let Switch::External(_) = &s.switch {
+            let mut diags = Diagnostics::default();
+            for parent in s
+                .parents
+                .iter()
+                .filter(|p| !matches!(p.kind, ParentKind::Existing { .. }))
+            {
+                diags.push(
+                    Diagnostic::at(
+                        &s.source,
+                        parent.kind_span.clone(),
+                        format!(
+                            "parent `{}` is not an existing interface, but the switch is external",
+                            parent.name
+                        ),
+                    )
+                    .hint(
+                        "with an external switch every parent is an existing interface wired to it",
+                    ),
+                );
+            }
+            diags.into_result(())?;
+        }
         let mut p = Planner {
             s,
             alias: name.alias(),
@@ -568,7 +594,7 @@ impl Planner<'_> {
     fn parent_wire(&mut self, mtu: u32, parent: &str, port: &Port) -> (LinkSpec, Sender, String) {
         let (ns, name, mac) = match &self.s.switch {
             Switch::Bridge(_) | Switch::Emulated(_) => (SWITCH, port.name.clone(), None),
-            Switch::None { .. } => {
+            Switch::None { .. } | Switch::External(_) => {
                 let peer = &self.s.peers[0];
                 (self.ns(&peer.name), peer.interface.clone(), Some(peer.mac))
             }
@@ -599,7 +625,7 @@ impl Planner<'_> {
                     },
                 );
             }
-            Switch::None { .. } => {
+            Switch::None { .. } | Switch::External(_) => {
                 self.peer_links.insert(node.clone(), index);
             }
         }
@@ -625,6 +651,12 @@ impl Planner<'_> {
                 continue;
             };
             let ns = self.ns(&e.name);
+            if base.sender == Sender::Root {
+                // Deleted before its namespace goes: that is synchronous, and the existing
+                // parent gets back its promiscuity before the lab is reported gone (a namespace
+                // the kernel destroys in the background would release it later).
+                self.first_deleted.push((ns, e.interface.clone()));
+            }
             let index = self.index_across(ns, base.sender);
             let mut spec = self.spec(&e.interface, index);
             spec.mac = Some(e.mac);
@@ -815,7 +847,8 @@ impl Planner<'_> {
     /// carrying its addresses.
     fn peers(&mut self) {
         let s = self.s;
-        for peer in &s.peers {
+        // A peer of an external switch is a raw socket on its tester interface: nothing to make.
+        for peer in s.peers.iter().filter(|p| p.existing.is_none()) {
             let ns = self.ns(&peer.name);
             let net = &s.networks[peer.network];
             let mtu = s.parents[net.parent].mtu;
@@ -877,7 +910,12 @@ impl Planner<'_> {
             let veth = InterfaceInventory {
                 name: peer.interface.clone(),
                 index,
-                kind: "veth".into(),
+                kind: if peer.existing.is_some() {
+                    "macvlan"
+                } else {
+                    "veth"
+                }
+                .into(),
                 mac: peer.mac,
                 ipv4: Vec::new(),
                 ipv6: Vec::new(),
@@ -1528,6 +1566,10 @@ count = 1
             unreachable!()
         };
         assert_eq!(spec.lower, Some(7));
-        assert!(plan.first_deleted.iter().all(|(ns, _)| *ns == SWITCH));
+        assert_eq!(
+            plan.first_deleted,
+            [(SWITCH, "br0".to_string()), (2, "eth0".to_string())],
+            "the macvlan on the real parent goes first, synchronously"
+        );
     }
 }

@@ -11,6 +11,17 @@
 //! (`address_learning_rate`) runs at varying learning rates. It never judges a result (the
 //! verdict does) nor formats one (the reports do); the switch is read and flushed only through
 //! the lab (`Lab::switch_table`, `Lab::flush_switch_table`), whatever switch the lab has.
+//!
+//! An external switch under test can be neither read nor flushed: its learned count is unknown,
+//! and a trial makes it forget as the scenario says it does. One that stops learning when full
+//! is left quiet for its `ageing_time` (plus a second) before every trial, since the last
+//! trial's entries would otherwise take room the new ones need; one that evicts when full is
+//! left quiet only before the first trial (so it forgets the lab's other stations, whose entries
+//! an evicting switch may keep at the learning addresses' expense: Open vSwitch evicts from the
+//! port holding the most), after which the fresh addresses push the last trial's out. An
+//! evicting switch also keeps the test port's own address (learned from the test frames, at the
+//! expense of a learning address when the table is full), so its table holds the capacity plus
+//! that one entry.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -22,7 +33,7 @@ use crate::addr::MacAddr;
 use crate::engine::Attachment;
 use crate::engine::rx::{self, Capture, CaptureHandle, CaptureSpec};
 use crate::engine::tx::{self, FlowSpec, MacSource, MacSweep, SendPlan, SweepOrder};
-use crate::scenario::{AddressCachingTest, AddressPorts, Station};
+use crate::scenario::{AddressCachingTest, AddressPorts, Station, Switch, TableFull};
 use crate::units::Rate;
 
 /// Frames of the address tests carry no more than the Ethernet minimum.
@@ -30,6 +41,8 @@ const FRAME_LEN: usize = 60;
 /// The longest the switch gets to process what was sent before it is read or the captures stop
 /// (a trial waits only until both captures have been quiet for a while: `rx::settle`).
 const SETTLE_MAX: Duration = Duration::from_secs(10);
+/// What an external switch's ageing may take beyond its `ageing_time`.
+const AGEING_MARGIN: Duration = Duration::from_secs(1);
 /// The first octet of every address the tests make up: locally administered and unicast, and
 /// never the first octet of a lab MAC (those start with 0x02).
 const ADDRESS_OCTET: u8 = 0x06;
@@ -73,8 +86,13 @@ pub struct AddressCachingResult {
     pub at_least: bool,
     /// The switch's configured limit on learned addresses, when it has one.
     pub switch_limit: Option<u32>,
-    /// The switch's own learned count in the trial at the capacity.
+    /// The switch's own learned count in the trial at the capacity; `None`: unknown (an
+    /// external switch cannot be read).
     pub switch_learned: Option<u32>,
+    /// An external switch that evicts when full: the entries it held at the capacity, the
+    /// learning addresses and the test port's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_entries: Option<u32>,
     /// Every trial, in the order run.
     pub trials: Vec<AddressTrial>,
 }
@@ -138,6 +156,7 @@ impl<'a> AddressBench<'a> {
         };
         bench.lab.flush_switch_table(bench.stop)?;
         bench.check_stop()?;
+        forget_external(bench, self.trials == 1)?;
         let captures = [self.capture(&self.monitor)?, self.capture(&self.learning)?];
         let run = || -> Result<(tx::SendReport, Option<u32>, tx::SendReport), MeasureError> {
             let pace = |rate: Option<f64>| rate.map_or(Rate::Max, Rate::Pps);
@@ -198,6 +217,27 @@ impl<'a> AddressBench<'a> {
     }
 }
 
+/// Makes an external switch forget what it learned, before every trial when it stops learning
+/// once full, before the first when it evicts: nothing is sent for its ageing time (plus a
+/// margin), watching the stop flag.
+fn forget_external(bench: &Bench<'_>, first: bool) -> Result<(), MeasureError> {
+    let Switch::External(x) = &bench.scenario.switch else {
+        return Ok(());
+    };
+    if x.table_full == TableFull::EvictOldest && !first {
+        return Ok(());
+    }
+    let quiet = Duration::from_secs(u64::from(x.ageing_time)) + AGEING_MARGIN;
+    (bench.progress)(&format!(
+        "waiting {} s for the switch under test to forget the last addresses (ageing_time)",
+        quiet.as_secs()
+    ));
+    if bench.stop.sleep(quiet) {
+        return Err(MeasureError::Interrupted);
+    }
+    Ok(())
+}
+
 /// Section 5.7's search: `trial(n)` tells whether `n` addresses were all learned. Tries `max`
 /// first; when it fails, bisects between 0 (nothing to learn always passes) and `max`. Returns
 /// the largest passing `n` (0 when none passed) and whether `max` itself passed.
@@ -242,7 +282,17 @@ pub fn measure(
         trials.push(t);
         Ok::<bool, MeasureError>(passed)
     })?;
-    let switch_limit = bench.lab.switch_table()?.and_then(|t| t.limit);
+    let external = match &bench.scenario.switch {
+        Switch::External(x) => Some(x),
+        _ => None,
+    };
+    let switch_limit = match external {
+        Some(x) => x.fdb_max_learned,
+        None => bench.lab.switch_table()?.and_then(|t| t.limit),
+    };
+    let table_entries = external
+        .filter(|x| x.table_full == TableFull::EvictOldest && capacity > 0)
+        .map(|_| capacity + 1);
     let switch_learned = trials
         .iter()
         .find(|t| t.addresses == capacity)
@@ -258,6 +308,7 @@ pub fn measure(
         at_least,
         switch_limit,
         switch_learned,
+        table_entries,
         trials,
     })
 }

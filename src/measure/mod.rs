@@ -69,6 +69,9 @@ pub struct Bench<'a> {
     pub lab: &'a Lab,
     pub scenario: &'a Scenario,
     pub stop: &'a Stop,
+    /// `--max-rate`: the most frames per second any one station may send (an external switch
+    /// under test is held to it); `None`: as fast as each test asks.
+    pub max_pps: Option<f64>,
     /// `--pcap DIR`: captures write one pcapng per receiving station and test there.
     pub pcap_dir: Option<PathBuf>,
     /// Reports progress (a short phrase) to whoever shows it.
@@ -85,13 +88,21 @@ impl Bench<'_> {
             .ok_or_else(|| MeasureError::NoStation(name.to_string()))
     }
 
-    /// The engine's handle on a station's interface, inside its namespace.
+    /// The engine's handle on a station's interface, inside its namespace; a peer of an
+    /// external switch is its tester interface in mvlab's own namespace, sending as the peer.
     pub fn attach(&self, station: &Station) -> Result<Attachment, MeasureError> {
-        let node = self
-            .lab
-            .node(&station.node)
-            .ok_or_else(|| MeasureError::NoStation(station.name.clone()))?;
-        Ok(Attachment::open(&node.inventory.netns, &station.interface)?)
+        let attachment = match self.lab.node(&station.node) {
+            Some(node) => Attachment::open(&node.inventory.netns, &station.interface)?,
+            None if self
+                .scenario
+                .peer(&station.name)
+                .is_some_and(|p| p.existing.is_some()) =>
+            {
+                Attachment::here(&station.interface, station.mac)?
+            }
+            None => return Err(MeasureError::NoStation(station.name.clone())),
+        };
+        Ok(attachment.capped(self.max_pps))
     }
 
     /// `Err(Interrupted)` once a signal asked the run to stop.

@@ -17,6 +17,9 @@ pub type NodeId = usize;
 
 /// How traces name the emulated switch.
 pub const EMULATED_NAME: &str = "the emulated switch";
+/// How traces name an external switch, which the model stands in for with the reference
+/// 802.1D learning bridge.
+pub const EXTERNAL_NAME: &str = "the switch under test (as the 802.1D reference)";
 pub type DevId = usize;
 pub type LinkId = usize;
 pub type PortId = usize;
@@ -402,6 +405,15 @@ impl Fabric {
                     learning_rate: e.learning_rate,
                 },
             )),
+            // The reference: a VLAN-unaware learning bridge with every port's default flags.
+            // A table that evicts when full is not modelled; one that stops learning is.
+            Switch::External(x) => Some((
+                EXTERNAL_NAME.to_string(),
+                x.ageing_time,
+                x.fdb_max_learned
+                    .filter(|_| x.table_full == crate::scenario::TableFull::StopLearning),
+                SwitchKind::Bridge,
+            )),
         };
         let segment = match table {
             None => {
@@ -419,8 +431,14 @@ impl Fabric {
             }
             Some((name, ageing_time, fdb_max_learned, kind)) => {
                 let mut ports = Vec::new();
+                let external = matches!(s.switch, Switch::External(_));
                 for (i, p) in s.parents.iter().enumerate() {
-                    if p.kind == ParentKind::Veth {
+                    let wired = match p.kind {
+                        ParentKind::Veth => true,
+                        ParentKind::Existing { .. } => external,
+                        ParentKind::Dummy => false,
+                    };
+                    if wired {
                         parents[i].port = Some(ports.len());
                         ports.push(SwitchPort {
                             flags: p.port.clone(),

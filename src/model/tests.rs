@@ -9,19 +9,14 @@ use ipnetwork::{Ipv4Network, Ipv6Network};
 use super::*;
 use crate::diag::Source;
 use crate::scenario::{
-    Bridge, Endpoint, Host, HostAddress, Ipam, Network, Parent, ParentKind, Peer, Port, PortPolicy,
-    Rules, Shim, Switch,
+    Bridge, Endpoint, Host, HostAddress, Ipam, Network, Parent, ParentKind, Peer, Port, Rules,
+    Shim, Switch,
 };
 
 pub(crate) fn port(name: &str) -> Port {
     Port {
         name: name.into(),
-        hairpin: false,
-        learning: true,
-        unicast_flood: true,
-        multicast_flood: true,
-        broadcast_flood: true,
-        policy: PortPolicy::default(),
+        ..Port::default()
     }
 }
 
@@ -167,6 +162,7 @@ pub(crate) fn peer(s: &mut Scenario) -> usize {
         mac: mac(0xee00 + i as u32),
         ipv4: Ipv4Addr::new(198, 18, 0, 254 - i as u8),
         ipv6: None,
+        existing: None,
         port: port(&format!("p{}", s.parents.len() + i)),
         span: 0..0,
     });

@@ -123,6 +123,9 @@ impl<S: Sink> Walk<'_, S> {
     fn parent_xmit(&mut self, parent: usize, frame: Frame) {
         let p = &self.fabric.parents[parent];
         match (&p.kind, &self.fabric.segment) {
+            (ParentKind::Existing { .. }, Segment::Bridge(_)) if p.port.is_some() => {
+                self.bridge_ingress(p.port.expect("checked"), frame)
+            }
             (ParentKind::Veth, Segment::Bridge(_)) => match p.port {
                 Some(port) => self.bridge_ingress(port, frame),
                 None => self.sink.hop(|| {

@@ -122,6 +122,17 @@ pub fn summary(s: &Scenario) -> String {
                 e.ageing_time
             );
         }
+        Switch::External(x) => {
+            let size = x
+                .fdb_max_learned
+                .map_or("unknown".to_string(), |n| n.to_string());
+            let _ = writeln!(
+                out,
+                "switch    external, under test (ageing {} s, table size {size}, when full: {}); held to the 802.1D learning bridge",
+                x.ageing_time,
+                x.table_full.as_str()
+            );
+        }
     }
     for p in &s.parents {
         let kind = match &p.kind {

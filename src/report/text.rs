@@ -469,8 +469,14 @@ fn address_caching(out: &mut String, r: &AddressCachingResult) {
         if r.at_least { "at least " } else { "" },
         r.capacity,
         r.switch_limit.map_or("none".into(), |l| l.to_string()),
-        r.switch_learned.map_or("-".into(), |l| l.to_string())
+        r.switch_learned.map_or("unknown".into(), |l| l.to_string())
     );
+    if let Some(entries) = r.table_entries {
+        let _ = writeln!(
+            out,
+            "  the switch evicts when full: it held {entries} entries at the capacity, the test port's own address among them"
+        );
+    }
     address_trials(out, &r.trials);
 }
 

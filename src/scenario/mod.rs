@@ -45,6 +45,8 @@ mod emulated_tests;
 #[cfg(test)]
 mod engine_tests;
 #[cfg(test)]
+mod external_tests;
+#[cfg(test)]
 mod tests;
 
 /// The VLAN every port of a VLAN-aware switch is in unless it says otherwise (a bridge's
@@ -125,12 +127,53 @@ pub enum Switch {
     /// mvlab forwards frames between them itself (`crate::switch`), with VLAN membership, MAC
     /// table limits and port security per port (`Port::policy`).
     Emulated(Emulated),
+    /// A switch outside the machine, under test: mvlab builds none. Every parent and peer is
+    /// an existing interface wired to one of its ports; the model's learning bridge is the
+    /// reference the switch is held to.
+    External(External),
 }
 
 impl Switch {
     /// Whether the lab has a switch namespace with ports `p0`, `p1`, ...
     pub fn has_ports(&self) -> bool {
-        !matches!(self, Switch::None { .. })
+        matches!(self, Switch::Bridge(_) | Switch::Emulated(_))
+    }
+}
+
+/// What the tester knows about an external switch under test: how the measurements wait for it
+/// to forget, and what the reference bridge it is held to does.
+#[derive(Debug, Clone, Serialize)]
+pub struct External {
+    /// Seconds after which the switch forgets an address it no longer sees (802.1D's default:
+    /// 300). Address trials on a switch that stops learning when full wait this out.
+    pub ageing_time: u32,
+    /// What the switch does with a new source once its table is full.
+    pub table_full: TableFull,
+    /// The table size the switch is configured with, when the tester knows it (what address
+    /// caching's capacity is compared with).
+    pub fdb_max_learned: Option<u32>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// What a switch does with a new source address once its table is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TableFull {
+    /// The new source is not learned (frames to it are flooded): a Linux bridge's
+    /// `fdb_max_learned`, most hardware switches.
+    StopLearning,
+    /// The oldest entry makes room for it (Open vSwitch evicts the least recently used entry
+    /// of the port holding the most).
+    EvictOldest,
+}
+
+impl TableFull {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableFull::StopLearning => "stop-learning",
+            TableFull::EvictOldest => "evict-oldest",
+        }
     }
 }
 
@@ -186,6 +229,22 @@ pub struct Port {
     pub broadcast_flood: bool,
     /// What only the emulated switch does per port (all defaults on a bridge).
     pub policy: PortPolicy,
+}
+
+/// The kernel's defaults for a new bridge port: learning, every class flooded, no hairpin, no
+/// policy; no name yet.
+impl Default for Port {
+    fn default() -> Port {
+        Port {
+            name: String::new(),
+            hairpin: false,
+            learning: true,
+            unicast_flood: true,
+            multicast_flood: true,
+            broadcast_flood: true,
+            policy: PortPolicy::default(),
+        }
+    }
 }
 
 /// Per-port settings of the emulated switch. The defaults are a plain VLAN-unaware port with no
@@ -505,6 +564,10 @@ pub struct Peer {
     pub mac: MacAddr,
     pub ipv4: Ipv4Addr,
     pub ipv6: Option<Ipv6Addr>,
+    /// With an external switch: the existing interface of this machine wired to a port of the
+    /// switch under test, on which the peer sends and receives with raw sockets (as a tester's
+    /// port does: any source MAC out, everything arriving in). It has no namespace of its own.
+    pub existing: Option<String>,
     /// The switch port facing this peer.
     pub port: Port,
     #[serde(skip)]
@@ -828,6 +891,20 @@ impl Scenario {
             .collect()
     }
 
+    /// The existing interfaces of this machine the lab uses: existing parents, then the peers'
+    /// interfaces on an external switch, each with the scenario line naming it.
+    pub fn existing_interfaces(&self) -> Vec<(&str, Span)> {
+        let parents = self.parents.iter().filter_map(|p| match &p.kind {
+            ParentKind::Existing { interface } => Some((interface.as_str(), p.kind_span.clone())),
+            _ => None,
+        });
+        let peers = self
+            .peers
+            .iter()
+            .filter_map(|p| Some((p.existing.as_deref()?, p.span.clone())));
+        parents.chain(peers).collect()
+    }
+
     /// Every node that gets its own namespace, with its role, in a stable order: host, switch
     /// (when there is one), endpoints, peers.
     pub fn nodes(&self) -> Vec<(&str, Role)> {
@@ -840,7 +917,12 @@ impl Scenario {
                 .iter()
                 .map(|e| (e.name.as_str(), Role::Endpoint)),
         );
-        nodes.extend(self.peers.iter().map(|p| (p.name.as_str(), Role::Peer)));
+        nodes.extend(
+            self.peers
+                .iter()
+                .filter(|p| p.existing.is_none())
+                .map(|p| (p.name.as_str(), Role::Peer)),
+        );
         nodes
     }
 
@@ -879,7 +961,7 @@ impl Scenario {
             name: p.name.clone(),
             node: p.name.clone(),
             role: Role::Peer,
-            interface: p.interface.clone(),
+            interface: p.existing.clone().unwrap_or_else(|| p.interface.clone()),
             mac: p.mac,
         }));
         out

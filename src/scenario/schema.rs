@@ -93,6 +93,7 @@ pub enum RawSwitchKind {
     Bridge,
     None,
     Emulated,
+    External,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -111,6 +112,17 @@ pub struct RawSwitch {
     pub multicast_snooping: Option<Spanned<bool>>,
     #[schemars(with = "Option<u32>")]
     pub learning_rate: Option<Spanned<u32>>,
+    #[schemars(with = "Option<RawTableFull>")]
+    pub table_full: Option<Spanned<RawTableFull>>,
+}
+
+/// What an external switch under test does with a new source once its table is full.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schemars(rename = "TableFull")]
+pub enum RawTableFull {
+    StopLearning,
+    EvictOldest,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -307,6 +319,8 @@ pub struct RawEndpoints {
 pub struct RawPeer {
     #[schemars(with = "Option<String>")]
     pub name: Option<SpannedStr>,
+    #[schemars(with = "Option<String>")]
+    pub interface: Option<SpannedStr>,
     #[schemars(with = "Option<String>")]
     pub network: Option<SpannedStr>,
     #[schemars(with = "Option<String>")]

@@ -183,6 +183,18 @@ impl Builder {
                 );
             }
             self.refuse_foreign_keys(&r, kind_word);
+            if matches!(s.switch, Switch::External(_))
+                && matches!(
+                    r.kind.get_ref(),
+                    RawTestKind::EndpointRamp | RawTestKind::IpExhaustion
+                )
+            {
+                self.error(
+                    r.kind.span(),
+                    format!("`{kind_word}` measures the lab's own parent and peers, not a switch under test"),
+                    "run it in a lab scenario (kind = \"bridge\"); an external switch's peers are raw sockets, with no addresses to resolve",
+                );
+            }
             let kind = match *r.kind.get_ref() {
                 RawTestKind::Matrix => {
                     TestKind::Matrix(self.matrix(&r, &stations, span.clone(), min_mtu))

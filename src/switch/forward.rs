@@ -499,17 +499,12 @@ impl Forwarding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Port, PortPolicy, PortSecurity};
+    use crate::scenario::{Port, PortSecurity};
 
     fn port(n: usize) -> Port {
         Port {
             name: format!("p{n}"),
-            hairpin: false,
-            learning: true,
-            unicast_flood: true,
-            multicast_flood: true,
-            broadcast_flood: true,
-            policy: PortPolicy::default(),
+            ..Port::default()
         }
     }
 

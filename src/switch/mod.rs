@@ -66,6 +66,19 @@ impl SwitchConfig {
     }
 }
 
+impl SwitchConfig {
+    /// `ports` plain ports (learning, flooding, no hairpin, no VLANs or limits) and the
+    /// bridge's default ageing time: a plain learning switch.
+    pub fn plain(ports: usize) -> SwitchConfig {
+        SwitchConfig {
+            ageing_time: 300,
+            fdb_max_learned: None,
+            learning_rate: None,
+            ports: vec![Port::default(); ports],
+        }
+    }
+}
+
 /// Why the forwarder could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SwitchError {

@@ -282,6 +282,7 @@ pub fn bench<'a>(
         lab,
         scenario,
         stop,
+        max_pps: None,
         pcap_dir: None,
         progress: &|_: &str| {},
     }

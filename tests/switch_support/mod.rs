@@ -11,31 +11,36 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-/// A tcpdump writing what `eth0` of a namespace receives to a pcap file.
+/// A tcpdump writing what an interface of a namespace receives to a pcap file; dropping it
+/// stops tcpdump (on every exit path of a test, a panic's included).
 pub struct Tap {
     child: Child,
     file: PathBuf,
 }
 
 impl Tap {
-    /// Returns once tcpdump listens.
+    /// On `eth0` of `netns`; returns once tcpdump listens.
     pub fn start(netns: &str, name: &str) -> Tap {
+        Tap::on(netns, "eth0", name, &[])
+    }
+
+    /// On `iface` of `netns`, with `extra` tcpdump options (`-Q in`: only what arrives);
+    /// returns once tcpdump listens.
+    pub fn on(netns: &str, iface: &str, name: &str, extra: &[&str]) -> Tap {
         let file = std::env::temp_dir().join(format!("mvtest-{name}-{}.pcap", std::process::id()));
-        // `timeout` only bounds a test that dies half-way; `frames` stops it.
         let mut child = Command::new("ip")
             .args([
                 "netns",
                 "exec",
                 netns,
-                "timeout",
-                "30",
                 "tcpdump",
                 "-i",
-                "eth0",
+                iface,
                 "-U",
                 "-n",
                 "--immediate-mode",
             ])
+            .args(extra)
             .arg("-w")
             .arg(&file)
             .stdout(Stdio::null())
@@ -50,12 +55,19 @@ impl Tap {
         Tap { child, file }
     }
 
+    /// Stops tcpdump unless it has ended already.
+    fn stop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+            let _ = self.child.wait();
+        }
+    }
+
     /// Stops the capture (after the kernel had a moment to deliver what was sent) and returns
     /// one line per captured frame as `tcpdump -e -n -t` prints it: the source MAC first.
     pub fn frames(mut self) -> Vec<String> {
         std::thread::sleep(Duration::from_millis(200));
-        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
-        self.child.wait().unwrap();
+        self.stop();
         let out = Command::new("tcpdump")
             .args(["-e", "-n", "-t", "-r"])
             .arg(&self.file)
@@ -67,6 +79,12 @@ impl Tap {
             .filter(|l| !l.starts_with(char::is_whitespace))
             .map(str::to_string)
             .collect()
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

@@ -175,7 +175,7 @@ impl Rtnl {
             .await
     }
 
-    async fn dump(
+    pub(super) async fn dump(
         &self,
         message: RouteNetlinkMessage,
         what: &str,

@@ -27,6 +27,12 @@ pub struct LinkState {
     pub up: bool,
     /// IFLA_PROMISCUITY: how many users hold the device promiscuous.
     pub promiscuity: u32,
+    /// IFLA_CARRIER: the link has a carrier (a cable, a veth peer that is up).
+    pub carrier: bool,
+    /// IFLA_MASTER: the device this one is enslaved to (a bridge, a bond, a VRF).
+    pub master: Option<u32>,
+    /// IFLA_LINK: the lower device of a stacked one (a VLAN, a macvlan) in the same namespace.
+    pub lower: Option<u32>,
     pub rx_packets: u64,
     pub tx_packets: u64,
     pub rx_bytes: u64,
@@ -68,6 +74,9 @@ impl LinkState {
                     }
                 }
                 LinkAttribute::Promiscuity(p) => state.promiscuity = *p,
+                LinkAttribute::Carrier(c) => state.carrier = *c != 0,
+                LinkAttribute::Controller(m) => state.master = Some(*m),
+                LinkAttribute::Link(l) if *l != state.index => state.lower = Some(*l),
                 LinkAttribute::Stats64(s) => {
                     state.rx_packets = s.rx_packets;
                     state.tx_packets = s.tx_packets;

@@ -182,6 +182,8 @@ struct PeerDraft {
     ip: Option<Spanned<Ipv4Addr>>,
     ip6: Option<Spanned<Ipv6Addr>>,
     mac: Option<Spanned<MacAddr>>,
+    /// `interface`: the existing interface it hangs on (an external switch's tester port).
+    existing: Option<Spanned<String>>,
     port: Port,
     port_span: Option<Span>,
     port_extras: PortExtras,
@@ -407,6 +409,7 @@ impl Builder {
                 mac,
                 ipv4: a.ipv4.unwrap_or(Ipv4Addr::UNSPECIFIED),
                 ipv6: a.ipv6,
+                existing: p.existing.map(Spanned::into_inner),
                 port: p.port,
                 span: p.span,
             })

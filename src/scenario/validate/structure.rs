@@ -780,6 +780,7 @@ impl Builder {
                 0..0,
                 RawPeer {
                     name: None,
+                    interface: None,
                     network: Some(Spanned::new(0..0, net.network.name.clone())),
                     ip: None,
                     ip6: None,
@@ -804,12 +805,16 @@ impl Builder {
             );
             let network = self.network_named(r.network.as_ref(), networks);
             let (port, port_span, port_extras) = self.port(r.port);
+            if let Some(iface) = &r.interface {
+                self.ifname(iface.get_ref(), iface.span(), "an existing interface");
+            }
             out.push(PeerDraft {
                 name,
                 network,
                 ip: self.ipv4(r.ip.as_ref()),
                 ip6: self.ipv6(r.ip6.as_ref()),
                 mac: self.mac(r.mac.as_ref()),
+                existing: r.interface,
                 port,
                 port_span,
                 port_extras,
@@ -936,8 +941,22 @@ impl Builder {
                 );
             }
         }
-        for peer in peers.iter() {
-            // With `parents = []` (already refused) a network's parent index points nowhere.
+        if let Switch::External(_) = switch {
+            self.external_wiring(parents, peers);
+        } else {
+            for peer in peers.iter() {
+                if let Some(iface) = &peer.existing {
+                    self.error(
+                        iface.span(),
+                        "`interface` on a peer names a tester port of an external switch",
+                        "remove it, or set `kind = \"external\"` under [switch]",
+                    );
+                }
+            }
+        }
+        let external = matches!(switch, Switch::External(_));
+        // With `parents = []` (already refused) a network's parent index points nowhere.
+        for peer in peers.iter().filter(|_| !external) {
             let Some(net) = networks.get(peer.network) else {
                 continue;
             };
@@ -1004,7 +1023,20 @@ impl Builder {
                 }
             }
         }
-        if switch.has_ports() {
+        if let Switch::External(_) = switch {
+            // The switch under test's ports have no names mvlab knows: traces name them after
+            // the tester interface wired to each.
+            for parent in parents.iter_mut() {
+                if let ParentKind::Existing { interface } = &parent.kind {
+                    parent.port.name = interface.clone();
+                }
+            }
+            for peer in peers.iter_mut() {
+                if let Some(iface) = &peer.existing {
+                    peer.port.name = iface.get_ref().clone();
+                }
+            }
+        } else if switch.has_ports() {
             let mut next = 0;
             for parent in parents.iter_mut().filter(|p| p.kind == ParentKind::Veth) {
                 parent.port.name = format!("p{next}");
@@ -1013,6 +1045,66 @@ impl Builder {
             for peer in peers.iter_mut() {
                 peer.port.name = format!("p{next}");
                 next += 1;
+            }
+        }
+    }
+
+    /// With an external switch every parent and every peer is an existing interface wired to a
+    /// port of its own: mvlab builds no wire, and two stations sharing a tester interface
+    /// would reach each other without the switch.
+    fn external_wiring(&mut self, parents: &[Parent], peers: &[PeerDraft]) {
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for parent in parents {
+            match &parent.kind {
+                ParentKind::Existing { interface } => {
+                    seen.insert(interface.clone(), parent.kind_span.clone());
+                }
+                _ => self.error(
+                    parent.kind_span.clone(),
+                    format!("parent `{}` is not wired to the switch under test", parent.name),
+                    "with an external switch every parent is an existing interface: kind = \"existing\", interface = \"t0\"",
+                ),
+            }
+            if parent.port != Port::default() {
+                self.error(
+                    parent.span.clone(),
+                    format!(
+                        "parent `{}` sets flags of a port mvlab does not configure",
+                        parent.name
+                    ),
+                    "the switch under test is configured outside mvlab: remove `port`",
+                );
+            }
+        }
+        for peer in peers {
+            let Some(iface) = &peer.existing else {
+                self.error(
+                    peer.span.clone(),
+                    format!("peer `{}` has no tester interface", peer.name),
+                    "with an external switch every peer names the existing interface wired to its port: interface = \"t1\"",
+                );
+                continue;
+            };
+            if let Some(first) = seen.insert(iface.get_ref().clone(), iface.span()) {
+                let line = self.source.line_col(first.start).0;
+                self.error(
+                    iface.span(),
+                    format!(
+                        "`{}` is already a tester interface (line {line})",
+                        iface.get_ref()
+                    ),
+                    "give every parent and peer an interface (a switch port) of its own",
+                );
+            }
+            if let Some(at) = &peer.port_span {
+                self.error(
+                    at.clone(),
+                    format!(
+                        "peer `{}` sets flags of a port mvlab does not configure",
+                        peer.name
+                    ),
+                    "the switch under test is configured outside mvlab: remove `port`",
+                );
             }
         }
     }

@@ -11,18 +11,6 @@ use crate::diag::Span;
 use crate::scenario::schema::*;
 use crate::scenario::*;
 
-pub(super) fn default_port() -> Port {
-    Port {
-        name: String::new(),
-        hairpin: false,
-        learning: true,
-        unicast_flood: true,
-        multicast_flood: true,
-        broadcast_flood: true,
-        policy: PortPolicy::default(),
-    }
-}
-
 impl Builder {
     pub(super) fn switch(&mut self, raw: Option<Spanned<RawSwitch>>) -> Switch {
         let Some(raw) = raw else {
@@ -45,7 +33,7 @@ impl Builder {
             .as_ref()
             .map_or(RawSwitchKind::Bridge, |k| *k.get_ref());
         // Keys that mean nothing to this kind: (key, where, what the key needs).
-        let foreign: Vec<(&str, Option<Span>, &str)> = match kind {
+        let mut foreign: Vec<(&str, Option<Span>, &str)> = match kind {
             RawSwitchKind::None => vec![
                 ("name", r.name.as_ref().map(spanned), "a bridge switch"),
                 (
@@ -82,7 +70,27 @@ impl Builder {
                     "a bridge switch",
                 ),
             ],
+            RawSwitchKind::External => vec![
+                ("name", r.name.as_ref().map(spanned), "a bridge switch"),
+                (
+                    "multicast_snooping",
+                    r.multicast_snooping.as_ref().map(spanned),
+                    "a bridge switch",
+                ),
+                (
+                    "learning_rate",
+                    r.learning_rate.as_ref().map(spanned),
+                    "the emulated switch",
+                ),
+            ],
         };
+        if kind != RawSwitchKind::External {
+            foreign.push((
+                "table_full",
+                r.table_full.as_ref().map(spanned),
+                "an external switch",
+            ));
+        }
         for (key, at, needs) in foreign {
             if let Some(at) = at {
                 let hint = match needs {
@@ -90,6 +98,12 @@ impl Builder {
                         "remove it: the emulated switch has no bridge device and floods every group frame (as a bridge snooping with no querier does)"
                     }
                     "the emulated switch" => "remove it, or set `kind = \"emulated\"`",
+                    "an external switch" => {
+                        "remove it: a switch mvlab builds says what it does when full itself"
+                    }
+                    "a bridge switch" if kind == RawSwitchKind::External => {
+                        "remove it: the switch under test is configured outside mvlab"
+                    }
                     _ => "remove it, or set `kind = \"bridge\"`",
                 };
                 self.error(at, format!("`{key}` only applies to {needs}"), hint);
@@ -113,6 +127,17 @@ impl Builder {
             .as_ref()
             .map(|v| *v.get_ref())
             .filter(|&v| v != 0);
+        if kind == RawSwitchKind::External {
+            return Switch::External(External {
+                ageing_time,
+                table_full: match r.table_full.as_ref().map(|t| *t.get_ref()) {
+                    Some(RawTableFull::EvictOldest) => TableFull::EvictOldest,
+                    Some(RawTableFull::StopLearning) | None => TableFull::StopLearning,
+                },
+                fdb_max_learned,
+                span: kind_span,
+            });
+        }
         if kind == RawSwitchKind::Emulated {
             if let Some(rate) = &r.learning_rate
                 && *rate.get_ref() == 0
@@ -155,11 +180,11 @@ impl Builder {
         raw: Option<Spanned<RawPort>>,
     ) -> (Port, Option<Span>, PortExtras) {
         let Some(raw) = raw else {
-            return (default_port(), None, PortExtras::default());
+            return (Port::default(), None, PortExtras::default());
         };
         let span = raw.span();
         let r = raw.into_inner();
-        let d = default_port();
+        let d = Port::default();
         let vlan_key = [
             ("vlan", r.vlan.as_ref().map(spanned)),
             ("trunk", r.trunk.as_ref().map(spanned)),
@@ -342,6 +367,7 @@ impl Builder {
                 .filter_map(|e| e.vlan_key.clone().or_else(|| e.emulated_only.clone()))
                 .map(|(k, at)| (k, at, "a bare wire"))
                 .collect(),
+            Switch::External(_) => Vec::new(),
         };
         for (key, at, kind) in refused {
             self.error(
@@ -360,7 +386,7 @@ impl Builder {
                 b.vlan_filtering = b.vlan_span.is_some();
                 b.ageing_time
             }
-            Switch::None { .. } => return,
+            Switch::None { .. } | Switch::External(_) => return,
         };
         if ageing_time == 0 {
             let found: Vec<Span> = extras
