@@ -394,7 +394,7 @@ fn host_bits_and_stray_ranges_by_version() {
 /// Without [docker] the kernel's vocabulary stays; with it, what Docker cannot do is refused.
 #[test]
 fn the_kernels_vocabulary_lives_outside_docker() {
-    let source = "[[networks]]\nmode = \"source\"\nnodst = true\nbcqueuelen = 10\n";
+    let source = "[[networks]]\nmode = \"source\"\nnodst = true\nbcqueuelen = 10\nsource_macs = [\"peer\"]\n";
     assert!(parse_text(source).is_ok());
     let m = problems(
         "20.10",
