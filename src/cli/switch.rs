@@ -131,7 +131,7 @@ fn serve_ports(args: &ServeArgs) -> Outcome {
             match SwitchConfig::of(&scenario) {
                 Some(c) => c,
                 None => {
-                    eprintln!(
+                    stderr!(
                         "error: {} has no emulated switch\n  hint: set `kind = \"emulated\"` under [switch]",
                         path.display()
                     );
@@ -144,7 +144,7 @@ fn serve_ports(args: &ServeArgs) -> Outcome {
         return outcome;
     }
     let ready = || {
-        println!("{}", forwarder::READY);
+        let _ = output::stdout_line(forwarder::READY);
     };
     match forwarder::serve_interfaces(
         &args.port,
@@ -153,12 +153,11 @@ fn serve_ports(args: &ServeArgs) -> Outcome {
         ready,
         &signals::STOP,
     ) {
-        Ok(report) => {
-            print!("{}", report::switch::render(&report));
-            Outcome::Passed
-        }
+        Ok(report) => output::stdout(&report::switch::render(&report))
+            .err()
+            .unwrap_or(Outcome::Passed),
         Err(e) => {
-            eprintln!("{e}");
+            stderr!("error: {e}");
             e.outcome()
         }
     }
