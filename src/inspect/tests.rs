@@ -204,3 +204,28 @@ fn a_shim_with_a_route_is_reported_as_present() {
         );
     }
 }
+
+#[test]
+fn vepa_siblings_on_a_bare_wire_are_told_once_to_use_bridge_mode() {
+    // The parent wired straight to the router (no bridge), as in a Docker host's test layout.
+    let mut f = docker_like();
+    f.links.retain(|l| l.netns != "sw");
+    for l in &mut f.links {
+        if l.detail.name == "eth0" && l.netns == "host" {
+            l.lower = at("router", "eth0");
+        } else if l.netns == "router" {
+            l.lower = at("host", "eth0");
+        }
+    }
+    let i = analyse(f);
+    assert_eq!(i.layout.components[0].beyond, layout::Beyond::Wire);
+    let w = i
+        .warnings
+        .iter()
+        .find(|w| w.kind == "vepa-needs-hairpin")
+        .expect("vepa siblings on a wire are warned about");
+    assert_eq!(
+        w.fix,
+        "nothing beyond host:eth0 can send frames back: use bridge mode, where siblings talk inside the kernel"
+    );
+}

@@ -184,17 +184,21 @@ fn siblings(
             .collect()
     };
     let hairpin = p.port.as_ref().map(|(_, f)| f.hairpin);
-    let port_fix = match (&p.port, beyond) {
+    let bridge_mode = "use bridge mode, where siblings talk inside the kernel";
+    let fix = match (&p.port, beyond) {
         (Some((port, _)), _) => format!(
-            "{} link set {} type bridge_slave hairpin on",
+            "{} link set {} type bridge_slave hairpin on\n(or {bridge_mode})",
             ip_in(found, &port.netns),
             port.name
         ),
         (None, Beyond::Unknown) => format!(
-            "turn on reflective relay (802.1Qbg hairpin, \"VEPA\" or \"reflective-relay\") on the switch port facing {}",
+            "turn on reflective relay (802.1Qbg hairpin, \"VEPA\" or \"reflective-relay\") on the switch port facing {}\n(or {bridge_mode})",
             p.link
         ),
-        (None, _) => "nothing here can send frames back: use bridge mode".into(),
+        (None, _) => format!(
+            "nothing beyond {} can send frames back: {bridge_mode}",
+            p.link
+        ),
     };
     let vepa = of_mode(MacvlanMode::Vepa);
     if vepa.len() >= 2 && hairpin != Some(true) {
@@ -207,7 +211,7 @@ fn siblings(
                 vepa.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
                 p.link
             ),
-            format!("{port_fix}\n(or use bridge mode, where siblings talk inside the kernel)"),
+            fix,
         ));
     }
     let private = of_mode(MacvlanMode::Private);
