@@ -76,7 +76,9 @@ impl Builder {
             &mut parent_ports,
         );
         let mut endpoints = self.endpoints(&mut networks);
-        self.source_lists(&networks, &endpoints);
+        if self.rules == Rules::Mvlab {
+            self.source_lists(&networks, &endpoints);
+        }
         let mut peers = self.peers(raw.peers, &networks, &parents);
         let (host, shim) = self.host(raw.host, &networks);
         self.node_names(&mut endpoints, &peers);
@@ -439,7 +441,8 @@ impl Builder {
     }
 
     /// A source-mode endpoint receives from the parent only frames from the MACs it lists: a
-    /// source-mode network none of whose endpoints lists one receives nothing from outside.
+    /// source-mode network none of whose endpoints lists one receives nothing from outside. (Under
+    /// `[docker]` or `[cni]` source mode is refused in the engine's own words instead.)
     fn source_lists(&mut self, networks: &[NetworkDraft], endpoints: &[EndpointDraft]) {
         for (n, draft) in networks.iter().enumerate() {
             let listed = !draft.raw_source_macs.is_empty()
