@@ -218,6 +218,8 @@ fn inspect_changes_nothing_and_sends_nothing() {
     l.sh("ip -n $P-s link set br0 multicast off");
     let nodes = ["h", "s", "p", "b1", "b2", "v1", "v2", "r1", "r2", "t1"];
     let snapshot = || -> Vec<String> {
+        // The namespaces of this layout (the other tests of this file make and remove their own
+        // meanwhile).
         let mut out = vec![
             String::from_utf8_lossy(
                 &Command::new("ip")
@@ -226,7 +228,10 @@ fn inspect_changes_nothing_and_sends_nothing() {
                     .unwrap()
                     .stdout,
             )
-            .into_owned(),
+            .lines()
+            .filter(|n| n.starts_with(&format!("{}-", l.prefix)))
+            .collect::<Vec<_>>()
+            .join("\n"),
         ];
         for n in nodes {
             for what in ["-s link show", "addr show", "route show"] {
