@@ -15,7 +15,8 @@ fuzz_target!(|data: &[u8]| {
     match scenario::parse(Source::new("fuzz.toml", text)) {
         Ok(s) => {
             for e in &s.endpoints {
-                assert!(is_lab_address(e.ipv4.into()));
+                assert!(e.ipv4.is_none_or(|a| is_lab_address(a.into())));
+                assert!(e.ipv6.is_none_or(|a| is_lab_address(a.into())));
                 assert!(e.mac.is_lab_safe());
             }
         }
