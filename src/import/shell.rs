@@ -332,6 +332,49 @@ impl Reading {
         self.networks.push(net);
     }
 
+    /// Gives each of `items` (--ip-range or --gateway) to the one slot of the --subnet that holds
+    /// it, in Docker's words when the subnet has one already or none holds it. `words`: the
+    /// refusal of a second one, how it relates to the subnet, its hint, and the item's name.
+    fn place<T: std::fmt::Display>(
+        &mut self,
+        net: &mut Network,
+        items: Vec<At<T>>,
+        addr: impl Fn(&T) -> IpAddr,
+        slot: impl Fn(&mut Pool) -> &mut Option<At<T>>,
+        [twice, relation, hint, what]: [&str; 4],
+    ) {
+        for item in items {
+            let a = addr(&item.value);
+            let held = net
+                .pools
+                .iter()
+                .position(|p| p.subnet.as_ref().is_some_and(|s| s.value.contains(a)));
+            let Some(i) = held else {
+                self.error(
+                    item.span.clone(),
+                    format!("no matching subnet for {what} {}", item.value),
+                    format!("give the {what} a --subnet that holds it"),
+                );
+                continue;
+            };
+            let subnet = net.pools[i]
+                .subnet
+                .as_ref()
+                .map(|s| s.value.to_string())
+                .unwrap_or_default();
+            match slot(&mut net.pools[i]) {
+                Some(other) => {
+                    let message = format!(
+                        "{twice} ({}, {}) {relation} ({subnet})",
+                        item.value, other.value
+                    );
+                    self.error(item.span.clone(), message, hint);
+                }
+                free => *free = Some(item),
+            }
+        }
+    }
+
     /// Gives each --ip-range, --gateway and --aux-address to the --subnet that holds it.
     fn pair(
         &mut self,
@@ -358,52 +401,30 @@ impl Reading {
             );
             return;
         }
-        for r in ranges {
-            match holder(net, r.value.ip()) {
-                Some(i) if net.pools[i].ip_range.is_some() => {
-                    let other = net.pools[i]
-                        .ip_range
-                        .as_ref()
-                        .map(|o| o.value.to_string())
-                        .unwrap_or_default();
-                    let subnet = net.pools[i]
-                        .subnet
-                        .as_ref()
-                        .map(|s| s.value.to_string())
-                        .unwrap_or_default();
-                    self.error(r.span.clone(), format!("cannot configure multiple ranges ({}, {other}) on the same subnet ({subnet})", r.value), "one --ip-range per --subnet");
-                }
-                Some(i) => net.pools[i].ip_range = Some(r),
-                None => self.error(
-                    r.span.clone(),
-                    format!("no matching subnet for range {}", r.value),
-                    "give the range a --subnet that holds it",
-                ),
-            }
-        }
-        for g in gateways {
-            match holder(net, g.value) {
-                Some(i) if net.pools[i].gateway.is_some() => {
-                    let other = net.pools[i]
-                        .gateway
-                        .as_ref()
-                        .map(|o| o.value.to_string())
-                        .unwrap_or_default();
-                    let subnet = net.pools[i]
-                        .subnet
-                        .as_ref()
-                        .map(|s| s.value.to_string())
-                        .unwrap_or_default();
-                    self.error(g.span.clone(), format!("cannot configure multiple gateways ({}, {other}) for the same subnet ({subnet})", g.value), "one --gateway per --subnet");
-                }
-                Some(i) => net.pools[i].gateway = Some(g),
-                None => self.error(
-                    g.span.clone(),
-                    format!("no matching subnet for gateway {}", g.value),
-                    "give the gateway a --subnet that holds it",
-                ),
-            }
-        }
+        self.place(
+            net,
+            ranges,
+            |r| r.ip(),
+            |p| &mut p.ip_range,
+            [
+                "cannot configure multiple ranges",
+                "on the same subnet",
+                "one --ip-range per --subnet",
+                "range",
+            ],
+        );
+        self.place(
+            net,
+            gateways,
+            |g| *g,
+            |p| &mut p.gateway,
+            [
+                "cannot configure multiple gateways",
+                "for the same subnet",
+                "one --gateway per --subnet",
+                "gateway",
+            ],
+        );
         for (name, a) in aux {
             match holder(net, a.value) {
                 Some(i) => net.pools[i].aux.push((name, a)),
@@ -637,5 +658,20 @@ mod tests {
         ))
         .unwrap_err();
         assert!(err.0[0].message.contains("needs the shell"));
+    }
+
+    #[test]
+    fn a_second_range_or_gateway_on_one_subnet_is_refused_in_dockers_words() {
+        let text = "docker network create -d macvlan --subnet 192.168.1.0/24 --ip-range 192.168.1.0/25 --ip-range 192.168.1.128/25 --gateway 192.168.1.1 --gateway 192.168.1.2 --ip-range 10.0.0.0/24 lan\n";
+        let err = read(&Source::new("cmds.sh", text)).unwrap_err();
+        let messages: Vec<&str> = err.0.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "cannot configure multiple ranges (192.168.1.128/25, 192.168.1.0/25) on the same subnet (192.168.1.0/24)",
+                "no matching subnet for range 10.0.0.0/24",
+                "cannot configure multiple gateways (192.168.1.2, 192.168.1.1) for the same subnet (192.168.1.0/24)",
+            ]
+        );
     }
 }
