@@ -128,20 +128,7 @@ mod tests {
     use super::*;
     use crate::delivery::FrameClass;
     use crate::diag::Source;
-
-    const EXTERNAL: &str = r#"
-[switch]
-kind = "external"
-[[parents]]
-name = "eth0"
-kind = "existing"
-interface = "t0"
-[[networks]]
-mode = "vepa"
-[[peers]]
-name = "far"
-interface = "t1"
-"#;
+    use crate::scenario::external_tests::TWO_PORTS as EXTERNAL;
 
     fn cell(from: &str, to: &str, class: FrameClass, received: u64, leaked: u64) -> Cell {
         Cell {

@@ -5,7 +5,8 @@
 use super::tests::{only_error, parse_text};
 use super::*;
 
-const TWO_PORTS: &str = r#"
+/// Two tester ports: a parent on `t0` and a peer on `t1` (also the reference's tests).
+pub(crate) const TWO_PORTS: &str = r#"
 [switch]
 kind = "external"
 [[parents]]

@@ -45,7 +45,7 @@ mod emulated_tests;
 #[cfg(test)]
 mod engine_tests;
 #[cfg(test)]
-mod external_tests;
+pub(crate) mod external_tests;
 #[cfg(test)]
 mod tests;
 
