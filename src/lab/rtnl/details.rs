@@ -282,32 +282,23 @@ fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
 impl Rtnl {
     /// Every link of this socket's namespace, in full.
     pub async fn link_details(&self) -> Result<Vec<LinkDetail>, RtnlError> {
-        let answers = self
-            .dump(
-                RouteNetlinkMessage::GetLink(LinkMessage::default()),
-                "listing links",
-            )
-            .await?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|m| match m {
+        self.dump(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            "listing links",
+            |m| match m {
                 RouteNetlinkMessage::NewLink(link) => Some(LinkDetail::from_message(&link)),
                 _ => None,
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
     /// Every IPv4 and IPv6 address of this socket's namespace.
     pub async fn addresses(&self) -> Result<Vec<AddressEntry>, RtnlError> {
-        let answers = self
-            .dump(
-                RouteNetlinkMessage::GetAddress(AddressMessage::default()),
-                "listing addresses",
-            )
-            .await?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|m| match m {
+        self.dump(
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            "listing addresses",
+            |m| match m {
                 RouteNetlinkMessage::NewAddress(a) => {
                     let ip = a.attributes.iter().find_map(|attr| match attr {
                         AddressAttribute::Address(ip) => Some(*ip),
@@ -320,20 +311,19 @@ impl Rtnl {
                     })
                 }
                 _ => None,
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
     /// The unicast routes of the main table of `family`.
     pub async fn routes(&self, family: AddressFamily) -> Result<Vec<RouteEntry>, RtnlError> {
         let mut request = RouteMessage::default();
         request.header.address_family = family;
-        let answers = self
-            .dump(RouteNetlinkMessage::GetRoute(request), "listing routes")
-            .await?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|m| match m {
+        self.dump(
+            RouteNetlinkMessage::GetRoute(request),
+            "listing routes",
+            |m| match m {
                 RouteNetlinkMessage::NewRoute(r) => {
                     let table = r
                         .attributes
@@ -363,8 +353,9 @@ impl Rtnl {
                     Some(route)
                 }
                 _ => None,
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
     /// The id this socket's namespace gives the namespace behind `fd`, when it has given it one.

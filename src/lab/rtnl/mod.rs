@@ -175,11 +175,13 @@ impl Rtnl {
             .await
     }
 
-    pub(super) async fn dump(
+    /// A dump request (`what` names it in errors), keeping what `pick` makes of each answer.
+    pub(super) async fn dump<T>(
         &self,
         message: RouteNetlinkMessage,
         what: &str,
-    ) -> Result<Vec<RouteNetlinkMessage>, RtnlError> {
+        mut pick: impl FnMut(RouteNetlinkMessage) -> Option<T>,
+    ) -> Result<Vec<T>, RtnlError> {
         let mut message = NetlinkMessage::from(message);
         message.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
         let mut handle = self.handle.clone();
@@ -189,7 +191,7 @@ impl Rtnl {
         let mut out = Vec::new();
         while let Some(answer) = answers.next().await {
             match answer.payload {
-                NetlinkPayload::InnerMessage(m) => out.push(m),
+                NetlinkPayload::InnerMessage(m) => out.extend(pick(m)),
                 NetlinkPayload::Error(e) => {
                     if let Some(code) = e.code {
                         return Err(RtnlError {
@@ -207,19 +209,15 @@ impl Rtnl {
 
     /// Every link of this socket's namespace, with its counters.
     pub async fn links(&self) -> Result<Vec<LinkState>, RtnlError> {
-        let answers = self
-            .dump(
-                RouteNetlinkMessage::GetLink(LinkMessage::default()),
-                "listing links",
-            )
-            .await?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|m| match m {
+        self.dump(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            "listing links",
+            |m| match m {
                 RouteNetlinkMessage::NewLink(link) => Some(LinkState::from_message(&link)),
                 _ => None,
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
     /// One link by name, or `None` when this namespace has none of that name.
@@ -261,15 +259,10 @@ impl Rtnl {
     pub async fn learned_fdb(&self) -> Result<Vec<(u32, MacAddr)>, RtnlError> {
         let mut request = NeighbourMessage::default();
         request.header.family = AddressFamily::Bridge;
-        let answers = self
-            .dump(
-                RouteNetlinkMessage::GetNeighbour(request),
-                "listing the bridge's forwarding table",
-            )
-            .await?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|m| match m {
+        self.dump(
+            RouteNetlinkMessage::GetNeighbour(request),
+            "listing the bridge's forwarding table",
+            |m| match m {
                 RouteNetlinkMessage::NewNeighbour(n)
                     if matches!(
                         n.header.state,
@@ -286,44 +279,37 @@ impl Rtnl {
                     })
                 }
                 _ => None,
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
     /// Every neighbour (ARP or ND) entry of this socket's namespace for `family`.
     pub async fn neighbours(&self, family: AddressFamily) -> Result<Vec<Neighbour>, RtnlError> {
         let mut request = NeighbourMessage::default();
         request.header.family = family;
-        let answers = self
-            .dump(
-                RouteNetlinkMessage::GetNeighbour(request),
-                "listing the neighbour table",
-            )
-            .await?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|m| match m {
+        self.dump(
+            RouteNetlinkMessage::GetNeighbour(request),
+            "listing the neighbour table",
+            |m| match m {
                 RouteNetlinkMessage::NewNeighbour(n) => Neighbour::from_message(&n),
                 _ => None,
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
     /// The nsids this socket's namespace has assigned to other namespaces.
     pub async fn nsids(&self) -> Result<Vec<i32>, RtnlError> {
-        let answers = self
-            .dump(
-                RouteNetlinkMessage::GetNsId(NsidMessage::default()),
-                "listing namespace ids",
-            )
-            .await?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|m| match m {
+        self.dump(
+            RouteNetlinkMessage::GetNsId(NsidMessage::default()),
+            "listing namespace ids",
+            |m| match m {
                 RouteNetlinkMessage::NewNsId(m) => nsid_of(&m),
                 _ => None,
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
     /// The next RTM_DELNSID notification's id (on a socket from `open_nsid_watcher`); `None`
