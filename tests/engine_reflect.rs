@@ -43,6 +43,7 @@ fn reflected_frames_come_back_swapped_tagged_and_timed() {
     let reflected = reflector.stop().unwrap();
     let r = back.stop().unwrap();
 
+    assert_eq!(reflected.dropped, 0);
     assert_eq!(reflected.received, 1_500);
     assert_eq!(reflected.reflected, 1_500);
     assert_eq!(reflected.send_failures, 0);

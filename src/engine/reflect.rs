@@ -55,6 +55,9 @@ pub struct ReflectReport {
     pub reflected: u64,
     /// Frames the kernel refused to send back (no buffer space).
     pub send_failures: u64,
+    /// Frames the kernel dropped before the reflector read them: its socket buffer was full
+    /// (PACKET_STATISTICS).
+    pub dropped: u64,
     pub foreign: Foreign,
 }
 
@@ -94,6 +97,10 @@ impl Reflector {
             source: e,
         })?;
         socket
+            .set_receive_buffer(SOCKET_BUFFER)
+            .and_then(|()| socket.set_send_buffer(SOCKET_BUFFER))
+            .map_err(EngineError::io("sizing the reflector's socket buffers"))?;
+        socket
             .listen_all()
             .map_err(EngineError::io("binding the reflector socket"))?;
         let ended = Stop::new();
@@ -123,6 +130,9 @@ impl ReflectHandle {
 
 /// How often a reflector waiting for frames checks whether to stop.
 const STOP_CHECK: Duration = Duration::from_millis(20);
+/// Room for a burst while the reflector's thread waits to be scheduled (a slow or emulated
+/// machine, a busy core): about 5,000 minimum-size frames, as the default 208 KiB holds 270.
+const SOCKET_BUFFER: usize = 4 << 20;
 /// Receive slots leave room in front of each frame for a tag to be put back.
 const HEADROOM: usize = VLAN_TAG_LEN;
 
@@ -225,5 +235,9 @@ fn run(
         report.reflected += sent as u64;
     }
     report.elapsed_ns = started.elapsed().as_nanos() as u64;
+    report.dropped = socket
+        .take_statistics()
+        .map_err(EngineError::io("reading the reflector's drops"))?
+        .drops;
     Ok(report)
 }

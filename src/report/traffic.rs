@@ -144,11 +144,12 @@ pub fn reflect(r: &ReflectReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "reflected {} of {} test frames on {} in {:.3} s ({} send failures, {} foreign, {} damaged)",
+        "reflected {} of {} test frames on {} in {:.3} s ({} dropped by the kernel, {} send failures, {} foreign, {} damaged)",
         r.reflected,
         r.received,
         r.iface,
         secs(r.elapsed_ns),
+        r.dropped,
         r.send_failures,
         r.foreign.not_test,
         r.foreign.damaged
