@@ -9,6 +9,7 @@ pub mod conclusions;
 pub mod delivery;
 pub mod diag;
 pub mod diff;
+pub mod docker_api;
 pub mod engine;
 pub mod guest;
 pub mod import;
