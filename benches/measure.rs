@@ -139,6 +139,7 @@ fn main() {
         expectations: Vec::new(),
         switch: None,
         addresses: Vec::new(),
+        docker: None,
     };
     print!("{}", text::render(&run, Paint(false), false));
     println!("\nwall clock per test:");

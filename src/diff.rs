@@ -279,6 +279,7 @@ mod tests {
             }],
             switch: None,
             addresses: Vec::new(),
+            docker: None,
         }
     }
 

@@ -147,6 +147,7 @@ fn on_this_kernel(scenario: &Scenario, options: &KernelOptions<'_>) -> KernelRun
                 force_interfaces: Vec::new(),
                 persistent: false,
                 interrupt: Some(options.stop.clone()),
+                engine: crate::lab::Engine::Native,
             },
             keep: false,
             no_model: options.no_model,

@@ -265,6 +265,25 @@ pub fn create_named<T: Send>(
 /// On the calling (worker) thread: a new namespace, bound to `/run/netns/NAME`; the thread stays
 /// inside it.
 fn create_one(name: &str) -> io::Result<Netns> {
+    bind_named(
+        name,
+        "/proc/thread-self/ns/net",
+        || unshare(CloneFlags::CLONE_NEWNET),
+        "creating network namespace",
+    )?;
+    let mut ns = Netns::current()?;
+    ns.name = Some(name.to_string());
+    Ok(ns)
+}
+
+/// Creates `/run/netns/NAME` (a taken name is refused), runs `prepare`, and bind-mounts the
+/// namespace file `source` on it; on failure the file goes again.
+fn bind_named(
+    name: &str,
+    source: &str,
+    prepare: impl FnOnce() -> nix::Result<()>,
+    what: &str,
+) -> io::Result<()> {
     check_name(name)?;
     let path = path_of(name);
     OpenOptions::new()
@@ -274,9 +293,9 @@ fn create_one(name: &str) -> io::Result<Netns> {
         .mode(0o000)
         .open(&path)
         .map_err(|e| io::Error::new(e.kind(), format!("creating {}: {e}", path.display())))?;
-    let bound = unshare(CloneFlags::CLONE_NEWNET).and_then(|()| {
+    let bound = prepare().and_then(|()| {
         mount(
-            Some("/proc/thread-self/ns/net"),
+            Some(source),
             &path,
             Some("none"),
             MsFlags::MS_BIND,
@@ -287,12 +306,20 @@ fn create_one(name: &str) -> io::Result<Netns> {
         let _ = fs::remove_file(&path);
         return Err(io::Error::new(
             errno(e).kind(),
-            format!("creating network namespace `{name}`: {}", errno(e)),
+            format!("{what} `{name}`: {}", errno(e)),
         ));
     }
-    let mut ns = Netns::current()?;
-    ns.name = Some(name.to_string());
-    Ok(ns)
+    Ok(())
+}
+
+/// Names the network namespace process `pid` is in `/run/netns/NAME` (a bind mount, as `ip netns
+/// attach` makes), so the lab reaches a namespace someone else made (a container's) as it
+/// reaches its own; `remove_named` unbinds it, and the namespace lives on while its process does.
+pub fn attach_named(name: &str, pid: u32) -> io::Result<Netns> {
+    prepare_run_dir()?;
+    let source = format!("/proc/{pid}/ns/net");
+    bind_named(name, &source, || Ok(()), &format!("naming {source}"))?;
+    Netns::open(name)
 }
 
 /// Removes the named namespace's bind mount and file. The kernel frees the namespace (and every

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use crate::diag::Outcome;
-use crate::lab::{Lab, LabError, LabOptions};
+use crate::lab::{DockerMade, Lab, LabError, LabOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::conclusions::{self, MatrixSummary};
@@ -44,6 +44,70 @@ pub struct RunResult {
     /// Every node's lab address beside the user's own, where the scenario maps one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<crate::scenario::MappedAddress>,
+    /// With `--engine docker`: the engine, what it handed out, and where that differs from
+    /// what the scenario predicts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker: Option<DockerRun>,
+}
+
+/// What a Docker Engine made for a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DockerRun {
+    #[serde(flatten)]
+    pub made: DockerMade,
+    /// Each address or MAC Docker handed out that the scenario predicted otherwise, in words.
+    pub differences: Vec<String>,
+}
+
+impl DockerRun {
+    /// What `made` differs in from the scenario's prediction (`mvlab check`'s table).
+    fn of(scenario: &Scenario, made: &DockerMade) -> DockerRun {
+        let mut differences = Vec::new();
+        for c in &made.containers {
+            let Some(e) = scenario.endpoint(&c.endpoint) else {
+                continue;
+            };
+            let mut differ = |what: &str, predicted: String, got: String| {
+                if predicted != got {
+                    differences.push(format!(
+                        "{}: Docker gave {what} {got}, the scenario predicts {predicted}",
+                        c.endpoint
+                    ));
+                }
+            };
+            let shown = |a: Option<String>| a.unwrap_or_else(|| "none".into());
+            differ("MAC", e.mac.to_string(), c.mac.to_string());
+            differ(
+                "IPv4",
+                shown(e.ipv4.map(|a| a.to_string())),
+                shown(c.ipv4.map(|a| a.to_string())),
+            );
+            differ(
+                "IPv6",
+                shown(e.ipv6.map(|a| a.to_string())),
+                shown(c.ipv6.map(|a| a.to_string())),
+            );
+        }
+        DockerRun {
+            made: made.clone(),
+            differences,
+        }
+    }
+}
+
+/// `scenario` with each endpoint as the Docker Engine made it (interface, MAC, addresses), so
+/// measurements and the model work with what is really there.
+fn as_made(scenario: &Scenario, made: &DockerMade) -> Scenario {
+    let mut s = scenario.clone();
+    for c in &made.containers {
+        if let Some(e) = s.endpoints.iter_mut().find(|e| e.name == c.endpoint) {
+            e.interface = c.interface.clone();
+            e.mac = c.mac;
+            e.ipv4 = c.ipv4;
+            e.ipv6 = c.ipv6;
+        }
+    }
+    s
 }
 
 /// How to run a scenario.
@@ -149,6 +213,9 @@ pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Run {
             };
         }
     };
+    let docker = lab.docker().map(|made| DockerRun::of(scenario, made));
+    let made = lab.docker().map(|made| as_made(scenario, made));
+    let scenario = made.as_ref().unwrap_or(scenario);
     let bench = Bench {
         lab: &lab,
         scenario,
@@ -192,6 +259,7 @@ pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Run {
                 expectations,
                 switch,
                 addresses: scenario.mapped_addresses(),
+                docker,
             }
         });
     let ended = if options.keep {
@@ -252,6 +320,7 @@ mod tests {
             expectations: Vec::new(),
             switch: None,
             addresses: Vec::new(),
+            docker: None,
         }
     }
 

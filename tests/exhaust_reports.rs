@@ -259,6 +259,7 @@ fn sample() -> RunResult {
         ],
         switch: None,
         addresses: Vec::new(),
+        docker: None,
     }
 }
 

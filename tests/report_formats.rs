@@ -52,6 +52,7 @@ fn sample() -> RunResult {
         passed: false,
         switch: None,
         addresses: Vec::new(),
+        docker: None,
         tests: vec![
             TestResult::Matrix(MatrixResult {
                 name: "matrix".into(),

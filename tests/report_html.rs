@@ -246,6 +246,7 @@ fn small_run() -> RunResult {
         passed: false,
         switch: None,
         addresses: Vec::new(),
+        docker: None,
         tests: vec![
             TestResult::Matrix(small_matrix()),
             TestResult::Latency(LatencyResult {

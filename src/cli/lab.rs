@@ -12,7 +12,7 @@ use super::{output, signals};
 use crate::diag::Outcome;
 use crate::kernels;
 use crate::lab::probe;
-use crate::lab::{self, CleanOptions, DEFAULT_PREFIX, Lab, LabError, LabOptions};
+use crate::lab::{self, CleanOptions, DEFAULT_PREFIX, Engine, Lab, LabError, LabOptions};
 use crate::measure::kstat;
 use crate::report;
 
@@ -39,7 +39,7 @@ pub struct LabArgs {
 pub enum LabCommand {
     /// Build a lab from a scenario and leave it up (`ip netns exec <prefix>-<lab>-<node> ...`).
     #[command(
-        after_help = "Examples:\n  mvlab lab up\n  mvlab lab up scenarios/vepa.toml --name demo\n  mvlab lab up scenarios/bridge.toml --json | jq '.nodes[].netns'"
+        after_help = "Examples:\n  mvlab lab up\n  mvlab lab up scenarios/vepa.toml --name demo\n  mvlab lab up scenarios/bridge.toml --json | jq '.nodes[].netns'\n  mvlab lab up scenarios/bridge.toml --engine docker    containers made by Docker (DOCKER_HOST)"
     )]
     Up(UpArgs),
     /// Remove a lab, returning once the kernel has destroyed its namespaces.
@@ -61,6 +61,10 @@ pub struct UpArgs {
     /// Print the inventory (nodes, namespaces, interfaces, MACs, addresses) as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Who makes the endpoints: mvlab itself, or a Docker Engine (DOCKER_HOST's unix socket or
+    /// /var/run/docker.sock) whose macvlan networks and containers the lab then holds.
+    #[arg(long, value_enum, default_value_t = Engine::Native)]
+    pub engine: Engine,
     #[command(flatten)]
     pub real: super::interfaces::RealInterfaceArgs,
     /// Namespace name prefix.
@@ -189,6 +193,7 @@ fn up(args: UpArgs) -> Outcome {
         force_interfaces: args.real.force_interface.clone(),
         persistent: true,
         interrupt: Some(signals::STOP.clone()),
+        engine: args.engine,
     };
     let lab = match Lab::up(&scenario, options) {
         Ok(lab) => lab,

@@ -14,7 +14,7 @@ use super::signals;
 use crate::diag::Outcome;
 use crate::kernels::{self, KernelOptions};
 use crate::lab::probe::{self, Feature};
-use crate::lab::{DEFAULT_PREFIX, LabOptions};
+use crate::lab::{DEFAULT_PREFIX, Engine, LabOptions};
 use crate::push::{Gateway, Group};
 use crate::report;
 use crate::run::{self, Ended, RunError, RunOptions, RunResult};
@@ -28,6 +28,9 @@ use crate::scenario::{self, MacvlanMode, Scenario};
   mvlab run scenarios/bridge.toml --json out.json --junit junit.xml --prom metrics.prom
   mvlab run scenarios/private-hairpin.toml --keep --name dbg    keep the lab to poke at it
   mvlab run scenarios/rfc2544.toml --report html/               charts in html/index.html
+  mvlab run scenarios/docker-macvlan.toml --engine docker
+                                             Docker (DOCKER_HOST) makes the networks and
+                                             containers; mvlab measures them
   mvlab run --push http://pushgateway:9091   metrics to a Prometheus Pushgateway (per scenario,
                                              host and kernel)
   mvlab run scenarios/vepa.toml --kernel this --kernel /srv/k/boot/vmlinuz-6.1.0-57-amd64
@@ -80,6 +83,10 @@ pub struct RunArgs {
     /// Do not hold the kernel to the packet-path model (only the scenario's own expectations).
     #[arg(long)]
     pub no_model: bool,
+    /// Who makes the endpoints: mvlab itself, or a Docker Engine (DOCKER_HOST's unix socket or
+    /// /var/run/docker.sock) whose macvlan networks and containers mvlab then measures.
+    #[arg(long, value_enum, default_value_t = Engine::Native)]
+    pub engine: Engine,
     #[command(flatten)]
     pub real: RealInterfaceArgs,
     #[command(flatten)]
@@ -250,6 +257,7 @@ pub fn run(args: RunArgs) -> Outcome {
             force_interfaces: args.real.force_interface.clone(),
             persistent: false,
             interrupt: Some(signals::STOP.clone()),
+            engine: args.engine,
         },
         keep: args.keep,
         no_model: args.no_model,
@@ -305,6 +313,7 @@ fn on_kernels(
         (args.keep, "--keep"),
         (args.real.use_real_parent, "--use-real-parent"),
         (args.pcap.is_some(), "--pcap"),
+        (args.engine == Engine::Docker, "--engine docker"),
     ] {
         if given {
             stderr!(

@@ -20,7 +20,7 @@ use crate::stop::Stop;
 
 impl Step {
     /// The request, with lab namespaces resolved to the open descriptors in `fds`.
-    fn request(&self, namespaces: &[NsPlan], fds: &[i32]) -> Request {
+    pub(super) fn request(&self, namespaces: &[NsPlan], fds: &[i32]) -> Request {
         let place = |ns: NsId| &namespaces[ns].netns;
         match &self.op {
             Op::Link {
@@ -103,6 +103,10 @@ pub enum BuildFailure {
     },
     #[error("interrupted by a signal")]
     Interrupted,
+    /// The Docker Engine did not make a network or an endpoint; `refused`: it said no to the
+    /// request (its own words), rather than failing.
+    #[error("{message}")]
+    Docker { message: String, refused: bool },
 }
 
 /// A finished build: the open namespaces (in plan order) and the inventory with kernel-chosen

@@ -23,6 +23,7 @@ use crate::switch::{EntryKind, SwitchConfig, SwitchError, SwitchReport};
 
 mod build;
 mod clean;
+mod docker;
 mod exposure;
 pub mod forwarder;
 mod grow;
@@ -36,6 +37,7 @@ mod teardown;
 
 pub use build::BuildFailure;
 pub use clean::{CleanOptions, CleanReport, clean};
+pub use docker::{Container as DockerContainer, DockerMade, DockerRecord};
 pub use grow::Growth;
 pub use inventory::{InterfaceInventory, Inventory, NodeInventory};
 pub use registry::{Record, Status};
@@ -73,6 +75,11 @@ impl LabName {
         format!("{}-{}-{node}", self.prefix, self.lab)
     }
 
+    /// `<prefix>-<lab>`: the label of everything a Docker Engine makes for the lab.
+    pub fn label(&self) -> String {
+        format!("{}-{}", self.prefix, self.lab)
+    }
+
     /// The IFLA_IFALIAS every link of the lab carries.
     pub fn alias(&self) -> String {
         format!("mvlab:{}", self.lab)
@@ -96,6 +103,19 @@ pub struct LabOptions {
     /// Checked between build steps: once requested (by a SIGINT/SIGTERM handler), the build
     /// stops and everything created so far is removed.
     pub interrupt: Option<Stop>,
+    /// Who makes the endpoints.
+    pub engine: Engine,
+}
+
+/// Who makes a lab's endpoints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Engine {
+    /// mvlab, through rtnetlink.
+    #[default]
+    Native,
+    /// A Docker Engine (DOCKER_HOST or the default socket): its macvlan networks and containers.
+    Docker,
 }
 
 impl Default for LabOptions {
@@ -107,6 +127,7 @@ impl Default for LabOptions {
             force_interfaces: Vec::new(),
             persistent: false,
             interrupt: None,
+            engine: Engine::Native,
         }
     }
 }
@@ -164,13 +185,22 @@ pub enum LabError {
     },
     #[error(transparent)]
     Switch(#[from] SwitchError),
+    /// The Docker Engine refused a request, in its own words.
+    #[error("{0}")]
+    DockerRefused(String),
 }
 
 impl LabError {
     /// The exit code class of this error.
     pub fn outcome(&self) -> Outcome {
         match self {
-            LabError::BadInput(_) | LabError::Unknown { .. } => Outcome::BadInput,
+            LabError::BadInput(_) | LabError::Unknown { .. } | LabError::DockerRefused(_) => {
+                Outcome::BadInput
+            }
+            LabError::Build {
+                cause: BuildFailure::Docker { refused: true, .. },
+                ..
+            } => Outcome::BadInput,
             LabError::MissingFeature(_) => Outcome::MissingFeature,
             LabError::Switch(e) => e.outcome(),
             _ => Outcome::RuntimeFailure,
@@ -235,6 +265,8 @@ pub struct Lab {
     switch_config: Option<SwitchConfig>,
     /// Who forwards for the emulated switch.
     switch: forwarder::Running,
+    /// What a Docker Engine made, for a lab made with `--engine docker`.
+    docker: Option<DockerMade>,
 }
 
 /// A node of a live lab: what it is and its namespace.
@@ -262,6 +294,17 @@ impl Lab {
         }
         check_real_parents(scenario, options.use_real_parent)?;
         refuse_missing(scenario)?;
+        // With Docker, mvlab plans everything but the endpoints; the engine makes those.
+        let (engine, native) = match options.engine {
+            Engine::Native => (None, None),
+            Engine::Docker => {
+                docker::refuse(scenario).map_err(LabError::BadInput)?;
+                let mut native = scenario.clone();
+                native.endpoints.clear();
+                (Some(docker::Engine::connect()?), Some(native))
+            }
+        };
+        let planned = native.as_ref().unwrap_or(scenario);
         with_runtime(|runtime| {
             let root = open_root_socket(scenario, runtime)?;
             let real = match &root {
@@ -272,19 +315,66 @@ impl Lab {
                 }
                 None => RealParents::default(),
             };
-            let plan = Plan::new(scenario, &name, &real).map_err(LabError::BadInput)?;
+            let plan = Plan::new(planned, &name, &real).map_err(LabError::BadInput)?;
             let first_deleted: Vec<(String, String)> = plan
                 .first_deleted
                 .iter()
                 .map(|(ns, link)| (plan.namespaces[*ns].netns.clone(), link.clone()))
                 .collect();
             raise_fd_limit(plan.namespaces.len())?;
-            let mut record = register(scenario, &name, &plan, &first_deleted)?;
+            let adopted: Vec<String> = match &engine {
+                Some(_) => scenario
+                    .endpoints
+                    .iter()
+                    .map(|e| name.netns(&e.name))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let mut record = register(scenario, &name, &plan, &adopted, &first_deleted)?;
+            record.docker = engine.as_ref().map(docker::Engine::record);
+            if record.docker.is_some() {
+                registry::update(registry_dir(), &record)?;
+            }
             let built = build::build(&plan, runtime, root.as_ref(), options.interrupt.as_ref());
             if let Some(root) = root {
                 runtime.block_on(root.close());
             }
-            let built = match built {
+            let built = built.and_then(|mut built| {
+                let Some(engine) = &engine else {
+                    return Ok((built, None));
+                };
+                let host = &built.namespaces[0];
+                match engine.make(
+                    scenario,
+                    &name,
+                    &plan,
+                    host,
+                    runtime,
+                    options.interrupt.as_ref(),
+                ) {
+                    Ok(adopted) => {
+                        built.inventory.nodes.extend(adopted.nodes);
+                        built.namespaces.extend(adopted.namespaces);
+                        Ok((built, Some(adopted.made)))
+                    }
+                    Err(e) => {
+                        // Containers first (what Docker made), then every namespace, the
+                        // containers' names among them.
+                        let named = adopted.iter().map(|n| Doomed {
+                            name: n.clone(),
+                            netns: None,
+                        });
+                        let doomed = Doomed::all(built.namespaces, named.collect());
+                        let refused = matches!(e, LabError::DockerRefused(_));
+                        let message = match engine.remove(&name.label()) {
+                            Ok(()) => e.to_string(),
+                            Err(left) => format!("{e}; {left}"),
+                        };
+                        Err((BuildFailure::Docker { message, refused }, doomed))
+                    }
+                }
+            });
+            let (built, made) = match built {
                 Ok(built) => built,
                 Err((cause, doomed)) => {
                     let rollback = match teardown::teardown(runtime, doomed, &first_deleted) {
@@ -303,6 +393,7 @@ impl Lab {
             };
             record.phase = Phase::Up;
             record.persistent = options.persistent;
+            record.made = made.clone();
             record.inventory = Some(built.inventory.clone());
             record.switch = SwitchConfig::of(scenario);
             // Until the record says so and the switch forwards, the lab is not persistent: if
@@ -316,6 +407,7 @@ impl Lab {
                 done: false,
                 switch_config: record.switch.clone(),
                 switch: forwarder::Running::None,
+                docker: made,
             };
             registry::update(registry_dir(), &record)?;
             lab.start_switch(options.persistent)?;
@@ -358,6 +450,7 @@ impl Lab {
             switch: record
                 .forwarder
                 .map_or(forwarder::Running::None, forwarder::Running::Process),
+            docker: record.made,
         })
     }
 
@@ -404,6 +497,11 @@ impl Lab {
 
     pub fn inventory(&self) -> &Inventory {
         &self.inventory
+    }
+
+    /// What a Docker Engine made, for a lab made with `--engine docker`.
+    pub fn docker(&self) -> Option<&DockerMade> {
+        self.docker.as_ref()
     }
 
     /// The node called `name` (an endpoint, a peer, `host` or `switch`).
@@ -582,9 +680,13 @@ fn remove(
     first_deleted: &[(String, String)],
 ) -> Result<TeardownReport, LabError> {
     let dir = registry_dir();
+    let mut docker_left = None;
     if let Some(mut record) = registry::read(dir, &name.prefix, &name.lab)? {
         if let Some(owner) = record.forwarder.take() {
             forwarder::stop_process(name, owner);
+        }
+        if let Some(engine) = &record.docker {
+            docker_left = docker::remove(engine, &name.label()).err();
         }
         record.phase = Phase::TearingDown;
         record.persistent = false;
@@ -597,6 +699,13 @@ fn remove(
             source,
         })
     })?;
+    // What the engine could not remove keeps the record, so `clean` tries again.
+    if let Some(e) = docker_left {
+        return Err(LabError::Io {
+            what: format!("removing lab `{}`'s containers and networks", name.lab),
+            source: io::Error::other(e),
+        });
+    }
     registry::remove(dir, &name.prefix, &name.lab)?;
     Ok(report)
 }
@@ -831,9 +940,11 @@ fn register(
     s: &Scenario,
     name: &LabName,
     plan: &Plan,
+    adopted: &[String],
     first_deleted: &[(String, String)],
 ) -> Result<Record, LabError> {
-    let namespaces = plan.netns_names();
+    let mut namespaces = plan.netns_names();
+    namespaces.extend_from_slice(adopted);
     let existing = crate::netns::list_named().map_err(LabError::io("listing /run/netns"))?;
     if let Some(taken) = namespaces.iter().find(|n| existing.contains(n)) {
         return Err(LabError::bad(
@@ -854,6 +965,8 @@ fn register(
         inventory: None,
         switch: None,
         forwarder: None,
+        docker: None,
+        made: None,
     };
     let dir = registry_dir();
     match registry::create(dir, &record) {

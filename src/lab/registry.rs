@@ -103,6 +103,12 @@ pub struct Record {
     /// The `mvlab switch serve` process forwarding a persistent lab's emulated switch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forwarder: Option<Owner>,
+    /// The Docker Engine of a lab made with `--engine docker`, written before it makes anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker: Option<super::DockerRecord>,
+    /// What that engine made, once the lab is up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made: Option<super::DockerMade>,
 }
 
 /// How a lab looks from outside, for `lab ls` and `clean`.
@@ -321,6 +327,8 @@ mod tests {
             inventory: None,
             switch: None,
             forwarder: None,
+            docker: None,
+            made: None,
         }
     }
 

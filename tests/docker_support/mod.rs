@@ -185,6 +185,11 @@ impl Engine {
         engine
     }
 
+    /// The DOCKER_HOST that names this engine.
+    pub fn docker_host(&self) -> String {
+        format!("unix://{}", self.sock.display())
+    }
+
     fn wait_for(&self, ready: impl Fn() -> bool, what: &str) {
         let until = Instant::now() + Duration::from_secs(60);
         while !ready() {

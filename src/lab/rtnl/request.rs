@@ -123,6 +123,33 @@ impl Request {
         }
     }
 
+    /// Moves link `index` into the namespace open at `netns`, renamed `name` there, with the
+    /// ifindex `new_index` when given (IFLA_NEW_IFINDEX; otherwise it keeps its own unless
+    /// that is taken there). The move takes it down and its addresses away; what is stacked on
+    /// it stays, wherever it is.
+    pub fn move_link(
+        index: u32,
+        netns: BorrowedFd<'_>,
+        name: &str,
+        new_index: Option<u32>,
+        what: impl Into<String>,
+    ) -> Request {
+        let mut link = LinkMessage::default();
+        link.header.index = index;
+        link.attributes
+            .push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
+        link.attributes
+            .push(LinkAttribute::IfName(name.to_string()));
+        if let Some(i) = new_index {
+            link.attributes.push(LinkAttribute::NewIfIndex(i as i32));
+        }
+        Request {
+            message: RouteNetlinkMessage::SetLink(link),
+            flags: CHANGE,
+            what: what.into(),
+        }
+    }
+
     /// Deletes the link called `name` (with everything stacked on it, and a veth's peer).
     pub fn del_link(name: &str) -> Request {
         let mut link = LinkMessage::default();
