@@ -55,11 +55,38 @@ pub struct RunResult {
 pub struct DockerRun {
     #[serde(flatten)]
     pub made: DockerMade,
+    /// The Docker version whose rules the scenario follows (`[docker] version`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<String>,
     /// Each address or MAC Docker handed out that the scenario predicted otherwise, in words.
     pub differences: Vec<String>,
 }
 
 impl DockerRun {
+    /// The engine and how what it handed out compares with the prediction, in one sentence.
+    pub fn summary(&self) -> String {
+        let other_rules = self
+            .rules
+            .as_ref()
+            .filter(|r| self.made.engine != **r && !self.made.engine.starts_with(&format!("{r}.")))
+            .map(|r| format!("; the scenario follows Docker {r}'s rules"))
+            .unwrap_or_default();
+        format!(
+            "Docker Engine {} (API {}{other_rules}) made {} containers; {}",
+            self.made.engine,
+            self.made.api,
+            self.made.containers.len(),
+            if self.differences.is_empty() {
+                "every address and MAC as the scenario predicts".to_string()
+            } else {
+                format!(
+                    "{} differ from the scenario's prediction",
+                    self.differences.len()
+                )
+            }
+        )
+    }
+
     /// What `made` differs in from the scenario's prediction (`mvlab check`'s table).
     fn of(scenario: &Scenario, made: &DockerMade) -> DockerRun {
         let mut differences = Vec::new();
@@ -90,6 +117,7 @@ impl DockerRun {
         }
         DockerRun {
             made: made.clone(),
+            rules: scenario.rules.docker().map(|v| v.to_string()),
             differences,
         }
     }

@@ -56,21 +56,7 @@ pub fn render(r: &RunResult, paint: Paint, detail: bool) -> String {
         out.push_str(&super::switch::render(switch));
     }
     if let Some(d) = &r.docker {
-        let _ = writeln!(
-            out,
-            "\nDocker Engine {} (API {}) made {} containers; {}",
-            d.made.engine,
-            d.made.api,
-            d.made.containers.len(),
-            if d.differences.is_empty() {
-                "every address and MAC as the scenario predicts".to_string()
-            } else {
-                format!(
-                    "{} differ from the scenario's prediction:",
-                    d.differences.len()
-                )
-            }
-        );
+        let _ = writeln!(out, "\n{}", d.summary());
         for line in &d.differences {
             let _ = writeln!(out, "  {line}");
         }

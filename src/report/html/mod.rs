@@ -139,13 +139,20 @@ fn header(out: &mut String, r: &RunResult) {
     if !r.description.is_empty() {
         let _ = write!(out, "<p>{}</p>", esc(&r.description));
     }
-    let facts = [
+    let mut facts = vec![
         ("lab", r.lab.clone()),
         ("kernel", r.kernel.clone()),
         ("mvlab", r.mvlab_version.clone()),
         ("started", r.started.clone()),
         ("duration", format!("{:.1} s", r.duration_s)),
     ];
+    if let Some(d) = &r.docker {
+        let mut said = d.summary();
+        for line in &d.differences {
+            said += &format!("; {line}");
+        }
+        facts.push(("endpoints", said));
+    }
     out.push_str("<table class=\"facts\"><tbody>");
     for (k, v) in facts {
         let _ = write!(out, "<tr><th>{k}</th><td>{}</td></tr>", esc(&v));
