@@ -15,7 +15,7 @@ use super::plan::{NsId, NsPlan, Op, Plan, Sender, Step};
 use super::rtnl::{LinkKind, Request, Rtnl, RtnlError};
 use super::teardown::Doomed;
 use crate::netns::{self, Netns};
-use crate::scenario::{Ipv6Off, Role};
+use crate::scenario::{Ipv6Off, Ipv6Setting, Role};
 use crate::stop::Stop;
 
 impl Step {
@@ -126,8 +126,8 @@ pub(super) const SOCKETS_IN_FLIGHT: usize = 256;
 /// The `disable_ipv6` knobs that switch IPv6 off in a new namespace the way `off` says: `all`
 /// and `default` take every interface (`lo` too); `default` alone only those made later (the
 /// endpoint's macvlan), which is Docker 26.1's per-interface way for a namespace holding one.
-pub(super) fn ipv6_knobs(ipv6: bool, off: Ipv6Off) -> &'static [&'static str] {
-    match (ipv6, off) {
+pub(super) fn ipv6_knobs(ipv6: Ipv6Setting) -> &'static [&'static str] {
+    match (ipv6.wanted, ipv6.off) {
         (true, _) | (false, Ipv6Off::Nothing) => &[],
         (false, Ipv6Off::Interface) => &["default"],
         (false, Ipv6Off::Namespace) => &["all", "default"],
@@ -157,7 +157,7 @@ pub(crate) fn build(
     let wanted: Vec<(String, &[&str])> = plan
         .namespaces
         .iter()
-        .map(|n| (n.netns.clone(), ipv6_knobs(n.ipv6, n.ipv6_off)))
+        .map(|n| (n.netns.clone(), ipv6_knobs(n.ipv6)))
         .collect();
     let Made {
         made,

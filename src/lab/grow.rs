@@ -381,11 +381,10 @@ fn create(
             return Err((e.into(), Vec::new()));
         }
     };
-    let off = scenario.rules.ipv6_off();
     let wanted: Vec<(String, &[&str])> = names
         .iter()
         .zip(endpoints)
-        .map(|(n, e)| (n.clone(), ipv6_knobs(e.ipv6.is_some(), off)))
+        .map(|(n, e)| (n.clone(), ipv6_knobs(scenario.endpoint_ipv6(e))))
         .collect();
     let Made {
         made,

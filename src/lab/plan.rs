@@ -43,8 +43,8 @@ use super::rtnl::{BridgeSpec, LinkKind, LinkSpec, MacvlanSpec};
 use crate::addr::MacAddr;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::scenario::{
-    DEFAULT_VLAN, HOST_NODE, IFNAME_MAX, Ipv6Off, MacvlanMode, Network, ParentKind, Port, PortVlan,
-    Role, SWITCH_NODE, Scenario, Switch,
+    DEFAULT_VLAN, HOST_NODE, IFNAME_MAX, Ipv6Setting, MacvlanMode, Network, ParentKind, Port,
+    PortVlan, Role, SWITCH_NODE, Scenario, Switch,
 };
 
 /// A lab namespace, by its position in `Plan::namespaces`.
@@ -122,12 +122,11 @@ pub(crate) struct NsPlan {
     pub node: String,
     pub role: Role,
     pub netns: String,
-    /// False: IPv6 is switched off inside (`disable_ipv6`), as Docker does for networks without
-    /// an IPv6 subnet; it also silences DAD / router solicitation / MLD background frames.
-    pub ipv6: bool,
-    /// How it is switched off when `ipv6` is false: the whole namespace, only the interfaces
-    /// created in it (Docker 26.1+: `lo` keeps `::1`), or not at all (Docker 26.0, CNI).
-    pub ipv6_off: Ipv6Off,
+    /// Whether IPv6 stays on inside, and otherwise how it is switched off (`disable_ipv6`, as
+    /// Docker does for networks without an IPv6 subnet): the whole namespace, only the
+    /// interfaces created in it (Docker 26.1+: `lo` keeps `::1`), or not at all (Docker 26.0,
+    /// CNI). Off also silences the interfaces' DAD / router solicitation / MLD frames.
+    pub ipv6: Ipv6Setting,
 }
 
 /// Everything a lab is made of, in creation order.
@@ -190,7 +189,6 @@ impl Plan {
         name: &LabName,
         real_parents: &RealParents,
     ) -> Result<Plan, Diagnostics> {
-        let any_ipv6 = s.networks.iter().any(|n| n.ipv6.is_some());
         let namespaces: Vec<NsPlan> = s
             .nodes()
             .into_iter()
@@ -198,18 +196,7 @@ impl Plan {
                 node: node.to_string(),
                 role,
                 netns: name.netns(node),
-                ipv6_off: match role {
-                    Role::Endpoint => s.rules.ipv6_off(),
-                    _ => Ipv6Off::Namespace,
-                },
-                ipv6: match role {
-                    Role::Host => any_ipv6,
-                    Role::Switch => false,
-                    Role::Endpoint => s.endpoint(node).is_some_and(|e| e.ipv6.is_some()),
-                    Role::Peer => s
-                        .peer(node)
-                        .is_some_and(|p| s.networks[p.network].ipv6.is_some()),
-                },
+                ipv6: s.node_ipv6(node, role),
             })
             .collect();
         let nodes = namespaces
@@ -1251,7 +1238,7 @@ shim = { name = "shim0", ip = "198.18.0.11" }
                 "mvlab-t-peer"
             ]
         );
-        assert!(plan.namespaces.iter().all(|n| !n.ipv6));
+        assert!(plan.namespaces.iter().all(|n| !n.ipv6.wanted));
     }
 
     #[test]

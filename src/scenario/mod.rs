@@ -112,6 +112,29 @@ impl Rules {
     }
 }
 
+/// How the lab treats IPv6 in one node's namespace: kept when the node has an IPv6 address,
+/// otherwise switched off the way `off` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Setting {
+    pub wanted: bool,
+    pub off: Ipv6Off,
+}
+
+impl Ipv6Setting {
+    /// The switch's namespace, and any node the lab does not make: IPv6 off everywhere.
+    pub const OFF: Ipv6Setting = Ipv6Setting {
+        wanted: false,
+        off: Ipv6Off::Namespace,
+    };
+
+    /// The lab's interfaces there keep IPv6: each gets a link-local address (`addr_gen_mode`
+    /// eui64) and, when it comes up, sends frames of its own (duplicate address detection, MLD
+    /// reports, router solicitations) from its MAC.
+    pub fn on(self) -> bool {
+        self.wanted || self.off == Ipv6Off::Nothing
+    }
+}
+
 /// What sits on the other side of every parent.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -924,6 +947,51 @@ impl Scenario {
                 .map(|p| (p.name.as_str(), Role::Peer)),
         );
         nodes
+    }
+
+    /// How the lab treats IPv6 in `node`'s namespace (see `host_ipv6`, `endpoint_ipv6`,
+    /// `peer_ipv6`; the switch's has it off).
+    pub fn node_ipv6(&self, node: &str, role: Role) -> Ipv6Setting {
+        match role {
+            Role::Host => self.host_ipv6(),
+            Role::Switch => Ipv6Setting::OFF,
+            Role::Endpoint => self
+                .endpoint(node)
+                .map_or(Ipv6Setting::OFF, |e| self.endpoint_ipv6(e)),
+            Role::Peer => self
+                .peer(node)
+                .map_or(Ipv6Setting::OFF, |p| self.peer_ipv6(p)),
+        }
+    }
+
+    /// The host's namespace (its parents, their VLAN sub-interfaces, the shim) keeps IPv6 when
+    /// any network has an IPv6 subnet.
+    pub fn host_ipv6(&self) -> Ipv6Setting {
+        Ipv6Setting {
+            wanted: self.networks.iter().any(|n| n.ipv6.is_some()),
+            off: Ipv6Off::Namespace,
+        }
+    }
+
+    /// An endpoint's namespace keeps IPv6 when the endpoint has an IPv6 address; otherwise it
+    /// loses it as the scenario's rules say (`Rules::ipv6_off`).
+    pub fn endpoint_ipv6(&self, e: &Endpoint) -> Ipv6Setting {
+        Ipv6Setting {
+            wanted: e.ipv6.is_some(),
+            off: self.rules.ipv6_off(),
+        }
+    }
+
+    /// A peer's namespace keeps IPv6 when its network has an IPv6 subnet; a peer on an existing
+    /// interface has no namespace of the lab's.
+    pub fn peer_ipv6(&self, p: &Peer) -> Ipv6Setting {
+        if p.existing.is_some() {
+            return Ipv6Setting::OFF;
+        }
+        Ipv6Setting {
+            wanted: self.networks[p.network].ipv6.is_some(),
+            off: Ipv6Off::Namespace,
+        }
     }
 
     pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
