@@ -1,6 +1,7 @@
 //! The packet-path model against the real kernel: the full delivery matrix (every frame class,
 //! tagged and untagged, promiscuous and not) for every macvlan mode behind a switch port with
-//! hairpin off and on, plus mixed modes on one parent and a bare wire. The kernel is the judge:
+//! hairpin off and on, plus mixed modes on one parent, a bare wire, and labs with IPv6 on, whose
+//! interfaces teach the switch by themselves. The kernel is the judge:
 //! any cell where it and the model disagree fails the test with the model's trace.
 
 mod lab_support;
@@ -94,6 +95,55 @@ fn passthru_mode() {
 #[test]
 fn source_mode() {
     check("source", 2);
+}
+
+/// With `subnet6` every interface of the lab keeps IPv6 and, as it comes up, sends frames of its
+/// own (DAD, MLD, router solicitations) that teach the switch its MAC: the host's parent, which
+/// sends no test frame, is known on its port before the first one.
+#[test]
+fn the_labs_own_ipv6_frames_teach_the_switch_in_every_mode() {
+    for (mode, endpoints) in [
+        ("bridge", 2),
+        ("vepa", 2),
+        ("private", 2),
+        ("passthru", 1),
+        ("source", 2),
+    ] {
+        let text = mode_behind_port(mode, false, endpoints).replace(
+            "[[networks]]\n",
+            "[[networks]]\nsubnet6 = \"2001:2::/64\"\n",
+        );
+        let wrong = disagreements(&text);
+        assert!(
+            wrong.is_empty(),
+            "{mode} with IPv6: the kernel and the model disagree:\n{}",
+            wrong.join("\n")
+        );
+    }
+}
+
+/// Only peer2 sends, so the switch (the emulated one: it learns only once its forwarder runs)
+/// knows the endpoints, the host's parent and the other peer from their own IPv6 frames alone.
+#[test]
+fn the_emulated_switch_learns_the_labs_own_ipv6_frames() {
+    let text = r#"
+[switch]
+kind = "emulated"
+[[networks]]
+mode = "bridge"
+subnet6 = "2001:2::/64"
+[[networks.endpoints]]
+count = 2
+[[peers]]
+name = "peer"
+[[peers]]
+name = "peer2"
+[[tests]]
+kind = "matrix"
+senders = ["peer2"]
+"#;
+    let wrong = disagreements(text);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 #[test]

@@ -5,7 +5,8 @@
 //! features the scenario needs, plan, register, build, and on any failure or signal roll back.
 //! The parts live in submodules: `rtnl` (the only rtnetlink code in mvlab), `build` (plan and
 //! execution), `teardown`, `registry`, `clean`, `probe`, `inventory`, `grow` (endpoints added to
-//! a live lab) and `table` (the switch's forwarding table as measurements read it). It never
+//! a live lab), `table` (the switch's forwarding table as measurements read it) and `background`
+//! (the wait for the lab's own IPv6 frames to reach the switch). It never
 //! parses scenarios, sends test frames or formats reports.
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use crate::scenario::{SWITCH_NODE, Scenario, check_lab_word};
 use crate::stop::Stop;
 use crate::switch::{EntryKind, SwitchConfig, SwitchError, SwitchReport};
 
+mod background;
 mod build;
 mod clean;
 mod docker;
@@ -267,6 +269,8 @@ pub struct Lab {
     switch: forwarder::Running,
     /// What a Docker Engine made, for a lab made with `--engine docker`.
     docker: Option<DockerMade>,
+    /// The interfaces whose own IPv6 frames `await_ipv6_background` waits for.
+    ipv6_talkers: Vec<background::Talker>,
 }
 
 /// A node of a live lab: what it is and its namespace.
@@ -408,9 +412,11 @@ impl Lab {
                 switch_config: record.switch.clone(),
                 switch: forwarder::Running::None,
                 docker: made,
+                ipv6_talkers: Vec::new(),
             };
             registry::update(registry_dir(), &record)?;
             lab.start_switch(options.persistent)?;
+            lab.note_ipv6_talkers(scenario)?;
             lab.persistent = options.persistent;
             Ok(lab)
         })
@@ -451,6 +457,7 @@ impl Lab {
                 .forwarder
                 .map_or(forwarder::Running::None, forwarder::Running::Process),
             docker: record.made,
+            ipv6_talkers: Vec::new(),
         })
     }
 

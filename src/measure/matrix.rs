@@ -2,7 +2,8 @@
 //! frame class, every receiver captures, once without and once with promiscuous sockets; plus the
 //! state around it (promiscuity of each parent and bridge port, what the bridge learned).
 //!
-//! How a pass runs: captures start on every receiver (they listen before anything is sent); the
+//! How a pass runs: captures start on every receiver (they listen before anything is sent), once
+//! the lab's own IPv6 frames have reached the switch (`Lab::await_ipv6_background`); the
 //! switch is primed (each sender, in station order, sends one frame to `UNKNOWN_UNICAST_MAC`);
 //! each sender then sends its flows, one per class and destination; after the kernel has
 //! drained, the promiscuity counters and the bridge's table are read while the sockets still
@@ -98,6 +99,8 @@ pub fn measure(bench: &Bench, name: &str, test: &MatrixTest) -> Result<MatrixRes
             ),
         )));
     }
+    bench.lab.await_ipv6_background(bench.stop)?;
+    bench.check_stop()?;
     let mut result = MatrixResult {
         name: name.to_string(),
         spec: test.spec.clone(),

@@ -474,7 +474,7 @@ impl<S: Sink> Walk<'_, S> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{endpoint, hairpin, lab, network, peer};
+    use super::super::tests::{enable_ipv6, endpoint, hairpin, lab, network, peer};
     use super::super::*;
     use crate::delivery::Cell;
     use crate::scenario::{
@@ -675,6 +675,39 @@ mod tests {
         assert_eq!(cell(&m, "peer2", "e1", "broadcast"), 1);
         // Class tag 100 is not carried by the trunk.
         assert_eq!(cell(&m, "e1", "peer", "broadcast-tagged"), 0);
+    }
+
+    #[test]
+    fn a_tagged_frame_stations_own_ipv6_frames_are_untagged() {
+        // e1 is in tagged-frame mode on VLAN 20, on a trunk of 20 with native VLAN 10; two
+        // peers on access ports of VLAN 10. Frames from peer to e1 and to the host's parent go
+        // in VLAN 10, where neither is known from a test frame: they are flooded to peer2 too.
+        let mut s = lab();
+        let voice = network(&mut s, MacvlanMode::Bridge, 1);
+        s.networks[voice].frame_vlan = Some(20);
+        let data = network(&mut s, MacvlanMode::Bridge, 0);
+        for _ in 0..2 {
+            let p = peer(&mut s);
+            s.peers[p].network = data;
+            s.peers[p].port.policy.vlan = PortVlan::Access { vid: 10 };
+        }
+        s.parents[0].port.policy.vlan = PortVlan::Trunk {
+            allowed: vec![20],
+            native: Some(10),
+        };
+        emulated(&mut s);
+        let leaked = |s: &Scenario| {
+            let m = matrix(s, &["unicast"]);
+            let c = m
+                .iter()
+                .find(|c| c.from == "peer" && c.to == "peer2" && !c.promiscuous);
+            c.expect("a cell peer -> peer2").leaked
+        };
+        assert_eq!(leaked(&s), 2);
+        // With IPv6, e1 and the host's parent send frames of their own, untagged: the switch
+        // learns both in VLAN 10.
+        enable_ipv6(&mut s, voice);
+        assert_eq!(leaked(&s), 0);
     }
 
     fn secured(violation: Violation, endpoints: usize) -> Scenario {

@@ -48,6 +48,9 @@ pub struct Node {
     /// Tagged-frame mode: the VLAN id the node puts on every test frame it sends and looks for
     /// on every frame it receives.
     pub tag: Option<u16>,
+    /// IPv6 is on on its lab interface (`Ipv6Setting::on`): it has a link-local address and
+    /// sends background frames of its own (DAD, MLD, router solicitations).
+    pub ipv6_on: bool,
 }
 
 /// A macvlan device: an endpoint's interface or the host shim.
@@ -61,7 +64,6 @@ pub struct Macvlan {
     pub mac: MacAddr,
     /// Source mode: the source MACs it accepts.
     pub sources: Vec<MacAddr>,
-    pub ipv6_on: bool,
     /// Its IPv6 addresses (link-local first) when IPv6 is on: their solicited-node groups are joined.
     pub ipv6_addrs: Vec<Ipv6Addr>,
     /// The interface name shown in traces (`e1:eth0`).
@@ -82,6 +84,9 @@ pub struct Link {
     pub by_source: HashMap<MacAddr, Vec<DevId>>,
     /// The port is in passthru mode (its one device takes every unicast frame).
     pub passthru: Option<DevId>,
+    /// A sub-interface of a lab-made parent in the host's namespace with IPv6 on: it sends
+    /// background frames of its own, from the parent's MAC, tagged with its VLAN.
+    pub ipv6_on: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -160,6 +165,14 @@ pub struct PeerDev {
     pub port: Option<PortId>,
 }
 
+/// A lab interface that sends frames of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Background {
+    Station(NodeId),
+    /// A `PARENT.VID` sub-interface (it has its parent's MAC).
+    SubInterface(LinkId),
+}
+
 /// The compiled lab.
 #[derive(Debug, Clone)]
 pub struct Fabric {
@@ -188,6 +201,7 @@ impl Fabric {
                 node: None,
             })
             .collect();
+        let host_ipv6 = s.host_ipv6().on();
         let mut links: Vec<Link> = Vec::new();
         let mut link_of_network = Vec::with_capacity(s.networks.len());
         for net in &s.networks {
@@ -211,6 +225,9 @@ impl Fabric {
                     by_mac: HashMap::new(),
                     by_source: HashMap::new(),
                     passthru: None,
+                    ipv6_on: net.vlan.is_some()
+                        && host_ipv6
+                        && !matches!(parent.kind, ParentKind::Existing { .. }),
                 });
                 match net.vlan {
                     None => parent.untagged = Some(id),
@@ -250,6 +267,7 @@ impl Fabric {
                 ipv6,
                 network: s.host.addresses.iter().find(on_parent).map(|a| a.network),
                 tag: None,
+                ipv6_on: host_ipv6,
             });
         }
         let mut devs = Vec::new();
@@ -275,6 +293,7 @@ impl Fabric {
                 ipv6,
                 network: Some(shim.network),
                 tag: net.frame_vlan,
+                ipv6_on: host_ipv6,
             });
             devs.push(Macvlan {
                 node,
@@ -284,7 +303,6 @@ impl Fabric {
                 nopromisc: false,
                 mac: shim.mac,
                 sources: Vec::new(),
-                ipv6_on: net.ipv6.is_some(),
                 ipv6_addrs: Vec::new(),
                 label: format!("{HOST_NODE}:{}", shim.interface),
             });
@@ -309,6 +327,7 @@ impl Fabric {
                 ipv6,
                 network: Some(e.network),
                 tag: net.frame_vlan,
+                ipv6_on: s.endpoint_ipv6(e).on(),
             });
             devs.push(Macvlan {
                 node,
@@ -322,7 +341,6 @@ impl Fabric {
                 } else {
                     Vec::new()
                 },
-                ipv6_on: net.ipv6.is_some(),
                 ipv6_addrs: Vec::new(),
                 label: format!("{}:{}", e.name, e.interface),
             });
@@ -342,6 +360,7 @@ impl Fabric {
                 },
                 network: Some(p.network),
                 tag: net.and_then(|n| n.frame_vlan),
+                ipv6_on: net.is_some() && s.peer_ipv6(p).on(),
             });
             peers.push(PeerDev { node, port: None });
         }
@@ -354,7 +373,7 @@ impl Fabric {
                 dev.mac = parents[link.parent].mac;
                 nodes[dev.node].mac = dev.mac;
             }
-            if dev.ipv6_on {
+            if nodes[dev.node].ipv6_on {
                 dev.ipv6_addrs.push(link_local(dev.mac));
                 dev.ipv6_addrs
                     .extend(nodes[dev.node].ipv6.as_ref().map(|(a, _)| *a));
@@ -516,9 +535,37 @@ impl Fabric {
         }
     }
 
+    /// The lab's interfaces that send IPv6 background frames of their own, in station order
+    /// (a parent's VLAN sub-interfaces right after it).
+    pub fn ipv6_background(&self) -> Vec<Background> {
+        let mut out = Vec::new();
+        for (id, node) in self.nodes.iter().enumerate() {
+            if node.ipv6_on {
+                out.push(Background::Station(id));
+            }
+            if let NodeKind::Host(parent) = node.kind {
+                out.extend(
+                    self.parents[parent]
+                        .tagged
+                        .iter()
+                        .filter(|(_, link)| self.links[*link].ipv6_on)
+                        .map(|(_, link)| Background::SubInterface(*link)),
+                );
+            }
+        }
+        out
+    }
+
     /// Nodes that send in a matrix pass by default: every station but the host's parents.
     pub fn is_sender(&self, node: NodeId) -> bool {
         !matches!(self.nodes[node].kind, NodeKind::Host(_))
+    }
+
+    /// The default senders (`is_sender`), in station order.
+    pub fn senders(&self) -> Vec<NodeId> {
+        (0..self.nodes.len())
+            .filter(|&n| self.is_sender(n))
+            .collect()
     }
 
     /// A label for a switch port in traces: `switch:p0`.

@@ -1,7 +1,8 @@
 //! The predicted delivery matrix: the same cells, in the same order, as the matrix measurement,
 //! plus a grouped form for labs too large to list pair by pair. Owns the pass protocol the
-//! prediction assumes (the switch is primed before each pass: every sender, in matrix order,
-//! sends one frame to `UNKNOWN_UNICAST_MAC`), the cell order, and the grouping of nodes into
+//! prediction assumes (the lab's own IPv6 background frames have reached the switch, and it is
+//! primed before each pass: each of the test's senders, in matrix order, sends one frame to
+//! `UNKNOWN_UNICAST_MAC`), the cell order, and the grouping of nodes into
 //! classes whose members the rules cannot tell apart. The rules themselves are in the walk.
 
 use std::collections::HashMap;
@@ -10,21 +11,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::addr::MacAddr;
 use crate::delivery::{Addressing, Cell, FrameClass, MatrixSpec};
-use crate::model::fabric::{Fabric, NodeId, NodeKind, Segment};
+use crate::model::fabric::{Background, Fabric, NodeId, NodeKind, Segment};
 use crate::model::fdb::Fdb;
 use crate::model::frame::Frame;
 use crate::model::walk::{Counts, Walk};
 
-/// The forwarding table after priming: every sender, in matrix order, has sent one frame to
-/// `UNKNOWN_UNICAST_MAC`, so the switch knows each sender's MAC where it enters (up to
-/// `fdb_max_learned`). The frames of the pass teach it nothing more.
-pub fn primed_fdb(fabric: &Fabric) -> Fdb {
-    let mut fdb = Fdb::default();
+/// The forwarding table after priming. First the lab's own IPv6 background (`ipv6_background`),
+/// then each of `senders`, in matrix order, has sent one frame to `UNKNOWN_UNICAST_MAC`, so the
+/// switch knows each sender's MAC where it enters (up to `fdb_max_learned`). The frames of the
+/// pass teach it nothing more.
+pub fn primed_fdb(fabric: &Fabric, senders: &[NodeId]) -> Fdb {
+    let mut fdb = ipv6_background(fabric, fabric.ipv6_background());
     if matches!(fabric.segment, Segment::Wire { .. }) {
         return fdb;
     }
     let mut counts = Counts::new(fabric.nodes.len());
-    for node in (0..fabric.nodes.len()).filter(|&n| fabric.is_sender(n)) {
+    for &node in senders {
         Walk {
             fabric,
             fdb: &mut fdb,
@@ -38,6 +40,52 @@ pub fn primed_fdb(fabric: &Fabric) -> Fdb {
         counts.clear();
     }
     fdb
+}
+
+/// The forwarding table once the lab's own IPv6 background has reached the switch: each
+/// interface with IPv6 on, in the order given, has sent frames of its own while the lab came up
+/// (duplicate address detection, MLD reports, router solicitations), untagged unless a
+/// sub-interface tags them. The switch learns only from a frame's source, VLAN and ingress
+/// port, and the copies of a group frame change no state, so each is walked as a priming frame
+/// sent from that interface without a test tag.
+fn ipv6_background(fabric: &Fabric, from: impl IntoIterator<Item = Background>) -> Fdb {
+    let mut fdb = Fdb::default();
+    if matches!(fabric.segment, Segment::Wire { .. }) {
+        return fdb;
+    }
+    let mut counts = Counts::new(fabric.nodes.len());
+    for sender in from {
+        let mut walk = Walk {
+            fabric,
+            fdb: &mut fdb,
+            sink: &mut counts,
+            promiscuous: false,
+        };
+        match sender {
+            Background::Station(node) => walk.send(node, Frame::priming(fabric.nodes[node].mac)),
+            Background::SubInterface(link) => {
+                let mac = fabric.parents[fabric.links[link].parent].mac;
+                walk.link_xmit(link, Frame::priming(mac))
+            }
+        }
+        counts.clear();
+    }
+    fdb
+}
+
+/// Whether what the switch learns from the lab's IPv6 background depends on the order the
+/// kernel's timers send it in: a limit of the switch (`fdb_max_learned`, a port's `mac_limit` or
+/// `max_macs`, the learning rate) cannot take every source, so station order and its reverse
+/// leave different tables.
+pub fn ipv6_background_order_matters(fabric: &Fabric) -> bool {
+    let order = fabric.ipv6_background();
+    let forward = ipv6_background(fabric, order.iter().copied());
+    let reverse = ipv6_background(fabric, order.iter().rev().copied());
+    let mut shut = [forward.emulated.shut_down, reverse.emulated.shut_down];
+    shut.iter_mut().for_each(|s| s.sort_unstable());
+    forward.entries != reverse.entries
+        || forward.emulated.table != reverse.emulated.table
+        || shut[0] != shut[1]
 }
 
 /// Runs walks from one primed table, reusing one counter.
@@ -89,7 +137,7 @@ pub fn predict_cells(
 ) -> Vec<Cell> {
     let n = fabric.nodes.len();
     let k = u64::from(spec.frames);
-    let mut walker = Walker::new(fabric, primed_fdb(fabric));
+    let mut walker = Walker::new(fabric, primed_fdb(fabric, senders));
     let mut cells = Vec::with_capacity(
         spec.promiscuous.len() * spec.classes.len() * senders.len() * receivers.len(),
     );

@@ -61,17 +61,18 @@ pub fn default_spec() -> MatrixSpec {
 
 /// Every matrix cell in the measurement's order (see `matrix::predict_cells`), with the
 /// prediction in `received` and `leaked`: every station but the host's parents sends, every
-/// station receives. Assumes the switch was primed before each pass: every sender, in station
-/// order, sent one frame to `UNKNOWN_UNICAST_MAC` (see docs/model.md).
+/// station receives. Assumes the lab's own IPv6 frames reached the switch and it was primed
+/// before each pass: every sender, in station order, sent one frame to `UNKNOWN_UNICAST_MAC`
+/// (see docs/model.md).
 pub fn predict(scenario: &Scenario, spec: &MatrixSpec) -> Result<Vec<Cell>, ModelError> {
     let fabric = Fabric::compile(scenario)?;
     let all: Vec<NodeId> = (0..fabric.nodes.len()).collect();
-    let senders: Vec<NodeId> = all
-        .iter()
-        .copied()
-        .filter(|&n| fabric.is_sender(n))
-        .collect();
-    Ok(matrix::predict_cells(&fabric, spec, &senders, &all))
+    Ok(matrix::predict_cells(
+        &fabric,
+        spec,
+        &fabric.senders(),
+        &all,
+    ))
 }
 
 /// The predicted result of one `[[tests]]` matrix, in the measurement's own type: cells (for
@@ -99,7 +100,7 @@ pub fn predict_matrix(
         };
     let senders = pick(&test.senders, &|n| fabric.is_sender(n))?;
     let receivers = pick(&test.receivers, &|_| true)?;
-    let fdb = matrix::primed_fdb(&fabric);
+    let fdb = matrix::primed_fdb(&fabric, &senders);
     let names = |ids: &[NodeId]| ids.iter().map(|&n| fabric.nodes[n].name.clone()).collect();
     Ok(MatrixResult {
         name: name.to_string(),
@@ -156,7 +157,7 @@ pub fn trace(scenario: &Scenario, request: &TraceRequest) -> Result<Trace, Model
     if from == to {
         return Err(ModelError::SameNode(request.from.clone()));
     }
-    let mut fdb = matrix::primed_fdb(&fabric);
+    let mut fdb = matrix::primed_fdb(&fabric, &fabric.senders());
     let frame = fabric.sent_by(
         from,
         Frame::of_class(
@@ -239,17 +240,13 @@ pub const FULL_MATRIX_NODES: usize = 64;
 
 pub fn simulate(scenario: &Scenario, spec: &MatrixSpec) -> Result<Simulation, ModelError> {
     let fabric = Fabric::compile(scenario)?;
-    let fdb = matrix::primed_fdb(&fabric);
+    let senders = fabric.senders();
+    let fdb = matrix::primed_fdb(&fabric, &senders);
     let network_names: Vec<String> = scenario.networks.iter().map(|n| n.name.clone()).collect();
     let groups = matrix::group_nodes(&fabric, &fdb, &network_names);
     let grouped = matrix::predict_groups(&fabric, &fdb, &groups, spec);
     let cells = (fabric.nodes.len() <= FULL_MATRIX_NODES).then(|| {
         let all: Vec<NodeId> = (0..fabric.nodes.len()).collect();
-        let senders: Vec<NodeId> = all
-            .iter()
-            .copied()
-            .filter(|&n| fabric.is_sender(n))
-            .collect();
         matrix::predict_cells(&fabric, spec, &senders, &all)
     });
     let mut walker = matrix::Walker::new(&fabric, fdb.clone());
@@ -344,6 +341,9 @@ fn notes(scenario: &Scenario, fabric: &Fabric, spec: &MatrixSpec) -> Vec<String>
         .any(|n| matches!(n.kind, NodeKind::Endpoint(_)) && n.ipv6.is_some())
     {
         notes.push("endpoints with IPv6 send DAD, router and MLD frames of their own: counts include test frames only".into());
+    }
+    if matrix::ipv6_background_order_matters(fabric) {
+        notes.push(format!("IPv6: {} lab interfaces send frames of their own (DAD, MLD, router solicitations) while the lab comes up, in an order the kernel's timers decide, and the switch's limits (fdb_max_learned, a port's mac_limit or max_macs, the learning rate) cannot take every source: which it learns depends on that order; the model assumes station order", fabric.ipv6_background().len()));
     }
     notes
 }

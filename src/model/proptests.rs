@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::fabric::Fabric;
 use super::matrix::{group_nodes, predict_cells, predict_groups, primed_fdb};
-use super::tests::{endpoint, hairpin, lab, network, peer, shim};
+use super::tests::{enable_ipv6, endpoint, hairpin, lab, network, peer, shim};
 use super::walk::{Action, Counts, Recorder, Walk};
 use super::*;
 use crate::scenario::Switch;
@@ -22,6 +22,7 @@ struct Lab {
     max_learned: Option<u32>,
     peer_flags: [bool; 4],
     source_watches: bool,
+    ipv6: bool,
 }
 
 fn lab_strategy() -> impl Strategy<Value = Lab> {
@@ -40,6 +41,7 @@ fn lab_strategy() -> impl Strategy<Value = Lab> {
         any::<[bool; 4]>(),
         any::<bool>(),
         any::<bool>(),
+        any::<bool>(),
     )
         .prop_map(
             |(
@@ -51,6 +53,7 @@ fn lab_strategy() -> impl Strategy<Value = Lab> {
                 peer_flags,
                 source_watches,
                 passthru,
+                ipv6,
             )| {
                 if passthru {
                     networks = vec![(MacvlanMode::Passthru, 1)];
@@ -63,6 +66,7 @@ fn lab_strategy() -> impl Strategy<Value = Lab> {
                     max_learned,
                     peer_flags,
                     source_watches,
+                    ipv6,
                 }
             },
         )
@@ -79,6 +83,9 @@ fn build(l: &Lab) -> Scenario {
         }
         for _ in 0..count {
             endpoint(&mut s, net);
+        }
+        if l.ipv6 {
+            enable_ipv6(&mut s, net);
         }
     }
     for _ in 0..l.peers {
@@ -124,16 +131,12 @@ fn by_key(cells: &[Cell]) -> BTreeMap<CellKey, (u64, u64)> {
 /// one by one, for every pair of members of each pair of groups.
 fn grouped_matrix_agrees(s: &Scenario) -> Result<(), TestCaseError> {
     let fabric = Fabric::compile(s).unwrap();
-    let fdb = primed_fdb(&fabric);
+    let senders = fabric.senders();
+    let fdb = primed_fdb(&fabric, &senders);
     let names: Vec<String> = s.networks.iter().map(|n| n.name.clone()).collect();
     let groups = group_nodes(&fabric, &fdb, &names);
     let spec = default_spec();
     let all: Vec<usize> = (0..fabric.nodes.len()).collect();
-    let senders: Vec<usize> = all
-        .iter()
-        .copied()
-        .filter(|&n| fabric.is_sender(n))
-        .collect();
     let cells = by_key(&predict_cells(&fabric, &spec, &senders, &all));
     for gc in predict_groups(&fabric, &fdb, &groups, &spec) {
         let a = groups.iter().find(|g| g.label == gc.from).unwrap();
@@ -176,7 +179,7 @@ proptest! {
                         let frame = Frame::of_class(fabric.nodes[from].mac, class, fabric.nodes[to].mac, spec.vlan);
                         let mut recorder = Recorder::default();
                         let mut counts = Counts::new(fabric.nodes.len());
-                        let mut fdb = primed_fdb(&fabric);
+                        let mut fdb = primed_fdb(&fabric, &fabric.senders());
                         let mut fdb2 = fdb.clone();
                         Walk { fabric: &fabric, fdb: &mut fdb, sink: &mut recorder, promiscuous }.send(from, frame);
                         Walk { fabric: &fabric, fdb: &mut fdb2, sink: &mut counts, promiscuous }.send(from, frame);

@@ -353,6 +353,71 @@ fn a_peer_sees_every_frame_the_switch_sends_it() {
 }
 
 #[test]
+fn the_labs_own_ipv6_frames_teach_the_switch_the_hosts_parent() {
+    // IPv4 only: the host's parent never sends, so e1's frames to it are flooded to the peer.
+    let v4 = matrix(&two(MacvlanMode::Vepa, false), &["unicast"], false);
+    assert_eq!(cell(&v4, "e1", "peer", "unicast"), (1, 1));
+    // With IPv6 the parent's own DAD / MLD frames taught the bridge its MAC on p0, which has no
+    // hairpin: e1's frames to it are dropped there.
+    for mode in [
+        MacvlanMode::Bridge,
+        MacvlanMode::Vepa,
+        MacvlanMode::Private,
+        MacvlanMode::Source,
+    ] {
+        let mut s = two(mode, false);
+        enable_ipv6(&mut s, 0);
+        let m = matrix(&s, &["unicast"], false);
+        assert_eq!(cell(&m, "e1", "peer", "unicast"), (1, 0), "{mode}");
+    }
+}
+
+#[test]
+fn an_endpoint_that_keeps_ipv6_is_known_before_it_sends() {
+    // Only peer2 sends: the bridge knows the others only from frames of their own.
+    let mut s = two(MacvlanMode::Bridge, false);
+    peer(&mut s);
+    let test = MatrixTest {
+        spec: spec(&["unicast"], false),
+        senders: vec!["peer2".into()],
+        receivers: Vec::new(),
+    };
+    let at_peer = |s: &Scenario| {
+        let m = predict_matrix(s, "m", &test).unwrap();
+        cell(&m.cells, "peer2", "peer", "unicast")
+    };
+    // mvlab's rules switch IPv6 off without an IPv6 subnet: the frames to host:eth0, e1 and e2
+    // are flooded, the peer sees them.
+    assert_eq!(at_peer(&s), (1, 3));
+    // CNI's plugin leaves an IPv4-only endpoint's IPv6 on: e1 and e2 are known on p0.
+    s.rules = Rules::Cni;
+    assert_eq!(at_peer(&s), (1, 1));
+    // An IPv6 subnet turns IPv6 on everywhere, the host's parent and the peers included.
+    s.rules = Rules::Mvlab;
+    enable_ipv6(&mut s, 0);
+    assert_eq!(at_peer(&s), (1, 0));
+}
+
+#[test]
+fn a_limit_that_cannot_take_every_ipv6_talker_is_noted() {
+    let noted = |limit: u32| {
+        let mut s = two(MacvlanMode::Bridge, false);
+        enable_ipv6(&mut s, 0);
+        if let Switch::Bridge(b) = &mut s.switch {
+            b.fdb_max_learned = Some(limit);
+        }
+        simulate(&s, &default_spec())
+            .unwrap()
+            .notes
+            .iter()
+            .any(|n| n.contains("4 lab interfaces send frames of their own"))
+    };
+    // The host's parent, e1, e2 and the peer: a table of 3 takes the first three to speak.
+    assert!(noted(3));
+    assert!(!noted(4));
+}
+
+#[test]
 fn passthru_takes_all_unicast_and_shares_the_parent_mac() {
     let mut s = lab();
     network(&mut s, MacvlanMode::Passthru, 1);
