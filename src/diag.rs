@@ -1,5 +1,6 @@
 //! Diagnostics and exit codes. Owns how a problem in a scenario file is shown to a person
-//! (`file:line:col`, the offending line, a caret under the span, a hint) and the mapping from
+//! (`file:line:col`, whether it is an error or only a warning, the offending line, a caret under
+//! the span, a hint) and as data (`check --json`), and the mapping from
 //! error kinds to process exit codes. What it shows of a file is made safe to print: a long
 //! line is cut to a window around the caret, and control characters (a terminal's escape
 //! sequences among them) are shown as `?`. It decides nothing about *what* is wrong: the scenario,
@@ -9,6 +10,8 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use serde::Serialize;
 
 /// A byte range into a `Source`'s text.
 pub type Span = Range<usize>;
@@ -49,9 +52,28 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// How bad a problem is: an error refuses the input; a warning lets it through, since it is
+/// valid, but says what was probably not meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
 /// One problem, located in a file when it can be, with a hint that says how to fix it.
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
+    pub severity: Severity,
     pub source: Option<Arc<Source>>,
     pub span: Option<Span>,
     pub message: String,
@@ -61,6 +83,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     pub fn at(source: &Arc<Source>, span: Span, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
+            severity: Severity::Error,
             source: Some(source.clone()),
             span: Some(span),
             message: message.into(),
@@ -71,6 +94,7 @@ impl Diagnostic {
     /// A problem with a whole file (or with no file at all), not a place in it.
     pub fn whole(source: Option<&Arc<Source>>, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
+            severity: Severity::Error,
             source: source.cloned(),
             span: None,
             message: message.into(),
@@ -80,6 +104,12 @@ impl Diagnostic {
 
     pub fn hint(mut self, hint: impl Into<String>) -> Diagnostic {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// The same problem as a warning.
+    pub fn warning(mut self) -> Diagnostic {
+        self.severity = Severity::Warning;
         self
     }
 
@@ -133,8 +163,9 @@ impl Diagnostic {
             (Some(source), Some((path, line, col))) => {
                 writeln!(
                     f,
-                    "{}:{line}:{col}: error: {}",
+                    "{}:{line}:{col}: {}: {}",
                     path.display(),
+                    self.severity,
                     self.message
                 )?;
                 let span = self.span.as_ref().expect("located diagnostics have a span");
@@ -152,14 +183,35 @@ impl Diagnostic {
                 write!(f, "{gutter} | {}{}", " ".repeat(at), "^".repeat(width))?;
             }
             (Some(source), None) => {
-                write!(f, "{}: error: {}", source.path.display(), self.message)?;
+                let path = source.path.display();
+                write!(f, "{path}: {}: {}", self.severity, self.message)?;
             }
-            (None, _) => write!(f, "error: {}", self.message)?,
+            (None, _) => write!(f, "{}: {}", self.severity, self.message)?,
         }
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }
         Ok(printable(&f))
+    }
+}
+
+/// As data (`check --json`): severity, file, 1-based line and column (null when the problem
+/// has no place in a file), message and hint.
+impl Serialize for Diagnostic {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let location = self.location();
+        let mut d = serializer.serialize_struct("Diagnostic", 6)?;
+        d.serialize_field("severity", &self.severity)?;
+        d.serialize_field(
+            "file",
+            &self.source.as_ref().map(|s| s.path.display().to_string()),
+        )?;
+        d.serialize_field("line", &location.map(|(_, line, _)| line))?;
+        d.serialize_field("column", &location.map(|(_, _, col)| col))?;
+        d.serialize_field("message", &self.message)?;
+        d.serialize_field("hint", &self.hint)?;
+        d.end()
     }
 }
 
@@ -329,6 +381,26 @@ mod tests {
             "{text:?}"
         );
         assert!(text.contains("name = \"?[2J?\""), "{text}");
+    }
+
+    #[test]
+    fn a_warning_says_so_and_serialises_its_place() {
+        let s = Source::new("w.toml", "# nothing\n");
+        let d = Diagnostic::at(&s, 0..0, "no settings")
+            .hint("write some")
+            .warning();
+        assert_eq!(
+            d.to_string(),
+            "w.toml:1:1: warning: no settings\n  |\n1 | # nothing\n  | ^\n  hint: write some"
+        );
+        assert_eq!(
+            serde_json::to_value(&d).unwrap(),
+            serde_json::json!({"severity": "warning", "file": "w.toml", "line": 1, "column": 1,
+                "message": "no settings", "hint": "write some"})
+        );
+        let unlocated = serde_json::to_value(Diagnostic::whole(None, "x")).unwrap();
+        assert_eq!(unlocated["line"], serde_json::Value::Null);
+        assert_eq!(unlocated["severity"], "error");
     }
 
     #[test]

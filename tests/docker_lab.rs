@@ -143,8 +143,9 @@ fn every_mode_scenario_gives_the_native_matrix(engine: &Engine) {
             .docker
             .as_ref()
             .expect("a Docker run says what Docker made");
-        let scenario =
-            mvlab::scenario::load(std::path::Path::new(&format!("scenarios/{s}.toml"))).unwrap();
+        let scenario = mvlab::scenario::load(std::path::Path::new(&format!("scenarios/{s}.toml")))
+            .unwrap()
+            .scenario;
         assert_eq!(made.made.containers.len(), scenario.endpoints.len(), "{s}");
         assert!(
             made.made.engine.starts_with("20.10"),

@@ -195,6 +195,65 @@ fn files_no_one_should_give_are_refused_for_what_they_are() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// An empty file (nothing, blank lines, only comments) is valid: it is the default lab, as the
+/// README says. Every command that reads it says so in a warning at 1:1 on standard error, with
+/// a hint, and exits 0 (`check --json` lists it under `warnings`); a file with a setting has none.
+#[test]
+fn an_empty_file_is_the_default_lab_with_a_warning() {
+    let dir = scratch_dir("empty");
+    let prefix = format!("mvemp{}", std::process::id());
+    let warned = |what: &str, out: &Output, path: &str| {
+        assert_no_panic(what, out);
+        let err = stderr(out);
+        assert_eq!(out.status.code(), Some(0), "{what}: {err}");
+        let line = format!("{path}:1:1: warning: the file is empty");
+        assert!(err.lines().any(|l| l.starts_with(&line)), "{what}: {err}");
+        assert!(err.contains("mvlab import"), "{what}: {err}");
+    };
+    for (name, text) in [
+        ("zero.toml", ""),
+        ("blank.toml", "\n  \n\t\n"),
+        ("comments.toml", "# my lab\n\n   # to do\n"),
+    ] {
+        let file = dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        let path = file.to_str().unwrap();
+        let check = mvlab(&["check", path]);
+        warned(name, &check, path);
+        assert!(String::from_utf8_lossy(&check.stdout).contains("2 endpoint(s)"));
+        warned(name, &mvlab(&["simulate", path]), path);
+        let json = mvlab(&["check", "--json", path]);
+        assert_eq!(json.status.code(), Some(0), "{name}: {}", stderr(&json));
+        let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        let w = &v["warnings"];
+        assert_eq!(w.as_array().map(Vec::len), Some(1), "{name}: {v}");
+        assert_eq!(w[0]["severity"], "warning");
+        assert_eq!(
+            (w[0]["line"].as_u64(), w[0]["column"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(v["endpoints"].as_array().map(Vec::len), Some(2));
+    }
+    let zero = dir.join("zero.toml");
+    let zero = zero.to_str().unwrap();
+    warned("run", &mvlab(&["run", "--prefix", &prefix, zero]), zero);
+    warned(
+        "lab up",
+        &mvlab(&["lab", "up", "--prefix", &prefix, zero]),
+        zero,
+    );
+    let down = mvlab(&["lab", "down", "--prefix", &prefix, "zero"]);
+    assert_eq!(down.status.code(), Some(0), "{}", stderr(&down));
+    assert_eq!(namespaces_with(&prefix), Vec::<String>::new());
+    let set = dir.join("set.toml");
+    std::fs::write(&set, "# a lab\nseed = 7\n").unwrap();
+    let json = mvlab(&["check", "--json", set.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["warnings"], serde_json::json!([]));
+    assert_eq!(stderr(&json), "");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Runs `mvlab ARGS` with its standard output going to `stdout`.
 fn mvlab_to(args: &[&str], stdout: Stdio) -> Output {
     Command::new(BIN)

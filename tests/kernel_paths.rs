@@ -328,7 +328,10 @@ fn emulated_and_bridge_agree(file: &str) {
     if refused_here(&bridge, "agree") {
         return;
     }
-    let emulated = judged(&scenario::load(&scenario_path(file)).unwrap(), "emu");
+    let emulated = judged(
+        &scenario::load(&scenario_path(file)).unwrap().scenario,
+        "emu",
+    );
     let linux = judged(&bridge, "brv");
     let c = diff::compare(
         &[

@@ -128,7 +128,9 @@ fn run_writes_every_report_and_the_pcaps_agree_with_the_cells() {
     let TestResult::Matrix(m) = &result.tests[0] else {
         panic!("a matrix first")
     };
-    let scenario = mvlab::scenario::load(&scenario_path("vepa-hairpin")).unwrap();
+    let scenario = mvlab::scenario::load(&scenario_path("vepa-hairpin"))
+        .unwrap()
+        .scenario;
     let mac: HashMap<String, String> = scenario
         .stations()
         .into_iter()

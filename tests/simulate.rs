@@ -50,7 +50,9 @@ fn the_model_predicts_what_every_shipped_scenario_claims() {
         if path.extension().is_none_or(|e| e != "toml") {
             continue;
         }
-        let s = scenario::load(&path).unwrap_or_else(|d| panic!("{d}"));
+        let s = scenario::load(&path)
+            .unwrap_or_else(|d| panic!("{d}"))
+            .scenario;
         let mut predicted: Vec<TestResult> = Vec::new();
         let mut matrices = Vec::new();
         for test in &s.tests {

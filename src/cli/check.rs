@@ -1,15 +1,17 @@
-//! `mvlab check`: validate scenario files without touching the kernel. Beside the file itself it
-//! asks one thing of this machine: whether its open-file limit can hold the lab.
+//! `mvlab check`: validate scenario files without touching the kernel, and show what in a valid
+//! file was probably not meant (warnings: exit 0). Beside the file itself it asks one thing of
+//! this machine: whether its open-file limit can hold the lab.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use serde::Serialize;
 
 use super::output;
-use crate::diag::Outcome;
+use crate::diag::{Diagnostic, Outcome};
 use crate::lab;
 use crate::report;
-use crate::scenario::{self, Scenario};
+use crate::scenario::{self, Loaded, Scenario};
 
 #[derive(Debug, Args)]
 #[command(
@@ -24,26 +26,43 @@ pub struct CheckArgs {
     pub json: bool,
 }
 
-/// The scenario at `path` if it is valid and this machine can hold its lab; else what to print
-/// and the outcome.
-fn checked(path: &Path) -> Result<Scenario, (String, Outcome)> {
-    let s = scenario::load(path).map_err(|diags| (diags.to_string(), Outcome::BadInput))?;
-    match lab::check_fd_limit(s.nodes().len()) {
-        Ok(_) => Ok(s),
+/// The file at `path` if it is valid and this machine can hold its lab; else what to print and
+/// the outcome.
+fn checked(path: &Path) -> Result<Loaded, (String, Outcome)> {
+    let loaded = scenario::load(path).map_err(|diags| (diags.to_string(), Outcome::BadInput))?;
+    match lab::check_fd_limit(loaded.scenario.nodes().len()) {
+        Ok(_) => Ok(loaded),
         Err(e) => Err((format!("{}: {}", path.display(), e.report()), e.outcome())),
     }
+}
+
+/// What `check --json` prints of a valid file: the scenario with every default filled in, and
+/// its warnings.
+#[derive(Serialize)]
+struct Checked<'a> {
+    #[serde(flatten)]
+    scenario: &'a Scenario,
+    warnings: &'a [Diagnostic],
 }
 
 pub fn run(args: CheckArgs) -> Outcome {
     let mut outcome = Outcome::Passed;
     for path in &args.scenarios {
         let printed = match checked(path) {
-            Ok(s) if args.json => output::stdout_json(&s),
-            Ok(s) => output::stdout(&format!(
-                "{}: ok\n{}",
-                path.display(),
-                report::scenario::summary(&s)
-            )),
+            Ok(loaded) if args.json => output::stdout_json(&Checked {
+                scenario: &loaded.scenario,
+                warnings: &loaded.warnings.0,
+            }),
+            Ok(loaded) => {
+                if !loaded.warnings.is_empty() {
+                    stderr!("{}", loaded.warnings);
+                }
+                output::stdout(&format!(
+                    "{}: ok\n{}",
+                    path.display(),
+                    report::scenario::summary(&loaded.scenario)
+                ))
+            }
             Err((text, refused)) => {
                 stderr!("{text}");
                 if refused.code() > outcome.code() {

@@ -110,15 +110,28 @@ fn run(command: Command) -> u8 {
     outcome.code()
 }
 
-/// The scenario at `path`, or the built-in default; problems are printed, with the outcome to
-/// exit with.
+/// The scenario at `path`, or the built-in default; its warnings are printed, and its problems,
+/// with the outcome to exit with.
 fn load_scenario(path: Option<&Path>) -> Result<Scenario, Outcome> {
     match path {
-        Some(path) => scenario::load(path).map_err(|diags| {
-            stderr!("{diags}");
-            Outcome::BadInput
-        }),
+        Some(path) => load_file(path),
         None => Ok(scenario::default_scenario()),
+    }
+}
+
+/// The scenario at `path`, its warnings printed; or its problems printed, and exit 2.
+fn load_file(path: &Path) -> Result<Scenario, Outcome> {
+    match scenario::load(path) {
+        Ok(loaded) => {
+            if !loaded.warnings.is_empty() {
+                stderr!("{}", loaded.warnings);
+            }
+            Ok(loaded.scenario)
+        }
+        Err(diags) => {
+            stderr!("{diags}");
+            Err(Outcome::BadInput)
+        }
     }
 }
 

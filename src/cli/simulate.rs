@@ -11,7 +11,7 @@ use crate::delivery::FrameClass;
 use crate::diag::Outcome;
 use crate::model::{self, TraceRequest};
 use crate::report;
-use crate::scenario::{self, Scenario, TestKind};
+use crate::scenario::{Scenario, TestKind};
 
 #[derive(Debug, Args)]
 #[command(
@@ -44,12 +44,9 @@ fn spec_of(s: &Scenario) -> crate::delivery::MatrixSpec {
 }
 
 pub fn run(args: SimulateArgs) -> Outcome {
-    let s = match scenario::load(&args.scenario) {
+    let s = match super::load_file(&args.scenario) {
         Ok(s) => s,
-        Err(diags) => {
-            stderr!("{diags}");
-            return Outcome::BadInput;
-        }
+        Err(refused) => return refused,
     };
     let spec = spec_of(&s);
     let output = match &args.trace {

@@ -1189,7 +1189,12 @@ name = "peer"
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .map(|p| (p.display().to_string(), scenario::load(&p).unwrap()))
+            .map(|p| {
+                (
+                    p.display().to_string(),
+                    scenario::load(&p).unwrap().scenario,
+                )
+            })
             .collect();
         assert!(scenarios.len() >= 10);
         let extra = [

@@ -730,7 +730,9 @@ fn every_shipped_scenario_is_simulated_with_stations_as_nodes() {
         if path.extension().is_none_or(|e| e != "toml") {
             continue;
         }
-        let s = crate::scenario::load(&path).unwrap_or_else(|d| panic!("{d}"));
+        let s = crate::scenario::load(&path)
+            .unwrap_or_else(|d| panic!("{d}"))
+            .scenario;
         let fabric = Fabric::compile(&s).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let stations: Vec<String> = s.stations().into_iter().map(|st| st.name).collect();
         let nodes: Vec<String> = fabric.nodes.iter().map(|n| n.name.clone()).collect();

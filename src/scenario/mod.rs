@@ -38,7 +38,7 @@ mod validate;
 
 pub use defaults::{DEFAULT_NAME, DEFAULT_TEXT, default_scenario, default_scenario_with};
 pub use schema::json_schema;
-pub use validate::{check_lab_word, load, parse};
+pub use validate::{Loaded, check_lab_word, load, parse};
 
 #[cfg(test)]
 mod emulated_tests;

@@ -332,6 +332,7 @@ fn every_shipped_example_and_the_default_are_valid() {
     assert_eq!(
         load(std::path::Path::new("scenarios/scale-1000.toml"))
             .unwrap()
+            .scenario
             .endpoints
             .len(),
         1000

@@ -37,7 +37,9 @@ pub fn scenario_path(name: &str) -> PathBuf {
 }
 
 pub fn load(name: &str) -> Scenario {
-    scenario::load(&scenario_path(name)).unwrap_or_else(|d| panic!("scenario {name}: {d}"))
+    scenario::load(&scenario_path(name))
+        .unwrap_or_else(|d| panic!("scenario {name}: {d}"))
+        .scenario
 }
 
 /// On a kernel that lacks a feature `s` needs (probed as `mvlab doctor` probes), building it

@@ -43,8 +43,16 @@ pub(super) use values::valid_node_name;
 /// enough that `/dev/zero` or a disk image given by mistake is refused, not read into memory.
 const FILE_MAX: u64 = 16 << 20;
 
+/// A valid scenario file: the scenario, and what in the file is valid but probably not what was
+/// meant (`warnings`).
+#[derive(Debug)]
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub warnings: Diagnostics,
+}
+
 /// Reads and validates a scenario file.
-pub fn load(path: &Path) -> Result<Scenario, Diagnostics> {
+pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
     let cannot_read = |e: &dyn std::fmt::Display| {
         Diagnostic::whole(
             None,
@@ -73,7 +81,32 @@ pub fn load(path: &Path) -> Result<Scenario, Diagnostics> {
     if let Some(at) = text.find('\0') {
         return Err(not_text(path, at).into());
     }
-    parse(Source::new(path, text))
+    let scenario = parse(Source::new(path, text))?;
+    let warnings = warnings(&scenario.source);
+    Ok(Loaded { scenario, warnings })
+}
+
+/// What a valid file says that was probably not meant: nothing at all (no setting, only blank
+/// lines and comments) gives the default lab, useful to try mvlab but rarely what a file given
+/// on purpose wants.
+fn warnings(source: &Arc<Source>) -> Diagnostics {
+    let mut warnings = Diagnostics::default();
+    let blank = |line: &str| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#')
+    };
+    if source.text.lines().all(blank) {
+        warnings.push(
+            Diagnostic::at(
+                source,
+                0..0,
+                "the file is empty (no setting, at most comments); mvlab uses the default lab: one bridge-mode network of two endpoints on parent eth0 behind a Linux bridge, a peer, and the full matrix test",
+            )
+            .hint("describe your lab with `[[networks]]`, `[[peers]]` and `[[tests]]` (README: Scenario reference), or start from Docker's or CNI's setup with `mvlab import`")
+            .warning(),
+        );
+    }
+    warnings
 }
 
 /// The error for a file that is not UTF-8 text (TOML is), naming the first bad byte.
