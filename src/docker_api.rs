@@ -58,8 +58,9 @@ pub fn socket_from_env() -> Result<PathBuf, ApiError> {
 #[derive(Debug, Clone)]
 pub struct Client {
     socket: PathBuf,
-    /// `/v1.NN` prefix of every versioned request; empty until negotiated.
-    prefix: String,
+    /// The API version requests are written in, once negotiated; until then they carry none
+    /// (the engine's own).
+    api: Option<(u32, u32)>,
     timeout: Duration,
 }
 
@@ -68,7 +69,7 @@ impl Client {
     pub fn new(socket: &Path, timeout: Duration) -> Client {
         Client {
             socket: socket.to_path_buf(),
-            prefix: String::new(),
+            api: None,
             timeout,
         }
     }
@@ -84,14 +85,13 @@ impl Client {
         let engine = v["Version"].as_str().unwrap_or("unknown").to_string();
         let api = v["ApiVersion"].as_str().unwrap_or("1.24").to_string();
         let theirs = parse_api(&api).unwrap_or((1, 24));
-        let (major, minor) = theirs.min(NEWEST_API);
-        self.prefix = format!("/v{major}.{minor}");
+        self.api = Some(theirs.min(NEWEST_API));
         Ok((engine, api))
     }
 
     /// The API version requests are written in, as (major, minor).
     pub fn api(&self) -> (u32, u32) {
-        parse_api(self.prefix.trim_start_matches("/v")).unwrap_or(NEWEST_API)
+        self.api.unwrap_or(NEWEST_API)
     }
 
     /// The pid of the process listening on the socket (SO_PEERCRED): the daemon, whose network
@@ -106,7 +106,7 @@ impl Client {
 
     /// `GET path` (unversioned when it starts with `/_` or `/version`), its JSON body.
     pub fn get_json(&self, path: &str) -> Result<Value, ApiError> {
-        self.call("GET", path, None).map(|(_, v)| v)
+        self.send("GET", path, None).map(|text| json(&text))
     }
 
     /// `POST path` with a JSON body, or none; the answer's JSON (null when empty). A request
@@ -114,12 +114,12 @@ impl Client {
     /// leave it unread, and the daemon then resets the connection before its answer is read.
     pub fn post_json(&self, path: &str, body: Option<&Value>) -> Result<Value, ApiError> {
         let body = body.map(|b| serde_json::to_vec(b).expect("a JSON value serialises"));
-        self.call(
+        self.send(
             "POST",
             path,
             body.as_deref().map(|b| ("application/json", b)),
         )
-        .map(|(_, v)| v)
+        .map(|text| json(&text))
     }
 
     /// `POST path` with a raw body of `content_type`; the answer as text.
@@ -130,26 +130,14 @@ impl Client {
         body: &[u8],
     ) -> Result<String, ApiError> {
         self.send("POST", path, Some((content_type, body)))
-            .and_then(|(status, text)| judge(status, text))
     }
 
     /// `DELETE path`. A 404 (already gone) is not an error.
     pub fn delete(&self, path: &str) -> Result<(), ApiError> {
-        match self.call("DELETE", path, None) {
+        match self.send("DELETE", path, None) {
             Ok(_) | Err(ApiError::Refused { status: 404, .. }) => Ok(()),
             Err(e) => Err(e),
         }
-    }
-
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<(&str, &[u8])>,
-    ) -> Result<(u16, Value), ApiError> {
-        let (status, text) = self.send(method, path, body)?;
-        let text = judge(status, text)?;
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
 
     fn send(
@@ -157,11 +145,12 @@ impl Client {
         method: &str,
         path: &str,
         body: Option<(&str, &[u8])>,
-    ) -> Result<(u16, String), ApiError> {
-        let versioned = if path.starts_with("/_") || path == "/version" {
-            path.to_string()
-        } else {
-            format!("{}{path}", self.prefix)
+    ) -> Result<String, ApiError> {
+        let versioned = match self.api {
+            Some((major, minor)) if !path.starts_with("/_") && path != "/version" => {
+                format!("/v{major}.{minor}{path}")
+            }
+            _ => path.to_string(),
         };
         let mut stream = UnixStream::connect(&self.socket).map_err(|e| self.io(e))?;
         stream
@@ -195,7 +184,7 @@ impl Client {
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|s| s.parse().ok())
             .ok_or_else(garbled)?;
-        Ok((status, text.to_string()))
+        judge(status, text.to_string())
     }
 
     fn io(&self, source: std::io::Error) -> ApiError {
@@ -204,6 +193,11 @@ impl Client {
             source,
         }
     }
+}
+
+/// An answer's JSON; null when it has none.
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
 /// The body of a 2xx answer, or the daemon's `message`.
