@@ -139,6 +139,9 @@ impl Default for LabOptions {
 pub enum Rollback {
     Done,
     Failed(TeardownError),
+    /// The lab's kernel objects are gone, but the Docker Engine could not remove everything
+    /// it made (its words); the record stays.
+    DockerLeft(String),
 }
 
 impl std::fmt::Display for Rollback {
@@ -148,6 +151,10 @@ impl std::fmt::Display for Rollback {
             Rollback::Failed(e) => write!(
                 f,
                 "removing what was created also failed ({e}); run `mvlab clean` to finish"
+            ),
+            Rollback::DockerLeft(e) => write!(
+                f,
+                "the Docker Engine did not remove everything it made ({e}); run `mvlab clean` to finish"
             ),
         }
     }
@@ -249,6 +256,31 @@ fn with_runtime<T: Send>(
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+/// A netlink socket opened inside `netns` (`what` names the namespace in errors).
+fn socket_in(
+    runtime: &tokio::runtime::Runtime,
+    netns: &Netns,
+    what: &str,
+) -> Result<Rtnl, LabError> {
+    netns
+        .run(|| Rtnl::open(runtime.handle()))
+        .and_then(|r| r)
+        .map_err(LabError::io(format!("opening a netlink socket in {what}")))
+}
+
+/// Runs netlink queries on a socket opened inside `netns`, then closes it.
+fn query_in<T: Send>(
+    runtime: &tokio::runtime::Runtime,
+    netns: &Netns,
+    what: &str,
+    queries: impl AsyncFnOnce(&Rtnl) -> Result<T, RtnlError> + Send,
+) -> Result<T, LabError> {
+    let socket = socket_in(runtime, netns, what)?;
+    let answer = runtime.block_on(queries(&socket));
+    runtime.block_on(socket.close());
+    Ok(answer?)
 }
 
 /// A lab: its inventory and a handle on every node's namespace. Unless persistent, dropping it
@@ -362,18 +394,14 @@ impl Lab {
                         Ok((built, Some(adopted.made)))
                     }
                     Err(e) => {
-                        // Containers first (what Docker made), then every namespace, the
-                        // containers' names among them.
+                        // The containers' names are among the namespaces to remove.
                         let named = adopted.iter().map(|n| Doomed {
                             name: n.clone(),
                             netns: None,
                         });
                         let doomed = Doomed::all(built.namespaces, named.collect());
                         let refused = matches!(e, LabError::DockerRefused(_));
-                        let message = match engine.remove(&name.label()) {
-                            Ok(()) => e.to_string(),
-                            Err(left) => format!("{e}; {left}"),
-                        };
+                        let message = e.to_string();
                         Err((BuildFailure::Docker { message, refused }, doomed))
                     }
                 }
@@ -381,12 +409,22 @@ impl Lab {
             let (built, made) = match built {
                 Ok(built) => built,
                 Err((cause, doomed)) => {
-                    let rollback = match teardown::teardown(runtime, doomed, &first_deleted) {
-                        Ok(_) => {
+                    // What a Docker Engine made goes first, as in `remove`; what it cannot
+                    // remove keeps the record, so `clean` tries again.
+                    let docker_left = record
+                        .docker
+                        .as_ref()
+                        .and_then(|d| docker::remove(d, &name.label()).err());
+                    let rollback = match (
+                        teardown::teardown(runtime, doomed, &first_deleted),
+                        docker_left,
+                    ) {
+                        (Ok(_), None) => {
                             registry::remove(registry_dir(), &name.prefix, &name.lab)?;
                             Rollback::Done
                         }
-                        Err(e) => Rollback::Failed(e),
+                        (Ok(_), Some(left)) => Rollback::DockerLeft(left),
+                        (Err(e), _) => Rollback::Failed(e),
                     };
                     return Err(LabError::Build {
                         lab: name.lab.clone(),
@@ -545,15 +583,7 @@ impl Lab {
         queries: impl AsyncFnOnce(&Rtnl) -> Result<T, RtnlError> + Send,
     ) -> Result<T, LabError> {
         let netns = self.netns_of(node)?;
-        with_runtime(|runtime| {
-            let socket = netns
-                .run(|| Rtnl::open(runtime.handle()))
-                .and_then(|r| r)
-                .map_err(LabError::io(format!("opening a netlink socket in {node}")))?;
-            let answer = runtime.block_on(queries(&socket));
-            runtime.block_on(socket.close());
-            Ok(answer?)
-        })
+        with_runtime(|runtime| query_in(runtime, netns, node, queries))
     }
 
     /// Every link in `node`'s namespace, with counters (promiscuity, rx/tx packets, bytes and

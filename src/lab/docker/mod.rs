@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use super::inventory::{InterfaceInventory, NodeInventory};
 use super::plan::{Op, Plan, Sender};
 use super::rtnl::{Request, Rtnl};
-use super::{LabError, LabName};
+use super::{LabError, LabName, query_in, socket_in};
 use crate::addr::MacAddr;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::docker_api::{self, ApiError, Client};
@@ -214,11 +214,6 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Removes what the engine made for the lab labelled `label`.
-    pub(super) fn remove(&self, label: &str) -> Result<(), String> {
-        remove(&self.record(), label)
-    }
-
     pub(super) fn record(&self) -> DockerRecord {
         DockerRecord {
             socket: self.client.socket().display().to_string(),
@@ -272,24 +267,15 @@ impl Engine {
         interrupt: Option<&Stop>,
     ) -> Result<Adopted, LabError> {
         let label = name.label();
-        let host_socket = host
-            .run(|| Rtnl::open(runtime.handle()))
-            .and_then(|r| r)
-            .map_err(LabError::io(
-                "opening a netlink socket in the host namespace",
-            ))?;
-        let daemon_socket = self
-            .daemon
-            .run(|| Rtnl::open(runtime.handle()))
-            .and_then(|r| r)
-            .map_err(LabError::io(
-                "opening a netlink socket in the Docker daemon's namespace",
-            ))?;
+        let host_socket = socket_in(runtime, host, "the host namespace")?;
+        let daemon_socket = socket_in(runtime, &self.daemon, "the Docker daemon's namespace")?;
         // Whatever was lent comes back, whether or not Docker made everything.
         let mut lent = Vec::new();
         let made = self
-            .lend(s, name, &host_socket, runtime, &mut lent)
-            .and_then(|()| self.networks_and_containers(s, name, &label, &lent, interrupt));
+            .lend(s, name, plan, &host_socket, runtime, &mut lent)
+            .and_then(|()| {
+                self.networks_and_containers(s, name, &label, &lent, runtime, interrupt)
+            });
         let back = self.take_back(&lent, plan, host, &host_socket, &daemon_socket, runtime);
         let made = made
             .and_then(|made| back.map(|()| made))
@@ -318,6 +304,7 @@ impl Engine {
         &self,
         s: &Scenario,
         name: &LabName,
+        plan: &Plan,
         host: &Rtnl,
         runtime: &tokio::runtime::Runtime,
         lent: &mut Vec<Lent>,
@@ -326,7 +313,8 @@ impl Engine {
             if lent.iter().any(|l| l.link == n.link) {
                 continue;
             }
-            let state = runtime.block_on(host.link(&n.link))?.ok_or_else(|| {
+            // The plan chose every host link's index.
+            let state = plan.inventory.nodes[0].interface(&n.link).ok_or_else(|| {
                 LabError::bad(
                     format!("the host has no link `{}`", n.link),
                     "this is a bug in mvlab",
@@ -396,6 +384,7 @@ impl Engine {
         name: &LabName,
         label: &str,
         lent: &[Lent],
+        runtime: &tokio::runtime::Runtime,
         interrupt: Option<&Stop>,
     ) -> Result<Adopted, LabError> {
         let api = self.client.api();
@@ -450,7 +439,7 @@ impl Engine {
                 "naming the namespace of container {container}"
             )))?;
             let settings = &inspect["NetworkSettings"]["Networks"][&network];
-            let (node, made) = endpoint_node(s, e, &container, &id, settings, &ns)?;
+            let (node, made) = endpoint_node(s, e, &container, &id, settings, &ns, runtime)?;
             adopted.nodes.push(node);
             adopted.namespaces.push(ns);
             adopted.made.containers.push(made);
@@ -475,8 +464,9 @@ fn endpoint_node(
     id: &str,
     settings: &Value,
     ns: &Netns,
+    runtime: &tokio::runtime::Runtime,
 ) -> Result<(NodeInventory, Container), LabError> {
-    let links = with_socket_in(ns, async |socket| socket.links().await)?;
+    let links = query_in(runtime, ns, container, async |socket| socket.links().await)?;
     let link = links
         .into_iter()
         .find(|l| l.kind.as_deref() == Some("macvlan"))
@@ -490,7 +480,10 @@ fn endpoint_node(
     let prefix4 = settings["IPPrefixLen"].as_u64().unwrap_or(32) as u8;
     let prefix6 = settings["GlobalIPv6PrefixLen"].as_u64().unwrap_or(128) as u8;
     let net = &s.networks[e.network];
-    let mac = link.mac.unwrap_or(e.mac);
+    let mac = link.mac.ok_or_else(|| LabError::Io {
+        what: format!("container {container}"),
+        source: std::io::Error::other("its macvlan interface has no MAC address"),
+    })?;
     let node = NodeInventory {
         name: e.name.clone(),
         role: Role::Endpoint,
@@ -524,22 +517,6 @@ fn endpoint_node(
         ipv6,
     };
     Ok((node, made))
-}
-
-/// Runs netlink queries on a socket opened inside `ns`.
-fn with_socket_in<T: Send>(
-    ns: &Netns,
-    queries: impl AsyncFnOnce(&Rtnl) -> Result<T, super::RtnlError> + Send,
-) -> Result<T, LabError> {
-    super::with_runtime(|runtime| {
-        let socket = ns
-            .run(|| Rtnl::open(runtime.handle()))
-            .and_then(|r| r)
-            .map_err(LabError::io("opening a netlink socket in a container"))?;
-        let answer = runtime.block_on(queries(&socket));
-        runtime.block_on(socket.close());
-        Ok(answer?)
-    })
 }
 
 /// Removes every container, then every network, labelled as lab `label`'s at the engine of
