@@ -5,6 +5,7 @@
 //! is measured, until each has sent one since the switch began forwarding (the Linux bridge forwards
 //! from its creation, the emulated switch once its forwarder runs). It sends nothing itself.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{Lab, LabError};
@@ -60,7 +61,11 @@ impl Lab {
     /// Waits until every interface with IPv6 on has sent a frame since the switch began
     /// forwarding (an interface the kernel does not list there, such as an existing parent, is
     /// not waited for), at most `LIMIT`, or until `stop` is requested.
+    /// Once every one was heard, later calls return at once.
     pub fn await_ipv6_background(&self, stop: &Stop) -> Result<(), LabError> {
+        if self.ipv6_heard.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let deadline = Instant::now() + LIMIT;
         let mut waiting: Vec<&Talker> = self.ipv6_talkers.iter().collect();
         while !waiting.is_empty() {
@@ -78,6 +83,7 @@ impl Lab {
                 break;
             }
         }
+        self.ipv6_heard.store(waiting.is_empty(), Ordering::Relaxed);
         Ok(())
     }
 }

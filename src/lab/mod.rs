@@ -303,6 +303,8 @@ pub struct Lab {
     docker: Option<DockerMade>,
     /// The interfaces whose own IPv6 frames `await_ipv6_background` waits for.
     ipv6_talkers: Vec<background::Talker>,
+    /// Every talker was heard since the switch began forwarding (`await_ipv6_background`).
+    ipv6_heard: std::sync::atomic::AtomicBool,
 }
 
 /// A node of a live lab: what it is and its namespace.
@@ -451,6 +453,7 @@ impl Lab {
                 switch: forwarder::Running::None,
                 docker: made,
                 ipv6_talkers: Vec::new(),
+                ipv6_heard: Default::default(),
             };
             registry::update(registry_dir(), &record)?;
             lab.start_switch(options.persistent)?;
@@ -496,6 +499,7 @@ impl Lab {
                 .map_or(forwarder::Running::None, forwarder::Running::Process),
             docker: record.made,
             ipv6_talkers: Vec::new(),
+            ipv6_heard: Default::default(),
         })
     }
 
