@@ -338,7 +338,7 @@ fn notes(scenario: &Scenario, fabric: &Fabric, spec: &MatrixSpec) -> Vec<String>
     if fabric
         .nodes
         .iter()
-        .any(|n| matches!(n.kind, NodeKind::Endpoint(_)) && n.ipv6.is_some())
+        .any(|n| matches!(n.kind, NodeKind::Endpoint(_)) && n.ipv6_on)
     {
         notes.push("endpoints with IPv6 send DAD, router and MLD frames of their own: counts include test frames only".into());
     }
