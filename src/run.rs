@@ -63,30 +63,6 @@ pub struct DockerRun {
 }
 
 impl DockerRun {
-    /// The engine and how what it handed out compares with the prediction, in one sentence.
-    pub fn summary(&self) -> String {
-        let other_rules = self
-            .rules
-            .as_ref()
-            .filter(|r| self.made.engine != **r && !self.made.engine.starts_with(&format!("{r}.")))
-            .map(|r| format!("; the scenario follows Docker {r}'s rules"))
-            .unwrap_or_default();
-        format!(
-            "Docker Engine {} (API {}{other_rules}) made {} containers; {}",
-            self.made.engine,
-            self.made.api,
-            self.made.containers.len(),
-            if self.differences.is_empty() {
-                "every address and MAC as the scenario predicts".to_string()
-            } else {
-                format!(
-                    "{} differ from the scenario's prediction",
-                    self.differences.len()
-                )
-            }
-        )
-    }
-
     /// What `made` differs in from the scenario's prediction (`mvlab check`'s table).
     fn of(scenario: &Scenario, made: &DockerMade) -> DockerRun {
         let mut differences = Vec::new();

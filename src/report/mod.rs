@@ -4,6 +4,7 @@
 
 pub mod comparison;
 pub mod conclusions;
+pub mod docker;
 pub mod exposure;
 pub mod html;
 pub mod inspect;

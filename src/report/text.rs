@@ -56,7 +56,7 @@ pub fn render(r: &RunResult, paint: Paint, detail: bool) -> String {
         out.push_str(&super::switch::render(switch));
     }
     if let Some(d) = &r.docker {
-        let _ = writeln!(out, "\n{}", d.summary());
+        let _ = writeln!(out, "\n{}", super::docker::summary(d));
         for line in &d.differences {
             let _ = writeln!(out, "  {line}");
         }

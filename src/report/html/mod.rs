@@ -147,7 +147,7 @@ fn header(out: &mut String, r: &RunResult) {
         ("duration", format!("{:.1} s", r.duration_s)),
     ];
     if let Some(d) = &r.docker {
-        let mut said = d.summary();
+        let mut said = crate::report::docker::summary(d);
         for line in &d.differences {
             said += &format!("; {line}");
         }
