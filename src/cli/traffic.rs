@@ -368,6 +368,7 @@ impl GenArgs {
                     count,
                     rate: rate.scaled(1.0 / cpus as f64),
                     burst: self.burst,
+                    start: Duration::ZERO,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;

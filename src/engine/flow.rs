@@ -110,6 +110,10 @@ pub struct FlowSpec {
     pub rate: Rate,
     /// Frames sent back to back per pacing slot (1 = evenly spaced).
     pub burst: u32,
+    /// How long after the send starts the first frame is due: flows of one send interleave
+    /// instead of leaving together.
+    #[serde(skip_serializing_if = "Duration::is_zero")]
+    pub start: Duration,
 }
 
 impl FlowSpec {
@@ -131,6 +135,7 @@ impl FlowSpec {
             count,
             rate: Rate::Max,
             burst: 1,
+            start: Duration::ZERO,
         }
     }
 

@@ -206,8 +206,8 @@ impl FlowRun {
             burst: u64::from(spec.burst),
             remaining: spec.count,
             seq: 0,
-            burst_due: 0.0,
-            paced: 0.0,
+            burst_due: spec.start.as_nanos() as f64,
+            paced: spec.start.as_nanos() as f64,
             bytes: 0,
         })
     }
@@ -796,7 +796,8 @@ mod tests {
     }
 
     /// The schedule a flow keeps: every frame `1/rate` after the last, or a burst of `burst`
-    /// frames due together every `burst/rate`; bit rates space frames by their size.
+    /// frames due together every `burst/rate`; bit rates space frames by their size; a flow
+    /// with a `start` keeps the same spacing from then.
     #[test]
     fn pacing_schedule_spaces_frames_and_bursts() {
         let due_times = |spec: FlowSpec, n: usize| capped_due_times(spec, n, 0.0);
@@ -805,7 +806,10 @@ mod tests {
             ..FlowSpec::new(1, MacAddr::BROADCAST, 60, None)
         };
         assert_eq!(due_times(even.clone(), 3), [0.0, 1e6, 2e6]);
-        let bursts = FlowSpec { burst: 4, ..even };
+        let bursts = FlowSpec {
+            burst: 4,
+            ..even.clone()
+        };
         assert_eq!(
             due_times(bursts, 9),
             [0.0, 0.0, 0.0, 0.0, 4e6, 4e6, 4e6, 4e6, 8e6]
@@ -820,6 +824,11 @@ mod tests {
         };
         // 60 bytes are 672 bits at L1: 672 us at 1 Mbit/s; the 1514-byte frame then 12_304 us.
         assert_eq!(due_times(bits, 3), [0.0, 672e3, 672e3 + 12_304e3]);
+        let later = FlowSpec {
+            start: Duration::from_micros(250),
+            ..even
+        };
+        assert_eq!(due_times(later, 2), [250e3, 250e3 + 1e6]);
     }
 
     #[test]
