@@ -185,6 +185,41 @@ pub fn predict_cells(
     cells
 }
 
+/// The copies one frame of each flow of a pass makes over the whole lab, every node counted,
+/// not only the test's receivers: `(sender, class, destination)` in the measurement's order,
+/// the destination `None` for a class with a fixed one. Walked from the table `predict_cells`
+/// starts from.
+pub fn frame_copies(
+    fabric: &Fabric,
+    spec: &MatrixSpec,
+    senders: &[NodeId],
+    receivers: &[NodeId],
+    promiscuous: bool,
+) -> Vec<(NodeId, FrameClass, Option<NodeId>, u32)> {
+    let mut walker = Walker::new(fabric, primed_fdb(fabric, senders));
+    let mut copies = Vec::new();
+    for &class in &spec.classes {
+        for &from in senders {
+            let destinations: Vec<Option<NodeId>> = if class.addressing == Addressing::Unicast {
+                receivers
+                    .iter()
+                    .filter(|&&t| t != from)
+                    .map(|&t| Some(t))
+                    .collect()
+            } else {
+                vec![None]
+            };
+            for to in destinations {
+                let frame = walker.class_frame(from, class, to.unwrap_or(from), spec.vlan);
+                let counts = walker.walk(from, frame, promiscuous);
+                let total = counts.touched().iter().map(|&t| counts.get(t)).sum();
+                copies.push((from, class, to, total));
+            }
+        }
+    }
+    copies
+}
+
 /// Nodes the rules cannot tell apart: the same kind, network, source list and learned state,
 /// and no other node's rule names them (source lists, shared MACs). The host and the shim are
 /// always alone.

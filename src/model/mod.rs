@@ -22,6 +22,8 @@ mod reach;
 mod switch;
 mod walk;
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::addr::MacAddr;
@@ -84,6 +86,27 @@ pub fn predict_matrix(
     test: &MatrixTest,
 ) -> Result<MatrixResult, ModelError> {
     let fabric = Fabric::compile(scenario)?;
+    let (senders, receivers) = test_nodes(&fabric, test)?;
+    let fdb = matrix::primed_fdb(&fabric, &senders);
+    let names = |ids: &[NodeId]| ids.iter().map(|&n| fabric.nodes[n].name.clone()).collect();
+    Ok(MatrixResult {
+        name: name.to_string(),
+        spec: test.spec.clone(),
+        senders: names(&senders),
+        receivers: names(&receivers),
+        cells: matrix::predict_cells(&fabric, &test.spec, &senders, &receivers),
+        promiscuity: promiscuity(&fabric, &test.spec),
+        fdb: switch::fdb_entries(&fabric, &fdb, &test.spec.promiscuous),
+        passes_repeated: 0,
+    })
+}
+
+/// A matrix test's senders and receivers: those it names, or by default every station but
+/// the host's parents sends and every station receives.
+fn test_nodes(
+    fabric: &Fabric,
+    test: &MatrixTest,
+) -> Result<(Vec<NodeId>, Vec<NodeId>), ModelError> {
     let pick =
         |names: &[String], default: &dyn Fn(NodeId) -> bool| -> Result<Vec<NodeId>, ModelError> {
             if names.is_empty() {
@@ -98,20 +121,42 @@ pub fn predict_matrix(
                 Ok(ids)
             }
         };
-    let senders = pick(&test.senders, &|n| fabric.is_sender(n))?;
-    let receivers = pick(&test.receivers, &|_| true)?;
-    let fdb = matrix::primed_fdb(&fabric, &senders);
-    let names = |ids: &[NodeId]| ids.iter().map(|&n| fabric.nodes[n].name.clone()).collect();
-    Ok(MatrixResult {
-        name: name.to_string(),
-        spec: test.spec.clone(),
-        senders: names(&senders),
-        receivers: names(&receivers),
-        cells: matrix::predict_cells(&fabric, &test.spec, &senders, &receivers),
-        promiscuity: promiscuity(&fabric, &test.spec),
-        fdb: switch::fdb_entries(&fabric, &fdb, &test.spec.promiscuous),
-        passes_repeated: 0,
-    })
+    Ok((
+        pick(&test.senders, &|n| fabric.is_sender(n))?,
+        pick(&test.receivers, &|_| true)?,
+    ))
+}
+
+/// How many copies each frame of one pass of a matrix makes over the whole lab (every
+/// interface, not only the test's receivers): the work it gives the kernel's input backlogs.
+/// A broadcast on a parent with 1,000 bridge-mode endpoints makes 1,000.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FrameCopies(HashMap<(String, FrameClass, Option<String>), u32>);
+
+impl FrameCopies {
+    /// Copies of a frame of `class` from `from` to `to` (ignored for a class with a fixed
+    /// destination); `None` for a flow the pass does not send.
+    pub fn get(&self, from: &str, class: FrameClass, to: &str) -> Option<u32> {
+        let to = (class.addressing == Addressing::Unicast).then(|| to.to_string());
+        self.0.get(&(from.to_string(), class, to)).copied()
+    }
+}
+
+/// The copies every frame of the `promiscuous` pass of `test` makes (see `FrameCopies`).
+pub fn frame_copies(
+    scenario: &Scenario,
+    test: &MatrixTest,
+    promiscuous: bool,
+) -> Result<FrameCopies, ModelError> {
+    let fabric = Fabric::compile(scenario)?;
+    let (senders, receivers) = test_nodes(&fabric, test)?;
+    let name = |n: NodeId| fabric.nodes[n].name.clone();
+    Ok(FrameCopies(
+        matrix::frame_copies(&fabric, &test.spec, &senders, &receivers, promiscuous)
+            .into_iter()
+            .map(|(from, class, to, n)| ((name(from), class, to.map(name)), n))
+            .collect(),
+    ))
 }
 
 /// What to trace: one frame of `class` from `from`; `to` is the unicast destination and the

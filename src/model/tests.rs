@@ -721,6 +721,29 @@ fn cells_come_in_the_documented_order() {
     assert!(m.iter().all(|c| c.sent == 3 && c.received % 3 == 0));
 }
 
+/// A frame's copies count every node of the lab, receivers of the test or not: a broadcast
+/// from one of 50 bridge-mode siblings reaches the other 49 and the peer, while the test names
+/// only two receivers; a unicast to a sibling makes its copy and the parent's.
+#[test]
+fn frame_copies_count_the_whole_lab() {
+    let mut s = lab();
+    network(&mut s, MacvlanMode::Bridge, 50);
+    peer(&mut s);
+    let test = MatrixTest {
+        spec: spec(&["unicast", "broadcast"], false),
+        senders: vec!["e1".into()],
+        receivers: vec!["e2".into(), "peer".into()],
+    };
+    let copies = frame_copies(&s, &test, false).unwrap();
+    let broadcast = "broadcast".parse().unwrap();
+    let unicast = "unicast".parse().unwrap();
+    assert_eq!(copies.get("e1", broadcast, "e2"), Some(50));
+    assert_eq!(copies.get("e1", broadcast, "peer"), Some(50));
+    assert_eq!(copies.get("e1", unicast, "e2"), Some(2));
+    assert_eq!(copies.get("e1", unicast, "e3"), None);
+    assert_eq!(copies.get("e2", unicast, "e1"), None);
+}
+
 #[test]
 fn every_shipped_scenario_is_simulated_with_stations_as_nodes() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
