@@ -5,7 +5,10 @@
 //! How a pass runs: captures start on every receiver (they listen before anything is sent), once
 //! the lab's own IPv6 frames have reached the switch (`Lab::await_ipv6_background`); the
 //! switch is primed (each sender, in station order, sends one frame to `UNKNOWN_UNICAST_MAC`);
-//! each sender then sends its flows, one per class and destination; after the kernel has
+//! each sender then sends its flows, one per class and destination, taking turns frame by
+//! frame, each frame followed by the time its copies take at the pass's pace (`interleave`,
+//! `PACE_COPIES`: a broadcast that 1,000 siblings get waits 1,000 times a unicast's turn, so
+//! no CPU's input backlog fills behind it); after the kernel has
 //! drained, the promiscuity counters and the bridge's table are read while the sockets still
 //! hold their state, and the captures stop.
 //!
@@ -33,15 +36,19 @@ use crate::delivery::{
 use crate::engine::rx::{self, Capture, CaptureHandle, CaptureReport, CaptureSpec};
 use crate::engine::tx::{self, FlowSpec, SendPlan};
 use crate::engine::wire::VlanTag;
+use crate::model;
 use crate::scenario::{HOST_NODE, MatrixTest, Role, SWITCH_NODE, Scenario, Station, Switch};
 use crate::switch::DropReason;
 use crate::units::Rate;
 
 /// Every frame of a matrix is this long (the Ethernet minimum without FCS).
 const FRAME_LEN: usize = 60;
-/// Matrix senders' pace: far below what a macvlan broadcast queue (1000 frames) or a capture
-/// ring could be overrun by, so a missing frame means the path dropped it.
-const PACE_PPS: f64 = 20_000.0;
+/// Matrix senders' pace, in copies the kernel makes per second: each frame gets a slot as long
+/// as its copies take at this pace (the model's count over the whole lab: a broadcast to 1,000
+/// bridge-mode siblings takes 1,000 unicasts' time), one frame after another. Far below what an
+/// input backlog (`netdev_max_backlog`, 1000 frames per CPU), a macvlan broadcast queue (1000)
+/// or a capture ring could be overrun by, so a missing frame means the path dropped it.
+const PACE_COPIES: f64 = 20_000.0;
 /// The longest the kernel gets to finish delivering (macvlan's broadcast work queue, the
 /// bridge, the backlogs) after the last frame is sent; the pass waits only until every capture
 /// has been quiet for a while (`rx::settle`).
@@ -63,6 +70,18 @@ const MAX_SENDERS: usize = 1 << 12;
 /// A flow id: who sent it, in which class, to whom.
 fn flow_id(sender: usize, class: usize, destination: u32) -> u32 {
     ((sender as u32) << 20) | ((class as u32) << 16) | destination
+}
+
+/// Spaces `flows` one frame after another, each frame of flow `i` followed by `slots[i]`
+/// seconds: the flows take turns, every flow's next frame one round of all the slots later.
+fn interleave(flows: &mut [FlowSpec], slots: &[f64]) {
+    let round: f64 = slots.iter().sum();
+    let mut start = 0.0;
+    for (flow, slot) in flows.iter_mut().zip(slots) {
+        flow.start = Duration::from_secs_f64(start);
+        flow.rate = Rate::Pps(1.0 / round);
+        start += slot;
+    }
 }
 
 /// The stations that send when a test names none: every station but the host's parents.
@@ -119,11 +138,12 @@ pub fn measure(bench: &Bench, name: &str, test: &MatrixTest) -> Result<MatrixRes
             senders: &senders,
             receivers: &receivers,
             promiscuous,
+            copies: model::frame_copies(bench.scenario, test, promiscuous).ok(),
         };
         let mut attempt = 1;
         let outcome = loop {
             bench.check_stop()?;
-            let pace = PACE_PPS / f64::from(1u32 << (attempt - 1));
+            let pace = PACE_COPIES / f64::from(1u32 << (attempt - 1));
             let outcome = pass.run(pace)?;
             match outcome.disturbance() {
                 None => break outcome,
@@ -208,6 +228,8 @@ struct Pass<'a> {
     senders: &'a [Station],
     receivers: &'a [Station],
     promiscuous: bool,
+    /// The copies each frame makes, by the model; without a model each frame counts as one.
+    copies: Option<model::FrameCopies>,
 }
 
 impl Pass<'_> {
@@ -219,7 +241,7 @@ impl Pass<'_> {
         }
     }
 
-    /// Captures, primes, sends at `pace` frames per second per flow, and reads the state.
+    /// Captures, primes, sends at `pace` copies per second, and reads the state.
     fn run(&self, pace: f64) -> Result<PassOutcome<'_>, MeasureError> {
         let bench = self.bench;
         (bench.progress)(&format!(
@@ -340,30 +362,37 @@ impl Pass<'_> {
                 from.name
             ));
             let mut flows = Vec::new();
+            let mut slots = Vec::new();
             for (c, class) in self.spec.classes.iter().enumerate() {
-                let destinations: Vec<(u32, MacAddr)> = match class.addressing.fixed_destination() {
-                    Some(mac) => vec![(NO_DESTINATION, mac)],
-                    None => self
-                        .receivers
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| r.name != from.name)
-                        .map(|(d, r)| (d as u32, r.mac))
-                        .collect(),
-                };
-                for (d, mac) in destinations {
+                let destinations: Vec<(u32, MacAddr, &str)> =
+                    match class.addressing.fixed_destination() {
+                        Some(mac) => vec![(NO_DESTINATION, mac, "")],
+                        None => self
+                            .receivers
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, r)| r.name != from.name)
+                            .map(|(d, r)| (d as u32, r.mac, r.name.as_str()))
+                            .collect(),
+                    };
+                for (d, mac, to) in destinations {
                     let mut flow = FlowSpec::new(
                         flow_id(s, c, d),
                         mac,
                         FRAME_LEN,
                         Some(u64::from(self.spec.frames)),
                     );
-                    flow.rate = Rate::Pps(pace);
                     flow.tags = self.tags(from, class.tagged.then_some(self.spec.vlan));
                     flows.push(flow);
+                    let copies = self
+                        .copies
+                        .as_ref()
+                        .and_then(|m| m.get(&from.name, *class, to));
+                    slots.push(f64::from(copies.unwrap_or(1).max(1)) / pace);
                 }
             }
             if !flows.is_empty() {
+                interleave(&mut flows, &slots);
                 self.send(from, flows, refused)?;
             }
         }
@@ -486,5 +515,35 @@ impl Pass<'_> {
             }
         }
         cells
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Flows take turns: each starts when the slots before it end, and comes round again after
+    /// every flow's slot.
+    #[test]
+    fn interleaved_flows_take_turns_by_their_slots() {
+        let mut flows: Vec<FlowSpec> = (0..3)
+            .map(|i| FlowSpec::new(i, MacAddr::BROADCAST, FRAME_LEN, Some(2)))
+            .collect();
+        interleave(&mut flows, &[0.001, 0.05, 0.001]);
+        let starts: Vec<Duration> = flows.iter().map(|f| f.start).collect();
+        assert_eq!(
+            starts,
+            [
+                Duration::ZERO,
+                Duration::from_millis(1),
+                Duration::from_millis(51)
+            ]
+        );
+        for f in &flows {
+            let Rate::Pps(p) = f.rate else {
+                panic!("{:?}", f.rate)
+            };
+            assert!((1.0 / p - 0.052).abs() < 1e-12, "{p}");
+        }
     }
 }
