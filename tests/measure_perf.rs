@@ -328,9 +328,11 @@ from = "e1"
 to = "peer"
 frame_sizes = [128]
 rate = "5kpps"
-duration = "1500ms"
+duration = "5s"
 "#,
     );
+    // Long enough that the cut lands mid-trial on a slow machine too: in a loaded emulated 6.1
+    // the watcher's `ip` calls took the whole of a 1.5 s trial, and every frame arrived.
     let test = bed.throughput_test("cut");
     let before = bed.rx_packets("peer", "eth0");
     let done = AtomicBool::new(false);
