@@ -148,22 +148,23 @@ pub fn predict_cells(
             for &from in senders {
                 received.iter_mut().for_each(|v| *v = 0);
                 leaked.iter_mut().for_each(|v| *v = 0);
-                if class.addressing == Addressing::Unicast {
-                    for &to in receivers.iter().filter(|&&t| t != from) {
-                        let frame = walker.class_frame(from, class, to, spec.vlan);
-                        let counts = walker.walk(from, frame, promiscuous);
-                        received[to] = u64::from(counts.get(to));
-                        for &t in counts.touched() {
-                            if t != to && t != from {
-                                leaked[t] += u64::from(counts.get(t));
+                for to in destinations(class, from, receivers) {
+                    let frame = walker.class_frame(from, class, to.unwrap_or(from), spec.vlan);
+                    let counts = walker.walk(from, frame, promiscuous);
+                    match to {
+                        Some(to) => {
+                            received[to] = u64::from(counts.get(to));
+                            for &t in counts.touched() {
+                                if t != to && t != from {
+                                    leaked[t] += u64::from(counts.get(t));
+                                }
                             }
                         }
-                    }
-                } else {
-                    let frame = walker.class_frame(from, class, from, spec.vlan);
-                    let counts = walker.walk(from, frame, promiscuous);
-                    for &t in counts.touched() {
-                        received[t] = u64::from(counts.get(t));
+                        None => {
+                            for &t in counts.touched() {
+                                received[t] = u64::from(counts.get(t));
+                            }
+                        }
                     }
                 }
                 for &to in receivers.iter().filter(|&&t| t != from) {
@@ -185,6 +186,20 @@ pub fn predict_cells(
     cells
 }
 
+/// Where a pass sends `class` from `from`: each receiver but the sender in turn for unicast,
+/// else one frame to the class's fixed destination (`None`).
+fn destinations(class: FrameClass, from: NodeId, receivers: &[NodeId]) -> Vec<Option<NodeId>> {
+    if class.addressing == Addressing::Unicast {
+        receivers
+            .iter()
+            .filter(|&&t| t != from)
+            .map(|&t| Some(t))
+            .collect()
+    } else {
+        vec![None]
+    }
+}
+
 /// The copies one frame of each flow of a pass makes over the whole lab, every node counted,
 /// not only the test's receivers: `(sender, class, destination)` in the measurement's order,
 /// the destination `None` for a class with a fixed one. Walked from the table `predict_cells`
@@ -200,16 +215,7 @@ pub fn frame_copies(
     let mut copies = Vec::new();
     for &class in &spec.classes {
         for &from in senders {
-            let destinations: Vec<Option<NodeId>> = if class.addressing == Addressing::Unicast {
-                receivers
-                    .iter()
-                    .filter(|&&t| t != from)
-                    .map(|&t| Some(t))
-                    .collect()
-            } else {
-                vec![None]
-            };
-            for to in destinations {
+            for to in destinations(class, from, receivers) {
                 let frame = walker.class_frame(from, class, to.unwrap_or(from), spec.vlan);
                 let counts = walker.walk(from, frame, promiscuous);
                 let total = counts.touched().iter().map(|&t| counts.get(t)).sum();
